@@ -1,0 +1,80 @@
+"""Failures → one error body, as SPEC §4 says: one code → that code; several codes → 1000.
+Entries are ordered by where the failing values stand in the payload, then by rule order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ._catalog import ErrorCatalog
+from ._errors import ApiError, Failure, Path
+
+GENERAL_VALIDATION_ERROR = 1000
+
+
+def payload_position(payload: Any, path: Path) -> tuple[int, ...]:
+    """Where `path` stands in the payload: the index of each key in its object's own order,
+    or the array index. A missing key sorts after every key its object has."""
+    position = []
+    node = payload
+    for key in path:
+        if isinstance(node, dict):
+            try:
+                index = list(node).index(key)
+            except ValueError:
+                index = len(node)
+            position.append(index)
+            node = node.get(key) if isinstance(key, str) else None
+        elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+            position.append(key)
+            node = node[key]
+        else:
+            position.append(1 << 30)
+            node = None
+    return tuple(position)
+
+
+def order(failures: Sequence[Failure], payload: Any) -> list[Failure]:
+    if len(failures) < 2:
+        return list(failures)
+    # sorted() is stable, so failures of one value keep their rule order.
+    return sorted(failures, key=lambda f: payload_position(payload, f.field_name))
+
+
+def _message(failures: Sequence[Failure], code: int) -> str:
+    if len(failures) == 1:
+        only = failures[0]
+        where = ".".join(str(k) for k in only.field_name) or "body"
+        return f"{where}: {only.description}"
+    return f"Validation error ({len(failures)} failures), see context section for more information"
+
+
+def aggregate(
+    failures: Sequence[Failure],
+    catalog: ErrorCatalog,
+    *,
+    always_combine: bool = False,
+) -> ApiError | None:
+    """The body for already-ordered failures; None when there are none."""
+    if not failures:
+        return None
+    codes = {f.code for f in failures}
+    code = codes.pop() if len(codes) == 1 and not always_combine else GENERAL_VALIDATION_ERROR
+    entry = catalog[code]
+    return ApiError(
+        http_status=entry.http_status,
+        code=code,
+        code_description=entry.title,
+        message=_message(failures, code),
+        more_info=catalog.more_info(code),
+        context=[f.to_context() for f in failures],
+        failures=tuple(failures),
+    )
+
+
+def single_error(code: int, catalog: ErrorCatalog, message: str,
+                 context: list[dict[str, Any]] | dict[str, Any]) -> ApiError:
+    """A body that is not built from validation failures (faults, headers, limits)."""
+    entry = catalog[code]
+    return ApiError(entry.http_status, code, entry.title, message, catalog.more_info(code),
+                    context)

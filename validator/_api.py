@@ -1,0 +1,254 @@
+"""The public entry points: `Validator` (compiled once, used many times), `validate` and
+`Result`. Data flows one way: payload → compiled rules → failures (+ deliverability) →
+one aggregated error."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from . import _dns
+from ._aggregate import GENERAL_VALIDATION_ERROR, aggregate, order
+from ._catalog import DEFAULT_CATALOG, ErrorCatalog
+from ._compile import MX_PENDING, Compiler, Options, Unsupported
+from ._email import email_ascii_domain
+from ._errors import ApiError, Failure, Path, ValidationFailed
+from ._fallback import FallbackEngine
+from ._formats import FormatChecker
+from ._registry import SchemaRegistry, default_registry
+
+Payload = Mapping[str, Any] | list[Any] | str | bytes | bytearray | memoryview | Any
+
+UNDELIVERABLE = 1002
+EXTERNAL_ERROR = 1010
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The verdict on one payload: `ok`, the ordered `failures`, and the API's error body."""
+
+    failures: tuple[Failure, ...]
+    error: ApiError | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def __bool__(self) -> bool:
+        return self.error is None
+
+    def raise_for_error(self) -> None:
+        if self.error is not None:
+            raise ValidationFailed(self)
+
+    @property
+    def unverified(self) -> bool:
+        """Every failure is a check that could not be made (1010), so the payload is
+        neither known good nor known bad (SPEC §6)."""
+        return bool(self.failures) and all(f.code == EXTERNAL_ERROR for f in self.failures)
+
+
+_VALID = Result((), None)
+_engines: dict[tuple[Any, ...], Callable[[Any], list[Failure]]] = {}
+_engines_lock = threading.Lock()
+
+
+def _build_engine(schema: Any, base_uri: str, registry: SchemaRegistry, options: Options
+                  ) -> Callable[[Any], list[Failure]]:
+    resources = registry.resources()
+    try:
+        node = Compiler(resources, options).compile_root(schema, base_uri)
+    except Unsupported:
+        from referencing.jsonschema import DRAFT202012
+
+        resource = DRAFT202012.create_resource(schema)
+        fallback = FallbackEngine(
+            schema, resources.with_resource(base_uri or resource.id() or "", resource), options,
+        )
+        return fallback.failures
+    if node is None:
+        return lambda payload: []
+
+    def run(payload: Any) -> list[Failure]:
+        out: list[Failure] = []
+        node(payload, (), out)
+        return out
+
+    return run
+
+
+def _parse(payload: Any) -> tuple[Any, Failure | None]:
+    if isinstance(payload, str | bytes | bytearray | memoryview):
+        try:
+            return orjson.loads(payload), None
+        except orjson.JSONDecodeError as exc:
+            where = f"line {exc.lineno} column {exc.colno} (char {exc.pos})"
+            return None, Failure(GENERAL_VALIDATION_ERROR, (), None,
+                                 f"Malformed JSON: {exc.msg} at {where}", keyword="json")
+    return payload, None
+
+
+class Validator:
+    """A schema compiled once, with the options it is checked under.
+
+    `schema` is a registered name (`"contacts.create"`) or a JSON Schema document.
+    """
+
+    def __init__(
+        self,
+        schema: str | Mapping[str, Any] | bool,
+        *,
+        registry: SchemaRegistry | None = None,
+        catalog: ErrorCatalog | None = None,
+        always_combine: bool = False,
+        assert_formats: bool = True,
+        formats: Mapping[str, FormatChecker] | None = None,
+        phone_region: str | None = None,
+        check_mx: bool = False,
+        nameservers: Sequence[str] | None = None,
+        dns_port: int = 53,
+        dns_timeout: float = 2.0,
+        dns_budget: float | None = None,
+        mx_checker: _dns.MXChecker | None = None,
+    ) -> None:
+        self.registry = registry or default_registry()
+        self.built_version = self.registry.version
+        self.catalog = catalog or DEFAULT_CATALOG
+        self.always_combine = always_combine
+        self.check_mx = check_mx
+        options = Options(assert_formats=assert_formats, check_mx=check_mx,
+                          phone_region=phone_region, formats=dict(formats or {}))
+        if isinstance(schema, str):
+            self.schema_name: str | None = schema
+            document, base_uri = self.registry.get(schema)
+            key = (id(self.registry), self.registry.version, schema, assert_formats, check_mx,
+                   phone_region, tuple(sorted((formats or {}).items())))
+            with _engines_lock:
+                engine = _engines.get(key)
+            if engine is None:
+                engine = _build_engine(document, base_uri, self.registry, options)
+                with _engines_lock:
+                    _engines[key] = engine
+        else:
+            from ._registry import check_schema
+
+            self.schema_name = None
+            document, base_uri = dict(schema) if isinstance(schema, Mapping) else schema, ""
+            check_schema("inline", document)
+            engine = _build_engine(document, base_uri, self.registry, options)
+        self.schema = document
+        self._engine = engine
+        self._mx_checker = mx_checker
+        if check_mx and mx_checker is None:
+            self._mx_checker = _dns.MXChecker(nameservers=nameservers, port=dns_port,
+                                              timeout=dns_timeout, budget=dns_budget)
+
+    # -- one payload ---------------------------------------------------------------------
+
+    def validate(self, payload: Payload) -> Result:
+        """Check one payload (a dict, or JSON text/bytes) and say what the API would answer."""
+        if not self.check_mx:
+            data, parse_failure = _parse(payload)
+            if parse_failure is not None:
+                return self._result([parse_failure])
+            failures = self._engine(data)
+            if not failures:
+                return _VALID
+            return self._result(order(failures, data))
+        return self.validate_many([payload])[0]
+
+    async def validate_async(self, payload: Payload) -> Result:
+        return (await self.validate_many_async([payload]))[0]
+
+    # -- many payloads -------------------------------------------------------------------
+
+    def validate_many(self, payloads: Iterable[Payload]) -> list[Result]:
+        """Check a chunk of payloads; the distinct e-mail domains of the whole chunk are
+        looked up once, concurrently, before any payload is judged."""
+        staged = [self._stage(p) for p in payloads]
+        verdicts = self._resolve_sync(staged)
+        return [self._finish(stage, verdicts) for stage in staged]
+
+    async def validate_many_async(self, payloads: Iterable[Payload]) -> list[Result]:
+        staged = [self._stage(p) for p in payloads]
+        domains = {d for stage in staged for _, _, d in stage[2]}
+        verdicts: Mapping[str, _dns.DomainVerdict] = {}
+        if domains and self._mx_checker is not None:
+            verdicts = await self._mx_checker.check_many_async(domains)
+        return [self._finish(stage, verdicts) for stage in staged]
+
+    def _stage(self, payload: Payload) -> tuple[Any, list[Failure], list[tuple[Path, str, str]]]:
+        data, parse_failure = _parse(payload)
+        if parse_failure is not None:
+            return None, [parse_failure], []
+        if not self.check_mx:
+            return data, self._engine(data), []
+        pending: list[tuple[Path, str]] = []
+        token = MX_PENDING.set(pending)
+        try:
+            failures = self._engine(data)
+        finally:
+            MX_PENDING.reset(token)
+        return data, failures, [(path, addr, email_ascii_domain(addr)) for path, addr in pending]
+
+    def _resolve_sync(self, staged: list[tuple[Any, list[Failure], list[tuple[Path, str, str]]]]
+                      ) -> Mapping[str, _dns.DomainVerdict]:
+        domains = {d for stage in staged for _, _, d in stage[2]}
+        if not domains or self._mx_checker is None:
+            return {}
+        return self._mx_checker.check_many(domains)
+
+    def _finish(self, stage: tuple[Any, list[Failure], list[tuple[Path, str, str]]],
+                verdicts: Mapping[str, _dns.DomainVerdict]) -> Result:
+        data, failures, pending = stage
+        for path, address, domain in pending:
+            verdict = verdicts.get(domain)
+            if verdict is None or verdict.status == "deliverable":
+                continue
+            if verdict.status == "undeliverable":
+                failures.append(Failure(UNDELIVERABLE, path, address,
+                                        f"The address cannot receive mail: {verdict.reason}",
+                                        keyword="mx"))
+            else:
+                failures.append(Failure(EXTERNAL_ERROR, path, address,
+                                        f"Deliverability could not be checked: {verdict.reason}",
+                                        keyword="mx"))
+        if not failures:
+            return _VALID
+        return self._result(order(failures, data))
+
+    def _result(self, failures: list[Failure]) -> Result:
+        error = aggregate(failures, self.catalog, always_combine=self.always_combine)
+        return Result(tuple(failures), error)
+
+    def __repr__(self) -> str:
+        return f"Validator({self.schema_name or 'inline schema'!r})"
+
+
+_validators: dict[tuple[Any, ...], Validator] = {}
+
+
+def validate(payload: Payload, schema: str | Mapping[str, Any] | bool, **options: Any) -> Result:
+    """Check one payload against a schema (a registered name or a schema document).
+
+    Validators for named schemas are cached, so repeated calls cost a dictionary lookup.
+    """
+    if not isinstance(schema, str):
+        return Validator(schema, **options).validate(payload)
+    try:
+        key: tuple[Any, ...] | None = (schema, *sorted(
+            (k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()))
+        hash(key)
+    except TypeError:
+        key = None
+    validator = _validators.get(key) if key is not None else None
+    if validator is None or validator.registry.version != validator.built_version:
+        validator = Validator(schema, **options)
+        if key is not None:
+            _validators[key] = validator
+    return validator.validate(payload)
+

@@ -1,0 +1,727 @@
+"""Rule compilation: a JSON Schema (2020-12) becomes a tree of small closures that walk a
+payload once and append a `Failure` for every broken rule.
+
+Each closure has the signature `node(value, path, out)`. `path` is a cons cell
+`(parent_path, key)` (the root is `()`), flattened into a tuple only when a failure is
+reported, so the valid path allocates almost nothing. `None` stands for an always-valid schema.
+
+Keywords this compiler does not implement (dynamic references, `unevaluated*`, other drafts)
+raise `Unsupported`; the caller then uses the jsonschema-backed engine for that schema.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import partial
+from typing import Any
+
+import referencing
+import regex
+import referencing.exceptions
+from referencing.jsonschema import DRAFT202012
+
+from . import _keywords as kw
+from ._email import email_syntax_error
+from ._errors import Failure, Path, SchemaError
+from ._formats import FORMATS, FormatChecker, check_phone, standard_checker
+
+Cell = tuple[Any, ...]
+Node = Callable[[Any, Cell, list[Failure]], None]
+
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+UNSUPPORTED_KEYWORDS = frozenset({
+    "$dynamicRef", "$dynamicAnchor", "unevaluatedProperties", "unevaluatedItems",
+    "$recursiveRef", "$recursiveAnchor",
+})
+ENGINE_KEYWORDS = frozenset({
+    "notBlank", "reservedWords", "forbiddenWords", "forbiddenCharacters", "noEmoji", "mx",
+    "phoneRegion",
+})
+
+# E-mail values that passed syntax and await a deliverability check, per validation call.
+MX_PENDING: ContextVar[list[tuple[Path, str]] | None] = ContextVar("mx_pending", default=None)
+
+
+class Unsupported(Exception):
+    """The schema uses a keyword that only the fallback engine implements."""
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    assert_formats: bool = True
+    check_mx: bool = False
+    phone_region: str | None = None
+    formats: Mapping[str, FormatChecker] = field(default_factory=dict)
+
+
+def flat(cell: Cell) -> Path:
+    parts: list[str | int] = []
+    while cell:
+        cell, key = cell
+        parts.append(key)
+    parts.reverse()
+    return tuple(parts)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_integer(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+_TYPE_PREDICATES: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "integer": _is_integer,
+    "number": _is_number,
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+}
+
+
+def json_key(value: Any) -> Any:
+    """A hashable key under which two values are equal exactly when JSON says they are
+    (1 == 1.0, but true != 1, and key order does not matter)."""
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, int | float):
+        return ("n", value)
+    if isinstance(value, str):
+        return ("s", value)
+    if value is None:
+        return ("z",)
+    if isinstance(value, list):
+        return ("l", tuple(json_key(v) for v in value))
+    if isinstance(value, dict):
+        return ("o", frozenset((k, json_key(v)) for k, v in value.items()))
+    return ("?", id(value))
+
+
+def _failed_multiple(value: int | float, divisor: int | float) -> bool:
+    if isinstance(divisor, float):
+        quotient = value / divisor
+        try:
+            return int(quotient) != quotient
+        except OverflowError:
+            # A huge value over a small divisor overflows floats; fractions are exact.
+            return Fraction(value) % Fraction(divisor) != 0
+    if isinstance(value, float) and math.isinf(value):
+        return True
+    return bool(value % divisor)
+
+
+class Compiler:
+    def __init__(self, registry: referencing.Registry[Any], options: Options) -> None:
+        self._registry = registry
+        self._options = options
+        self._done: dict[tuple[int, str], Node | None] = {}
+        self._building: dict[tuple[int, str], list[Node | None]] = {}
+
+    def compile_root(self, schema: Any, base_uri: str = "") -> Node | None:
+        if isinstance(schema, dict):
+            declared = schema.get("$schema")
+            if declared is not None and declared.rstrip("#") != DRAFT_2020_12:
+                raise Unsupported(f"$schema {declared}")
+        resource = DRAFT202012.create_resource(schema)
+        uri = base_uri or resource.id() or ""
+        registry = self._registry.with_resource(uri, resource).crawl()
+        return self.compile(schema, registry.resolver(base_uri=uri), entered=bool(uri))
+
+    def compile(self, schema: Any, resolver: referencing.Resolver[Any], *, entered: bool = False
+                ) -> Node | None:
+        """`entered`: the resolver is already inside this schema's resource (a `$ref` target
+        or the root), so its `$id` must not be applied a second time."""
+        if schema is True:
+            return None
+        if schema is False:
+            return _false_node
+        if not isinstance(schema, dict):
+            raise SchemaError(f"a schema must be an object or a boolean, got {schema!r}")
+        if "$id" in schema and not entered:
+            resolver = resolver.in_subresource(DRAFT202012.create_resource(schema))
+        key = (id(schema), str(getattr(resolver, "_base_uri", "")))
+        if key in self._done:
+            return self._done[key]
+        if key in self._building:
+            # A recursive reference: point at the node once it exists.
+            cell = self._building[key]
+
+            def forward(value: Any, path: Cell, out: list[Failure]) -> None:
+                target = cell[0]
+                if target is not None:
+                    target(value, path, out)
+
+            return forward
+        self._building[key] = cell = [None]
+        try:
+            node = self._compile_object(schema, resolver)
+        finally:
+            del self._building[key]
+        cell[0] = node
+        self._done[key] = node
+        return node
+
+    def _compile_object(self, schema: dict[str, Any], resolver: referencing.Resolver[Any]
+                        ) -> Node | None:
+        unsupported = UNSUPPORTED_KEYWORDS.intersection(schema)
+        if unsupported:
+            raise Unsupported(", ".join(sorted(unsupported)))
+        declared = schema.get("$schema")
+        if declared is not None and declared.rstrip("#") != DRAFT_2020_12:
+            raise Unsupported(f"$schema {declared}")
+
+        checks: list[Node] = []
+        for build in (self._value_checks, self._string_checks, self._number_checks,
+                      self._array_checks, self._object_checks, self._applicators):
+            checks.extend(build(schema, resolver))
+        type_pred, types = _type_predicate(schema.get("type"))
+        return _combine(type_pred, types, checks)
+
+    # -- keyword groups -------------------------------------------------------------------
+
+    def _value_checks(self, schema: dict[str, Any], _: Any) -> list[Node]:
+        checks: list[Node] = []
+        if "const" in schema:
+            checks.append(_enum_node([schema["const"]], "const"))
+        if "enum" in schema:
+            if not isinstance(schema["enum"], list):
+                raise SchemaError("enum must be an array")
+            checks.append(_enum_node(schema["enum"], "enum"))
+        return checks
+
+    def _string_checks(self, schema: dict[str, Any], _: Any) -> list[Node]:
+        checks: list[Node] = []
+        if schema.get("notBlank") is True:
+            checks.append(_blank_node)
+        low, high = schema.get("minLength"), schema.get("maxLength")
+        if low is not None or high is not None:
+            checks.append(_length_node(low, high))
+        if "pattern" in schema:
+            checks.append(_pattern_node(schema["pattern"]))
+        if "format" in schema and self._options.assert_formats:
+            checker = self._format_checker(schema["format"], schema.get("phoneRegion"))
+            if checker is not None:
+                checks.append(_format_node(checker))
+        if schema.get("reservedWords"):
+            checks.append(_reserved_node(schema["reservedWords"]))
+        if schema.get("forbiddenWords"):
+            checks.append(_forbidden_words_node(schema["forbiddenWords"]))
+        if schema.get("forbiddenCharacters"):
+            checks.append(_forbidden_chars_node(schema["forbiddenCharacters"]))
+        if schema.get("noEmoji") is True:
+            checks.append(_emoji_node)
+        if schema.get("mx") is True and self._options.check_mx:
+            checks.append(_mx_node)
+        return checks
+
+    def _format_checker(self, name: str, region: str | None) -> FormatChecker | None:
+        checker = self._options.formats.get(name) or FORMATS.get(name)
+        if checker is check_phone:
+            region = region or self._options.phone_region
+            if region:
+                return partial(check_phone, region=region)
+        return checker or standard_checker(name)
+
+    def _number_checks(self, schema: dict[str, Any], _: Any) -> list[Node]:
+        checks: list[Node] = []
+        bounds = [schema.get(k) for k in
+                  ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")]
+        if any(b is not None for b in bounds):
+            checks.append(_range_node(*bounds))
+        if "multipleOf" in schema:
+            checks.append(_multiple_node(schema["multipleOf"]))
+        return checks
+
+    def _array_checks(self, schema: dict[str, Any], resolver: Any) -> list[Node]:
+        checks: list[Node] = []
+        low, high = schema.get("minItems"), schema.get("maxItems")
+        if low is not None or high is not None:
+            checks.append(_count_node(list, low, high, "items", "minItems", "maxItems"))
+        if schema.get("uniqueItems") is True:
+            checks.append(_unique_node)
+        prefix = [self.compile(s, resolver) for s in schema.get("prefixItems", ())]
+        items = self.compile(schema["items"], resolver) if "items" in schema else None
+        if items is not None or any(n is not None for n in prefix):
+            checks.append(_items_node(prefix, items))
+        if "contains" in schema:
+            contains = self.compile(schema["contains"], resolver)
+            checks.append(_contains_node(contains, schema.get("minContains", 1),
+                                         schema.get("maxContains")))
+        return checks
+
+    def _object_checks(self, schema: dict[str, Any], resolver: Any) -> list[Node]:
+        checks: list[Node] = []
+        low, high = schema.get("minProperties"), schema.get("maxProperties")
+        if low is not None or high is not None:
+            checks.append(_count_node(dict, low, high, "properties", "minProperties",
+                                      "maxProperties"))
+        properties = {name: self.compile(sub, resolver)
+                      for name, sub in schema.get("properties", {}).items()}
+        patterns = [(_regex(p), self.compile(sub, resolver))
+                    for p, sub in schema.get("patternProperties", {}).items()]
+        additional = (self.compile(schema["additionalProperties"], resolver)
+                      if "additionalProperties" in schema else None)
+        required = schema.get("required", [])
+        if properties or patterns or additional is not None or required:
+            checks.append(_properties_node(properties, patterns, additional, required))
+        # `dependencies` is the pre-2019 spelling of both keywords; schemas written for older
+        # drafts still use it.
+        legacy = schema.get("dependencies", {})
+        required_deps = {**{k: v for k, v in legacy.items() if isinstance(v, list)},
+                         **schema.get("dependentRequired", {})}
+        schema_deps = {**{k: v for k, v in legacy.items() if not isinstance(v, list)},
+                       **schema.get("dependentSchemas", {})}
+        if required_deps:
+            checks.append(_dependent_required_node(required_deps))
+        for name, sub in schema_deps.items():
+            node = self.compile(sub, resolver)
+            if node is not None:
+                checks.append(_dependent_schema_node(name, node))
+        if "propertyNames" in schema:
+            node = self.compile(schema["propertyNames"], resolver)
+            if node is not None:
+                checks.append(_property_names_node(node))
+        return checks
+
+    def _applicators(self, schema: dict[str, Any], resolver: referencing.Resolver[Any]
+                     ) -> list[Node]:
+        checks: list[Node] = []
+        if "$ref" in schema:
+            try:
+                resolved = resolver.lookup(schema["$ref"])
+            except referencing.exceptions.Unresolvable as exc:
+                raise SchemaError(f"cannot resolve $ref {schema['$ref']!r}: {exc}") from exc
+            target = resolved.contents
+            if isinstance(target, dict):
+                declared = target.get("$schema")
+                if declared is not None and declared.rstrip("#") != DRAFT_2020_12:
+                    raise Unsupported(f"$schema {declared}")
+            node = self.compile(target, resolved.resolver, entered=True)
+            if node is not None:
+                checks.append(node)
+        for sub in schema.get("allOf", ()):
+            node = self.compile(sub, resolver)
+            if node is not None:
+                checks.append(node)
+        if "anyOf" in schema:
+            branches = [self.compile(s, resolver) for s in schema["anyOf"]]
+            if all(b is not None for b in branches):
+                checks.append(_any_of_node(branches))  # type: ignore[arg-type]
+        if "oneOf" in schema:
+            checks.append(_one_of_node([self.compile(s, resolver) for s in schema["oneOf"]]))
+        if "not" in schema:
+            checks.append(_not_node(self.compile(schema["not"], resolver)))
+        if "if" in schema:
+            condition = self.compile(schema["if"], resolver)
+            then = self.compile(schema["then"], resolver) if "then" in schema else None
+            otherwise = self.compile(schema["else"], resolver) if "else" in schema else None
+            if then is not None or otherwise is not None:
+                checks.append(_if_node(condition, then, otherwise))
+        return checks
+
+
+# -- node builders ------------------------------------------------------------------------
+
+def _type_predicate(declared: Any) -> tuple[Callable[[Any], bool] | None, list[str]]:
+    if declared is None:
+        return None, []
+    types = [declared] if isinstance(declared, str) else list(declared)
+    try:
+        predicates = [_TYPE_PREDICATES[t] for t in types]
+    except KeyError as exc:
+        raise SchemaError(f"unknown type {exc.args[0]!r}") from exc
+    if len(predicates) == 1:
+        return predicates[0], types
+    return (lambda v: any(p(v) for p in predicates)), types
+
+
+def _combine(type_pred: Callable[[Any], bool] | None, types: list[str], checks: list[Node]
+             ) -> Node | None:
+    if type_pred is None and not checks:
+        return None
+    if type_pred is None and len(checks) == 1:
+        only = checks[0]
+
+        def single(value: Any, path: Cell, out: list[Failure]) -> None:
+            mark = len(out)
+            only(value, path, out)
+            if len(out) > mark + 1:
+                _collapse_empty(out, mark, value, path)
+
+        return single
+
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        # A value of the wrong type gets one entry, not one per rule it also breaks.
+        if type_pred is not None and not type_pred(value):
+            out.append(kw.wrong_type(flat(path), value, types))
+            return
+        mark = len(out)
+        for check in checks:
+            check(value, path, out)
+        if len(out) > mark + 1:
+            _collapse_empty(out, mark, value, path)
+
+    return node
+
+
+def _collapse_empty(out: list[Failure], mark: int, value: Any, path: Cell) -> None:
+    """An empty or blank value is reported once (1005), whichever other rules it breaks."""
+    if kw.is_empty(value):
+        del out[mark + 1:]
+        return
+    here = flat(path)
+    first_empty = next((f for f in out[mark:] if f.code == kw.EMPTY and f.field_name == here),
+                       None)
+    if first_empty is not None:
+        out[mark:] = [f for f in out[mark:] if f is first_empty or f.field_name != here]
+
+
+def _false_node(value: Any, path: Cell, out: list[Failure]) -> None:
+    out.append(kw.forbidden(flat(path), value))
+
+
+def _enum_node(allowed: list[Any], keyword: str) -> Node:
+    keys = {json_key(v) for v in allowed}
+    strings = frozenset(v for v in allowed if isinstance(v, str))
+
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if isinstance(value, str) and value in strings:
+            return
+        if json_key(value) not in keys:
+            out.append(kw.not_allowed_value(flat(path), value, allowed, keyword))
+
+    return node
+
+
+def _length_node(low: int | None, high: int | None) -> Node:
+    lo = 0 if low is None else low
+    hi = math.inf if high is None else high
+
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if isinstance(value, str):
+            n = len(value)
+            if n < lo or n > hi:
+                keyword = "minLength" if n < lo else "maxLength"
+                out.append(kw.wrong_length(flat(path), value, low, high, keyword))
+
+    return node
+
+
+def _regex(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        pass
+    # Unicode property escapes (\p{Letter}), which JSON Schema patterns may use, need the
+    # `regex` engine; `re` is kept for everything else because it is faster.
+    try:
+        return regex.compile(pattern)  # type: ignore[no-any-return]
+    except regex.error as exc:
+        raise SchemaError(f"invalid pattern {pattern!r}: {exc}") from exc
+
+
+def _pattern_node(pattern: str) -> Node:
+    search = _regex(pattern).search
+
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if isinstance(value, str) and search(value) is None:
+            out.append(kw.no_pattern_match(flat(path), value, pattern))
+
+    return node
+
+
+def _blank_node(value: Any, path: Cell, out: list[Failure]) -> None:
+    if isinstance(value, str) and value and value.isspace():
+        out.append(kw.blank(flat(path), value))
+
+
+def _format_node(checker: FormatChecker) -> Node:
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if isinstance(value, str):
+            message = checker(value)
+            if message is not None:
+                out.append(kw.bad_format(flat(path), value, message))
+
+    return node
+
+
+def _reserved_node(words: list[str]) -> Node:
+    reserved = frozenset(w.casefold() for w in words)
+
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if isinstance(value, str) and value.casefold() in reserved:
+            out.append(kw.reserved_word(flat(path), value))
+
+    return node
+
+
+def _forbidden_words_node(words: list[str]) -> Node:
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b",
+                         re.IGNORECASE)
+
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if isinstance(value, str):
+            match = pattern.search(value)
+            if match is not None:
+                out.append(kw.forbidden_word(flat(path), value, match.group()))
+
+    return node
+
+
+def _forbidden_chars_node(chars: str | list[str]) -> Node:
+    pattern = re.compile("[" + "".join(re.escape(c) for c in chars) + "]")
+
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if isinstance(value, str):
+            match = pattern.search(value)
+            if match is not None:
+                out.append(kw.forbidden_character(flat(path), value, match.group()))
+
+    return node
+
+
+def _emoji_node(value: Any, path: Cell, out: list[Failure]) -> None:
+    if isinstance(value, str):
+        match = kw.EMOJI.search(value)
+        if match is not None:
+            out.append(kw.emoji(flat(path), value, match.group()))
+
+
+def _mx_node(value: Any, path: Cell, out: list[Failure]) -> None:
+    # Only well-formed addresses are looked up (SPEC §3): syntax failures are reported by
+    # the `format` rule beside this one.
+    if isinstance(value, str) and email_syntax_error(value) is None:
+        pending = MX_PENDING.get()
+        if pending is not None:
+            pending.append((flat(path), value))
+
+
+def _range_node(minimum: Any, exclusive_min: Any, maximum: Any, exclusive_max: Any) -> Node:
+    if minimum is not None and exclusive_min is not None and minimum > exclusive_min:
+        exclusive_min = None
+    if maximum is not None and exclusive_max is not None and maximum < exclusive_max:
+        exclusive_max = None
+    low = exclusive_min if exclusive_min is not None else minimum
+    high = exclusive_max if exclusive_max is not None else maximum
+
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if isinstance(value, int | float) and not isinstance(value, bool) and (
+            (minimum is not None and value < minimum)
+            or (exclusive_min is not None and value <= exclusive_min)
+            or (maximum is not None and value > maximum)
+            or (exclusive_max is not None and value >= exclusive_max)
+        ):
+            keyword = ("minimum" if low is not None and value <= low else "maximum")
+            out.append(kw.out_of_range(flat(path), value, low, high, exclusive_min is not None,
+                                       exclusive_max is not None, keyword))
+
+    return node
+
+
+def _multiple_node(divisor: int | float) -> Node:
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if _is_number(value) and _failed_multiple(value, divisor):
+            out.append(kw.not_multiple(flat(path), value, divisor))
+
+    return node
+
+
+def _count_node(cls: type, low: int | None, high: int | None, what: str, low_kw: str,
+                high_kw: str) -> Node:
+    lo = 0 if low is None else low
+    hi = math.inf if high is None else high
+
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if isinstance(value, cls):
+            n = len(value)
+            if n < lo or n > hi:
+                keyword = low_kw if n < lo else high_kw
+                out.append(kw.wrong_count(flat(path), value, n, low, high, keyword, what))
+
+    return node
+
+
+def _unique_node(value: Any, path: Cell, out: list[Failure]) -> None:
+    if isinstance(value, list) and len(value) > 1:
+        seen: dict[Any, int] = {}
+        for index, item in enumerate(value):
+            first = seen.setdefault(json_key(item), index)
+            if first != index:
+                out.append(kw.not_unique(flat(path), value, first, index))
+                return
+
+
+def _items_node(prefix: list[Node | None], items: Node | None) -> Node:
+    n_prefix = len(prefix)
+
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                check = prefix[index] if index < n_prefix else items
+                if check is not None:
+                    check(item, (path, index), out)
+
+    return node
+
+
+def _contains_node(contains: Node | None, low: int, high: int | None) -> Node:
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if not isinstance(value, list):
+            return
+        if contains is None:
+            count = len(value)
+        else:
+            count = 0
+            for index, item in enumerate(value):
+                scratch: list[Failure] = []
+                contains(item, (path, index), scratch)
+                count += not scratch
+        if count < low or (high is not None and count > high):
+            out.append(kw.wrong_count(flat(path), value, count, low, high, "contains",
+                                      "items matching the 'contains' schema"))
+
+    return node
+
+
+def _properties_node(properties: dict[str, Node | None],
+                     patterns: list[tuple[re.Pattern[str], Node | None]],
+                     additional: Node | None, required: list[str]) -> Node:
+    absent = object()
+    get = properties.get
+    forbid_additional = additional is _false_node
+
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if not isinstance(value, dict):
+            return
+        for name, item in value.items():
+            check = get(name, absent)
+            matched = check is not absent
+            if matched and check is not None:
+                check(item, (path, name), out)  # type: ignore[operator]
+            for regex, sub in patterns:
+                if regex.search(name):
+                    matched = True
+                    if sub is not None:
+                        sub(item, (path, name), out)
+            if not matched and additional is not None:
+                if forbid_additional:
+                    out.append(kw.unknown_property(flat((path, name)), item))
+                else:
+                    additional(item, (path, name), out)
+        for name in required:
+            if name not in value:
+                out.append(kw.missing(flat((path, name))))
+
+    if not patterns and additional is None:
+        # The common shape: declared properties only, so skip the pattern/additional logic.
+        def plain(value: Any, path: Cell, out: list[Failure]) -> None:
+            if not isinstance(value, dict):
+                return
+            for name, item in value.items():
+                check = get(name)
+                if check is not None:
+                    check(item, (path, name), out)
+            for name in required:
+                if name not in value:
+                    out.append(kw.missing(flat((path, name))))
+
+        return plain
+    return node
+
+
+def _dependent_required_node(dependencies: dict[str, list[str]]) -> Node:
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if isinstance(value, dict):
+            for name, needed in dependencies.items():
+                if name in value:
+                    for other in needed:
+                        if other not in value:
+                            out.append(kw.missing(flat((path, other)), "dependentRequired"))
+
+    return node
+
+
+def _dependent_schema_node(name: str, check: Node) -> Node:
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if isinstance(value, dict) and name in value:
+            check(value, path, out)
+
+    return node
+
+
+def _property_names_node(check: Node) -> Node:
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if isinstance(value, dict):
+            for name in value:
+                scratch: list[Failure] = []
+                check(name, (path, name), scratch)
+                out.extend(kw.property_name(f.field_name, name, f) for f in scratch)
+
+    return node
+
+
+def _any_of_node(branches: list[Node]) -> Node:
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        failed: list[list[Failure]] = []
+        for branch in branches:
+            scratch: list[Failure] = []
+            branch(value, path, scratch)
+            if not scratch:
+                return
+            failed.append(scratch)
+        out.extend(kw.no_branch_matches(flat(path), value, failed, "anyOf"))
+
+    return node
+
+
+def _one_of_node(branches: list[Node | None]) -> Node:
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        failed: list[list[Failure]] = []
+        matched: list[int] = []
+        for index, branch in enumerate(branches):
+            scratch: list[Failure] = []
+            if branch is not None:
+                branch(value, path, scratch)
+            if scratch:
+                failed.append(scratch)
+            else:
+                matched.append(index)
+        if not matched:
+            out.extend(kw.no_branch_matches(flat(path), value, failed, "oneOf"))
+        elif len(matched) > 1:
+            out.append(kw.too_many_matches(flat(path), value, matched))
+
+    return node
+
+
+def _not_node(check: Node | None) -> Node:
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        scratch: list[Failure] = []
+        if check is not None:
+            check(value, path, scratch)
+        if not scratch:
+            out.append(kw.negated(flat(path), value))
+
+    return node
+
+
+def _if_node(condition: Node | None, then: Node | None, otherwise: Node | None) -> Node:
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        scratch: list[Failure] = []
+        if condition is not None:
+            condition(value, path, scratch)
+        branch = otherwise if scratch else then
+        if branch is not None:
+            branch(value, path, out)
+
+    return node

@@ -1,0 +1,104 @@
+"""What a check reports: one `Failure` per broken rule, one `ApiError` body per payload."""
+
+from __future__ import annotations
+
+import uuid as _uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from ._api import Result
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One broken rule: what was wrong, where, and which code it yields (SPEC §2 `context`)."""
+
+    code: int
+    field_name: Path
+    original_value: Any
+    description: str
+    validation_type: str = "body"
+    limits: dict[str, Any] | None = None
+    expected_type: list[str] | None = None
+    allowed_values: list[Any] | None = None
+    regex: str | None = None
+    # The schema keyword that failed; not part of the body, but useful to callers and tests.
+    keyword: str = field(default="", compare=False)
+
+    def to_context(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "validationType": self.validation_type,
+            "fieldName": list(self.field_name),
+            "originalValue": self.original_value,
+            "errorDescription": self.description,
+            "code": self.code,
+        }
+        if self.limits is not None:
+            entry["limits"] = self.limits
+        if self.expected_type is not None:
+            entry["expectedType"] = self.expected_type
+        if self.allowed_values is not None:
+            entry["allowedValues"] = self.allowed_values
+        if self.regex is not None:
+            entry["regex"] = self.regex
+        return entry
+
+
+@dataclass(frozen=True, slots=True)
+class ApiError:
+    """An error body as the API renders it (SPEC §2), with its HTTP status."""
+
+    http_status: int
+    code: int
+    code_description: str
+    message: str
+    more_info: str
+    context: list[dict[str, Any]] | dict[str, Any]
+    uuid: str = field(default_factory=lambda: str(_uuid.uuid4()))
+    failures: tuple[Failure, ...] = field(default=(), compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "httpStatus": self.http_status,
+            "code": self.code,
+            "codeDescription": self.code_description,
+            "message": self.message,
+            "moreInfo": self.more_info,
+            "context": self.context,
+            "uuid": self.uuid,
+        }
+
+    def to_json(self) -> bytes:
+        """The body as compact UTF-8 JSON bytes (non-ASCII kept as is)."""
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_NON_STR_KEYS)
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.http_status}): {self.message}"
+
+
+class ValidationFailed(Exception):
+    """Raised by `Result.raise_for_error()`; carries the API error body."""
+
+    def __init__(self, result: Result) -> None:
+        assert result.error is not None
+        super().__init__(str(result.error))
+        self.result = result
+        self.error: ApiError = result.error
+
+
+class UnknownSchema(LookupError):
+    """A schema name that no registry knows; the message lists the known ones."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"unknown schema {name!r}; known schemas: {', '.join(known) or 'none'}")
+        self.name = name
+        self.known = known
+
+
+class SchemaError(ValueError):
+    """A schema document that is not usable: invalid JSON Schema or an unreadable file."""

@@ -1,0 +1,254 @@
+"""How a broken keyword becomes a `Failure`: its code (SPEC §3), its context keys (SPEC §2)
+and a precise sentence.
+
+Both engines (the compiled one and the jsonschema fallback) build their failures here, so the
+two cannot drift apart in what they report.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ._errors import Failure, Path
+
+WRONG_FORMAT = 1003
+WRONG_COUNT = 1004
+EMPTY = 1005
+WRONG_TYPE = 1006
+WRONG_LENGTH = 1007
+
+_JSON_TYPE_NAMES = {
+    bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+    dict: "object", type(None): "null",
+}
+
+# Rules whose failure on an empty value means "a value was needed" (1005). Rules about what
+# may exist at all (unknown or forbidden properties) keep their own code.
+_STRUCTURAL = frozenset({"additionalProperties", "false", "unevaluatedProperties",
+                         "unevaluatedItems", "uniqueItems"})
+
+
+def json_type(value: Any) -> str:
+    for cls in type(value).__mro__:
+        name = _JSON_TYPE_NAMES.get(cls)
+        if name is not None:
+            return name
+    return type(value).__name__
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | dict) and not value)
+
+
+def _empty_word(value: Any) -> str:
+    return "null" if value is None else "empty"
+
+
+def failure(
+    code: int,
+    path: Path,
+    value: Any,
+    description: str,
+    keyword: str,
+    **context: Any,
+) -> Failure:
+    """A failure, re-coded as 1005 when the value is empty and the rule needed a value.
+
+    The whole body (path `()`) keeps its code: a body of `null` or `[]` is the wrong type
+    of body, not an empty field.
+    """
+    if code != EMPTY and path and keyword not in _STRUCTURAL and is_empty(value):
+        description = f"Value cannot be {_empty_word(value)}: {description[0].lower()}{description[1:]}"
+        code = EMPTY
+    return Failure(code, path, value, description, keyword=keyword, **context)
+
+
+def missing(path: Path, keyword: str = "required") -> Failure:
+    return Failure(EMPTY, path, None, "Field is required but missing", keyword=keyword)
+
+
+def wrong_type(path: Path, value: Any, expected: list[str]) -> Failure:
+    wanted = " or ".join(expected)
+    return failure(WRONG_TYPE, path, value, f"Expected {wanted}, got {json_type(value)}", "type",
+                   expected_type=expected)
+
+
+def _limits(low: Any, high: Any) -> dict[str, Any]:
+    limits = {}
+    if low is not None:
+        limits["min"] = low
+    if high is not None:
+        limits["max"] = high
+    return limits
+
+
+def _bounds_phrase(low: Any, high: Any, unit: str = "") -> str:
+    if low is not None and high is not None:
+        return f"between {low} and {high}{unit}"
+    if low is not None:
+        return f"at least {low}{unit}"
+    return f"at most {high}{unit}"
+
+
+def wrong_length(path: Path, value: str, low: int | None, high: int | None, keyword: str) -> Failure:
+    return failure(
+        WRONG_LENGTH, path, value,
+        f"Expected string length {_bounds_phrase(low, high)}, got {len(value)}",
+        keyword, limits=_limits(low, high),
+    )
+
+
+def wrong_count(
+    path: Path, value: Any, count: int, low: int | None, high: int | None, keyword: str,
+    what: str,
+) -> Failure:
+    return failure(
+        WRONG_COUNT, path, value,
+        f"Expected {_bounds_phrase(low, high)} {what}, got {count}",
+        keyword, limits=_limits(low, high),
+    )
+
+
+def out_of_range(
+    path: Path, value: Any, low: Any, high: Any, exclusive_low: bool, exclusive_high: bool,
+    keyword: str,
+) -> Failure:
+    parts = []
+    if low is not None:
+        parts.append(f"greater than {low}" if exclusive_low else f"at least {low}")
+    if high is not None:
+        parts.append(f"less than {high}" if exclusive_high else f"at most {high}")
+    if low is not None and high is not None and not exclusive_low and not exclusive_high:
+        phrase = f"between {low} and {high}"
+    else:
+        phrase = " and ".join(parts)
+    return failure(WRONG_FORMAT, path, value, f"Expected a number {phrase}, got {value}", keyword,
+                   limits=_limits(low, high))
+
+
+def not_multiple(path: Path, value: Any, divisor: Any) -> Failure:
+    return failure(WRONG_FORMAT, path, value, f"Expected a multiple of {divisor}, got {value}",
+                   "multipleOf")
+
+
+def bad_format(path: Path, value: Any, description: str, keyword: str = "format") -> Failure:
+    return failure(WRONG_FORMAT, path, value, description, keyword)
+
+
+def no_pattern_match(path: Path, value: str, pattern: str) -> Failure:
+    return failure(WRONG_FORMAT, path, value, f"Value does not match the pattern {pattern}",
+                   "pattern", regex=pattern)
+
+
+def not_allowed_value(path: Path, value: Any, allowed: list[Any], keyword: str) -> Failure:
+    if len(allowed) == 1:
+        description = f"Value must be {_show(allowed[0])}"
+    else:
+        description = "Value must be one of: " + ", ".join(_show(v) for v in allowed)
+    return failure(WRONG_FORMAT, path, value, description, keyword, allowed_values=list(allowed))
+
+
+def unknown_property(path: Path, value: Any) -> Failure:
+    return failure(WRONG_FORMAT, path, value,
+                   f"Unknown property {path[-1]!r} is not allowed here", "additionalProperties")
+
+
+def forbidden(path: Path, value: Any, keyword: str = "false") -> Failure:
+    where = f"Property {path[-1]!r}" if path else "Value"
+    return failure(WRONG_FORMAT, path, value, f"{where} is not allowed here", keyword)
+
+
+def not_unique(path: Path, value: list[Any], first: int, again: int) -> Failure:
+    return failure(WRONG_FORMAT, path, value,
+                   f"Items must be unique; item {again} repeats item {first}", "uniqueItems")
+
+
+def reserved_word(path: Path, value: str) -> Failure:
+    return failure(WRONG_FORMAT, path, value,
+                   f"{value!r} is a reserved word and cannot be used", "reservedWords")
+
+
+def forbidden_word(path: Path, value: str, word: str) -> Failure:
+    return failure(WRONG_FORMAT, path, value, f"Value contains the forbidden word {word!r}",
+                   "forbiddenWords")
+
+
+def forbidden_character(path: Path, value: str, char: str) -> Failure:
+    return failure(WRONG_FORMAT, path, value, f"Value contains the forbidden character {char!r}",
+                   "forbiddenCharacters")
+
+
+def emoji(path: Path, value: str, char: str) -> Failure:
+    return failure(WRONG_FORMAT, path, value, f"Value contains an emoji ({char!r})", "noEmoji")
+
+
+def blank(path: Path, value: str) -> Failure:
+    return Failure(EMPTY, path, value, "Value cannot be blank (whitespace only)",
+                   keyword="notBlank")
+
+
+def negated(path: Path, value: Any) -> Failure:
+    return failure(WRONG_FORMAT, path, value, "Value matches a schema it must not match", "not")
+
+
+def too_many_matches(path: Path, value: Any, matched: list[int]) -> Failure:
+    return failure(WRONG_FORMAT, path, value,
+                   f"Value must match exactly one allowed form, but matches forms {matched}",
+                   "oneOf")
+
+
+def property_name(path: Path, name: str, inner: Failure) -> Failure:
+    return Failure(inner.code, path, name, f"Property name {name!r}: {inner.description}",
+                   limits=inner.limits, allowed_values=inner.allowed_values, regex=inner.regex,
+                   keyword="propertyNames")
+
+
+def no_branch_matches(path: Path, value: Any, branches: list[list[Failure]], keyword: str
+                      ) -> list[Failure]:
+    """anyOf/oneOf with no matching branch: the failures of the branch the value came closest
+    to, or one summary entry when no branch stands out.
+
+    A branch whose every failure is a type mismatch at the value itself is a different shape of
+    value, not a near miss; among the others, the one with fewest failures is the closest.
+    """
+    def type_only(fails: list[Failure]) -> bool:
+        return all(f.keyword == "type" and f.field_name == path for f in fails)
+
+    near = [b for b in branches if b and not type_only(b)]
+    if len(near) == 1:
+        return near[0]
+    if not near:
+        expected: list[str] = []
+        for branch in branches:
+            for f in branch:
+                for t in f.expected_type or ():
+                    if t not in expected:
+                        expected.append(t)
+        if expected:
+            return [wrong_type(path, value, expected)]
+    candidates = near or branches
+    entries = [f for b in candidates for f in b if f.field_name == path]
+    codes = {f.code for f in entries}
+    if len(entries) == len(candidates) and len(codes) == 1:
+        # Each form failed on this very value for the same kind of reason: say so once.
+        description = " or ".join(dict.fromkeys(f.description for f in entries))
+        return [failure(codes.pop(), path, value, description, keyword)]
+    fewest = min(candidates, key=len)
+    if all(len(b) > len(fewest) for b in candidates if b is not fewest):
+        return fewest
+    return [failure(WRONG_FORMAT, path, value, "Value matches none of the allowed forms", keyword)]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    import orjson
+
+    return orjson.dumps(value).decode()
+
+
+EMOJI = re.compile(
+    "[\U0001F000-\U0001FAFF\U00002600-\U000027BF\U0001F1E6-\U0001F1FF\U00002B00-\U00002BFF"
+    "\U0000FE0F\U0000200D\U000E0020-\U000E007F]"
+)

@@ -1,0 +1,126 @@
+"""Named schemas: the ones shipped with the package, plus any a user registers (a dict, a file
+or a folder of `*.json`). Schemas can `$ref` one another by their `$id` or file name."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import orjson
+import referencing
+from jsonschema.validators import validator_for
+from jsonschema_specifications import REGISTRY as METASCHEMAS
+from referencing.jsonschema import DRAFT202012
+
+from ._errors import SchemaError, UnknownSchema
+
+SHIPPED_BASE = "https://getresponse-validator.invalid/schemas/"
+
+
+def _shipped_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    # Installed from a wheel the schemas live inside the package; in a source checkout
+    # (or an editable install) they are the top-level `schemas/` folder.
+    for candidate in (here / "schemas", here.parent / "schemas"):
+        if candidate.is_dir() and any(candidate.glob("*.json")):
+            return candidate
+    raise SchemaError(f"the shipped schemas are missing (looked in {here / 'schemas'})")
+
+
+def _load(path: Path) -> Any:
+    try:
+        return orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise SchemaError(f"cannot read schema file {path}: {exc.strerror}") from exc
+    except orjson.JSONDecodeError as exc:
+        raise SchemaError(f"schema file {path} is not valid JSON: {exc}") from exc
+
+
+def check_schema(name: str, schema: Any) -> None:
+    """Refuse a schema that is not valid JSON Schema, naming what is wrong."""
+    if not isinstance(schema, dict | bool):
+        raise SchemaError(f"schema {name!r} must be a JSON object or boolean")
+    cls = validator_for(schema) if isinstance(schema, dict) else validator_for({})
+    try:
+        # Patterns are compiled (and refused) by the compiler, which also knows \p{...}.
+        cls.check_schema(schema, format_checker=None)
+    except Exception as exc:
+        message = getattr(exc, "message", str(exc))
+        raise SchemaError(f"schema {name!r} is not a valid JSON Schema: {message}") from exc
+
+
+class SchemaRegistry:
+    """Schemas by name. Thread-safe; `version` changes whenever a schema is added."""
+
+    def __init__(self, *, shipped: bool = True) -> None:
+        self._schemas: dict[str, tuple[Any, str]] = {}
+        self._lock = threading.Lock()
+        self.version = 0
+        self._resources: referencing.Registry[Any] | None = None
+        if shipped:
+            self.register_dir(_shipped_dir(), base=SHIPPED_BASE)
+
+    def register(self, name: str, schema: Any, *, base_uri: str | None = None) -> None:
+        check_schema(name, schema)
+        uri = base_uri or (schema.get("$id") if isinstance(schema, dict) else None) \
+            or f"{SHIPPED_BASE}user/{name}.json"
+        with self._lock:
+            self._schemas[name] = (schema, uri)
+            self._resources = None
+            self.version += 1
+
+    def register_file(self, path: str | Path, name: str | None = None) -> str:
+        file = Path(path)
+        name = name or file.name.removesuffix(".json")
+        schema = _load(file)
+        self.register(name, schema, base_uri=file.resolve().as_uri())
+        return name
+
+    def register_dir(self, path: str | Path, *, base: str | None = None) -> list[str]:
+        folder = Path(path)
+        if not folder.is_dir():
+            raise SchemaError(f"schema folder {folder} does not exist")
+        names = []
+        for file in sorted(folder.glob("*.json")):
+            if base is None:
+                names.append(self.register_file(file))
+                continue
+            name = file.name.removesuffix(".json")
+            self.register(name, _load(file), base_uri=f"{base}{file.name}")
+            names.append(name)
+        return names
+
+    def names(self) -> list[str]:
+        return sorted(n for n in self._schemas if not n.startswith("_"))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._schemas
+
+    def get(self, name: str) -> tuple[Any, str]:
+        """The schema and its base URI."""
+        try:
+            return self._schemas[name]
+        except KeyError:
+            raise UnknownSchema(name, self.names()) from None
+
+    def resources(self) -> referencing.Registry[Any]:
+        """Every registered schema as a `referencing` resource, plus the metaschemas."""
+        with self._lock:
+            if self._resources is None:
+                pairs = [(uri, DRAFT202012.create_resource(schema))
+                         for schema, uri in self._schemas.values()]
+                self._resources = METASCHEMAS.with_resources(pairs).crawl()
+            return self._resources
+
+
+_default: SchemaRegistry | None = None
+_default_lock = threading.Lock()
+
+
+def default_registry() -> SchemaRegistry:
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = SchemaRegistry()
+        return _default

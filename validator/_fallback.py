@@ -195,6 +195,12 @@ def _convert(error: ValidationError, validator: Any) -> list[Failure]:
     if keyword == "additionalProperties" and value is False and isinstance(instance, dict):
         return [kw.unknown_property((*path, name), instance[name])
                 for name in _extra_properties(instance, schema)]
+    if keyword == "unevaluatedProperties" and value is False and isinstance(instance, dict):
+        # jsonschema names the unexpected properties only in its message, by their repr.
+        listed = error.message.partition("(")[2]
+        names = [name for name in instance if repr(name) in listed]
+        if names:
+            return [kw.unknown_property((*path, name), instance[name]) for name in names]
     if keyword == "uniqueItems":
         return [_unique_failure(path, instance)]
     if keyword in ("anyOf", "oneOf"):

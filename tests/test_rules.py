@@ -308,3 +308,11 @@ def test_results_are_deterministic() -> None:
     contexts = {str(validate(body, "contacts.create").error.to_dict()["context"])
                 for _ in range(5)}
     assert len(contexts) == 1
+
+
+def test_an_empty_object_reports_each_missing_field() -> None:
+    body = {"email": "a@example.com", "campaign": {"campaignId": "C"},
+            "customFieldValues": [{}]}
+    entries = validate(body, "contacts.create").error.to_dict()["context"]
+    assert [e["fieldName"] for e in entries] == [["customFieldValues", 0, "customFieldId"],
+                                                 ["customFieldValues", 0, "value"]]

@@ -375,15 +375,15 @@ def _combine(type_pred: Callable[[Any], bool] | None, types: list[str], checks: 
 
 
 def _collapse_empty(out: list[Failure], mark: int, value: Any, path: Cell) -> None:
-    """An empty or blank value is reported once (1005), whichever other rules it breaks."""
-    if kw.is_empty(value):
-        del out[mark + 1:]
-        return
+    """An empty or blank value is reported once (1005), whichever other rules it breaks.
+    Failures below it (the missing fields of an empty object) are kept: they are other
+    fields."""
     here = flat(path)
-    first_empty = next((f for f in out[mark:] if f.code == kw.EMPTY and f.field_name == here),
-                       None)
-    if first_empty is not None:
-        out[mark:] = [f for f in out[mark:] if f is first_empty or f.field_name != here]
+    empty = kw.is_empty(value)
+    keep = next((f for f in out[mark:] if f.field_name == here
+                 and (empty or f.code == kw.EMPTY)), None)
+    if keep is not None:
+        out[mark:] = [f for f in out[mark:] if f is keep or f.field_name != here]
 
 
 def _false_node(value: Any, path: Cell, out: list[Failure]) -> None:

@@ -103,12 +103,15 @@ class ErrorCatalog(Mapping[int, ErrorCode]):
         more_info_base: str = DEFAULT_MORE_INFO_BASE,
     ) -> None:
         codes = {entry.code: entry for entry in _TABLE}
-        for overrides, field in ((statuses, "http_status"), (titles, "title"),
-                                 (descriptions, "description")):
-            for code, value in (overrides or {}).items():
-                if code not in codes:
-                    raise KeyError(f"unknown error code {code}; known: {sorted(codes)}")
-                codes[code] = replace(codes[code], **{field: value})
+        for code in {*(statuses or {}), *(titles or {}), *(descriptions or {})}:
+            if code not in codes:
+                raise KeyError(f"unknown error code {code}; known: {sorted(codes)}")
+        for code, status in (statuses or {}).items():
+            codes[code] = replace(codes[code], http_status=status)
+        for code, title in (titles or {}).items():
+            codes[code] = replace(codes[code], title=title)
+        for code, description in (descriptions or {}).items():
+            codes[code] = replace(codes[code], description=description)
         self._codes = codes
         self.more_info_base = more_info_base
 

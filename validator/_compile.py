@@ -18,17 +18,20 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import referencing
-import regex
 import referencing.exceptions
+import regex
 from referencing.jsonschema import DRAFT202012
 
 from . import _keywords as kw
 from ._email import email_syntax_error
 from ._errors import Failure, Path, SchemaError
 from ._formats import FORMATS, FormatChecker, check_phone, standard_checker
+
+if TYPE_CHECKING:
+    from referencing._core import Resolver
 
 Cell = tuple[Any, ...]
 Node = Callable[[Any, Cell, list[Failure]], None]
@@ -137,7 +140,7 @@ class Compiler:
         registry = self._registry.with_resource(uri, resource).crawl()
         return self.compile(schema, registry.resolver(base_uri=uri), entered=bool(uri))
 
-    def compile(self, schema: Any, resolver: referencing.Resolver[Any], *, entered: bool = False
+    def compile(self, schema: Any, resolver: Resolver[Any], *, entered: bool = False
                 ) -> Node | None:
         """`entered`: the resolver is already inside this schema's resource (a `$ref` target
         or the root), so its `$id` must not be applied a second time."""
@@ -171,7 +174,7 @@ class Compiler:
         self._done[key] = node
         return node
 
-    def _compile_object(self, schema: dict[str, Any], resolver: referencing.Resolver[Any]
+    def _compile_object(self, schema: dict[str, Any], resolver: Resolver[Any]
                         ) -> Node | None:
         unsupported = UNSUPPORTED_KEYWORDS.intersection(schema)
         if unsupported:
@@ -293,7 +296,7 @@ class Compiler:
                 checks.append(_property_names_node(node))
         return checks
 
-    def _applicators(self, schema: dict[str, Any], resolver: referencing.Resolver[Any]
+    def _applicators(self, schema: dict[str, Any], resolver: Resolver[Any]
                      ) -> list[Node]:
         checks: list[Node] = []
         if "$ref" in schema:
@@ -425,7 +428,7 @@ def _regex(pattern: str) -> re.Pattern[str]:
     # Unicode property escapes (\p{Letter}), which JSON Schema patterns may use, need the
     # `regex` engine; `re` is kept for everything else because it is faster.
     try:
-        return regex.compile(pattern)  # type: ignore[no-any-return]
+        return cast("re.Pattern[str]", regex.compile(pattern))
     except regex.error as exc:
         raise SchemaError(f"invalid pattern {pattern!r}: {exc}") from exc
 
@@ -543,7 +546,7 @@ def _count_node(cls: type, low: int | None, high: int | None, what: str, low_kw:
 
     def node(value: Any, path: Cell, out: list[Failure]) -> None:
         if isinstance(value, cls):
-            n = len(value)
+            n = len(cast("list[Any] | dict[str, Any]", value))
             if n < lo or n > hi:
                 keyword = low_kw if n < lo else high_kw
                 out.append(kw.wrong_count(flat(path), value, n, low, high, keyword, what))
@@ -608,8 +611,8 @@ def _properties_node(properties: dict[str, Node | None],
             matched = check is not absent
             if matched and check is not None:
                 check(item, (path, name), out)  # type: ignore[operator]
-            for regex, sub in patterns:
-                if regex.search(name):
+            for name_pattern, sub in patterns:
+                if name_pattern.search(name):
                     matched = True
                     if sub is not None:
                         sub(item, (path, name), out)

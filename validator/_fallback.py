@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import referencing
 from jsonschema import FormatChecker, ValidationError
@@ -118,7 +118,7 @@ class FallbackEngine:
         }
         if options.check_mx:
             keywords["mx"] = _mx
-        cls = extend(base, keywords)
+        cls = extend(base, keywords)  # type: ignore[no-untyped-call]
         checker = _format_checker(options) if options.assert_formats else None
         self._validator: JsonschemaValidator = cls(
             schema, registry=registry, format_checker=checker,
@@ -153,9 +153,10 @@ def _dedupe(failures: Iterable[Failure]) -> list[Failure]:
 
 def _convert(error: ValidationError, validator: Any) -> list[Failure]:
     path: Path = tuple(error.absolute_path)
-    keyword = error.validator
-    value = error.validator_value
-    instance = error.instance
+    # jsonschema types these as "or unset"; on an error from iter_errors they are all set.
+    keyword = cast("str | None", error.validator)
+    value: Any = error.validator_value
+    instance: Any = error.instance
     schema = error.schema if isinstance(error.schema, dict) else {}
 
     if isinstance(error, _EngineError):
@@ -209,7 +210,7 @@ def _convert(error: ValidationError, validator: Any) -> list[Failure]:
             return [kw.too_many_matches(path, instance, matched)]
         branches: list[list[Failure]] = [[] for _ in value]
         for sub_error in error.context:
-            branches[sub_error.relative_schema_path[0]].extend(_convert(sub_error, validator))
+            branches[int(sub_error.relative_schema_path[0])].extend(_convert(sub_error, validator))
         return kw.no_branch_matches(path, instance, [b for b in branches if b], keyword)
     if keyword == "not":
         return [kw.negated(path, instance)]
@@ -220,9 +221,10 @@ def _convert(error: ValidationError, validator: Any) -> list[Failure]:
                                schema.get("maxContains"), "contains",
                                "items matching the 'contains' schema")]
     if keyword == "propertyNames":
-        return [kw.property_name((*path, instance), instance, inner)
-                for sub_error in error.context or () for inner in _convert(sub_error, validator)] or \
-            [kw.bad_format((*path, instance), instance, error.message, keyword)]
+        named = [kw.property_name((*path, instance), instance, inner)
+                 for sub_error in error.context or ()
+                 for inner in _convert(sub_error, validator)]
+        return named or [kw.bad_format((*path, instance), instance, error.message, keyword)]
     if keyword is None or value is False:
         return [kw.forbidden(path, instance)]
     return [kw.failure(kw.WRONG_FORMAT, path, instance, error.message, keyword or "")]
@@ -230,8 +232,9 @@ def _convert(error: ValidationError, validator: Any) -> list[Failure]:
 
 def _dependent_key(error: ValidationError) -> str:
     # jsonschema reports which property triggered the dependency only in its message.
-    instance = error.instance
-    for name, needed in error.validator_value.items():
+    instance: Any = error.instance
+    dependencies: Any = error.validator_value
+    for name, needed in dependencies.items():
         if name in instance and any(n not in instance for n in needed):
             return str(name)
     return ""

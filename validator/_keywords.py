@@ -59,7 +59,8 @@ def failure(
     of body, not an empty field.
     """
     if code != EMPTY and path and keyword not in _STRUCTURAL and is_empty(value):
-        description = f"Value cannot be {_empty_word(value)}: {description[0].lower()}{description[1:]}"
+        detail = description[0].lower() + description[1:]
+        description = f"Value cannot be {_empty_word(value)}: {detail}"
         code = EMPTY
     return Failure(code, path, value, description, keyword=keyword, **context)
 
@@ -91,7 +92,8 @@ def _bounds_phrase(low: Any, high: Any, unit: str = "") -> str:
     return f"at most {high}{unit}"
 
 
-def wrong_length(path: Path, value: str, low: int | None, high: int | None, keyword: str) -> Failure:
+def wrong_length(path: Path, value: str, low: int | None, high: int | None, keyword: str
+                 ) -> Failure:
     return failure(
         WRONG_LENGTH, path, value,
         f"Expected string length {_bounds_phrase(low, high)}, got {len(value)}",

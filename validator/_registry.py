@@ -44,7 +44,7 @@ def check_schema(name: str, schema: Any) -> None:
     cls = validator_for(schema) if isinstance(schema, dict) else validator_for({})
     try:
         # Patterns are compiled (and refused) by the compiler, which also knows \p{...}.
-        cls.check_schema(schema, format_checker=None)
+        cls.check_schema(schema, format_checker=None)  # type: ignore[call-arg,arg-type]
     except Exception as exc:
         message = getattr(exc, "message", str(exc))
         raise SchemaError(f"schema {name!r} is not a valid JSON Schema: {message}") from exc

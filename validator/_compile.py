@@ -348,24 +348,53 @@ def _type_predicate(declared: Any) -> tuple[Callable[[Any], bool] | None, list[s
     return (lambda v: any(p(v) for p in predicates)), types
 
 
+_TYPE_CLASSES: dict[str, type] = {"string": str, "object": dict, "array": list, "boolean": bool}
+
+
 def _combine(type_pred: Callable[[Any], bool] | None, types: list[str], checks: list[Node]
              ) -> Node | None:
-    if type_pred is None and not checks:
-        return None
-    if type_pred is None and len(checks) == 1:
-        only = checks[0]
+    if type_pred is None:
+        if not checks:
+            return None
+        if len(checks) == 1:
+            # One rule reports at most one failure for this value (a nested schema collapses
+            # its own), so there is nothing to collapse here.
+            return checks[0]
 
-        def single(value: Any, path: Cell, out: list[Failure]) -> None:
+        def untyped(value: Any, path: Cell, out: list[Failure]) -> None:
             mark = len(out)
-            only(value, path, out)
+            for check in checks:
+                check(value, path, out)
             if len(out) > mark + 1:
                 _collapse_empty(out, mark, value, path)
 
-        return single
+        return untyped
+
+    cls = _TYPE_CLASSES.get(types[0]) if len(types) == 1 else None
+    if cls is not None:
+        # The common case, spelled out: isinstance inline is much cheaper than a predicate.
+        if not checks:
+            def bare(value: Any, path: Cell, out: list[Failure]) -> None:
+                if not isinstance(value, cls):
+                    out.append(kw.wrong_type(flat(path), value, types))
+
+            return bare
+
+        def typed(value: Any, path: Cell, out: list[Failure]) -> None:
+            # A value of the wrong type gets one entry, not one per rule it also breaks.
+            if not isinstance(value, cls):
+                out.append(kw.wrong_type(flat(path), value, types))
+                return
+            mark = len(out)
+            for check in checks:
+                check(value, path, out)
+            if len(out) > mark + 1:
+                _collapse_empty(out, mark, value, path)
+
+        return typed
 
     def node(value: Any, path: Cell, out: list[Failure]) -> None:
-        # A value of the wrong type gets one entry, not one per rule it also breaks.
-        if type_pred is not None and not type_pred(value):
+        if not type_pred(value):
             out.append(kw.wrong_type(flat(path), value, types))
             return
         mark = len(out)

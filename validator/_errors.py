@@ -14,9 +14,13 @@ if TYPE_CHECKING:
 Path = tuple[str | int, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Failure:
-    """One broken rule: what was wrong, where, and which code it yields (SPEC §2 `context`)."""
+    """One broken rule: what was wrong, where, and which code it yields (SPEC §2 `context`).
+
+    Not frozen: a frozen dataclass costs several times more to build, and an invalid payload
+    in a batch run builds one per failure. Treat it as read-only all the same.
+    """
 
     code: int
     field_name: Path

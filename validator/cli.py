@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from typing import Any
 
@@ -10,6 +11,7 @@ import orjson
 
 from ._api import Validator
 from ._catalog import DEFAULT_CATALOG
+from ._dns import DNSCache, MXChecker
 from ._errors import SchemaError, UnknownSchema
 from ._registry import default_registry
 
@@ -67,18 +69,30 @@ def main() -> None:
 @click.option("--dns-server", metavar="HOST[:PORT]", help="Nameserver for MX checks.")
 @click.option("--dns-timeout", type=float, default=2.0, show_default=True,
               help="Seconds per DNS lookup.")
+@click.option("--dns-cache", type=click.Path(dir_okay=False),
+              help="SQLite file that keeps DNS answers between runs.")
 @click.option("--pretty", is_flag=True, help="Indent the error body.")
 @schema_dirs_option
 def validate(schema_name: str, file: str, always_combine: bool, check_mx: bool,
-             dns_server: str | None, dns_timeout: float, pretty: bool,
+             dns_server: str | None, dns_timeout: float, dns_cache: str | None, pretty: bool,
              schema_dirs: tuple[str, ...]) -> None:
     """Check one JSON payload (FILE, or - for stdin). Prints the API's error body and exits 1
     when the payload would be refused; prints nothing and exits 0 when it is valid."""
     _register(schema_dirs)
     nameservers, port = parse_dns_server(dns_server)
+    checker = None
+    if check_mx and dns_cache:
+        try:
+            cache = DNSCache(path=dns_cache)
+        except (OSError, sqlite3.Error) as exc:
+            raise click.BadParameter(f"cannot use {dns_cache}: {exc}",
+                                     param_hint="--dns-cache") from exc
+        checker = MXChecker(nameservers=nameservers, port=port, timeout=dns_timeout,
+                            cache=cache)
     try:
         validator = Validator(schema_name, always_combine=always_combine, check_mx=check_mx,
-                              nameservers=nameservers, dns_port=port, dns_timeout=dns_timeout)
+                              nameservers=nameservers, dns_port=port, dns_timeout=dns_timeout,
+                              mx_checker=checker)
     except UnknownSchema as exc:
         raise click.UsageError(str(exc.args[0])) from exc
     try:

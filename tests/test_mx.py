@@ -1,0 +1,156 @@
+"""Deliverability through the public API (SPEC §3: 1002 / 1010), against the real DNS servers
+of tests/dns_server.py, over the wire."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from dns_server import REFUSED_NAME, SERVFAIL_NAME, SILENT_NAME, ZONE_APEX, BlackHole, ZoneServer
+
+from validator import DNSCache, MXChecker, Validator, validate
+
+CAMPAIGN = {"campaignId": "V3J"}
+
+
+def contact(domain: str, local: str = "john") -> dict[str, object]:
+    return {"email": f"{local}@{domain}", "campaign": CAMPAIGN}
+
+
+def checker_for(server: ZoneServer, **options: object) -> MXChecker:
+    return MXChecker(nameservers=[server.host], port=server.port, cache=DNSCache(),
+                     **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def mx_validator(dnslib_server: ZoneServer) -> Validator:
+    return Validator("contacts.create", check_mx=True, mx_checker=checker_for(dnslib_server))
+
+
+def test_mx_is_off_unless_asked(dnslib_server: ZoneServer) -> None:
+    before = dnslib_server.queries()
+    assert validate(contact(f"nxdomain.{ZONE_APEX}"), "contacts.create").ok
+    assert dnslib_server.queries() == before
+
+
+def test_deliverable_domain_passes(mx_validator: Validator) -> None:
+    assert mx_validator.validate(contact(f"mx.{ZONE_APEX}")).ok
+    assert mx_validator.validate(contact(f"a-only.{ZONE_APEX}")).ok
+
+
+@pytest.mark.parametrize(("domain", "reason"), [
+    (f"nxdomain.{ZONE_APEX}", "does not exist"),
+    (f"null-mx.{ZONE_APEX}", "does not accept email"),
+    (f"private-a.{ZONE_APEX}", "does not accept email"),
+    (f"txt-only.{ZONE_APEX}", "does not accept email"),
+])
+def test_undeliverable_domain_is_1002(mx_validator: Validator, domain: str, reason: str) -> None:
+    error = mx_validator.validate(contact(domain)).error
+    assert (error.code, error.http_status) == (1002, 400)
+    (entry,) = error.to_dict()["context"]
+    assert entry["fieldName"] == ["email"]
+    assert entry["originalValue"] == f"john@{domain}"
+    assert reason in entry["errorDescription"]
+
+
+@pytest.mark.parametrize("domain", [SERVFAIL_NAME, REFUSED_NAME])
+def test_failed_lookup_is_1010_not_a_pass(mx_validator: Validator, domain: str) -> None:
+    result = mx_validator.validate(contact(domain))
+    assert result.error.code == 1010
+    assert result.unverified
+    assert "could not be checked" in result.error.to_dict()["context"][0]["errorDescription"]
+
+
+def test_timeout_is_1010_within_the_budget(dnslib_server: ZoneServer) -> None:
+    checker = Validator("contacts.create", check_mx=True, nameservers=[dnslib_server.host],
+                        dns_port=dnslib_server.port, dns_timeout=0.5)
+    start = time.monotonic()
+    result = checker.validate(contact(SILENT_NAME))
+    assert time.monotonic() - start < 2.0
+    assert result.error.code == 1010 and "timed out" in result.failures[0].description
+
+
+def test_no_nameserver_answering_is_1010(black_hole: BlackHole) -> None:
+    # A fresh cache: the shared one may already know this domain from other tests.
+    checker = MXChecker(nameservers=["127.0.0.1"], port=black_hole.port, timeout=0.3,
+                        cache=DNSCache())
+    result = validate(contact(f"mx.{ZONE_APEX}", "nobody"), "contacts.create", check_mx=True,
+                      mx_checker=checker)
+    assert result.error.code == 1010
+
+
+def test_bad_syntax_is_not_looked_up(dnslib_server: ZoneServer, mx_validator: Validator) -> None:
+    before = dnslib_server.queries()
+    error = mx_validator.validate(contact(f"nxdomain.{ZONE_APEX}", "john..doe")).error
+    assert error.code == 1003
+    assert dnslib_server.queries() == before
+
+
+def test_deliverability_combines_with_other_failures(mx_validator: Validator) -> None:
+    body = {**contact(f"nxdomain.{ZONE_APEX}"), "name": ""}
+    error = mx_validator.validate(body).error
+    assert error.code == 1000
+    assert [(e["fieldName"], e["code"]) for e in error.to_dict()["context"]] == [
+        (["email"], 1002), (["name"], 1005)]
+
+
+def test_a_chunk_looks_each_domain_up_once(dnslib_server: ZoneServer) -> None:
+    checker = checker_for(dnslib_server)
+    validator = Validator("contacts.create", check_mx=True, mx_checker=checker)
+    domains = [f"mx.{ZONE_APEX}", f"nxdomain.{ZONE_APEX}", f"a-only.{ZONE_APEX}"]
+    payloads = [contact(domains[i % 3], f"user{i}") for i in range(300)]
+    results = validator.validate_many(payloads)
+    assert [r.ok for r in results[:3]] == [True, False, True]
+    assert sum(not r.ok for r in results) == 100
+    assert checker.stats.queries["MX"] == 3
+
+
+def test_async_chunk(dnslib_server: ZoneServer) -> None:
+    validator = Validator("contacts.create", check_mx=True, mx_checker=checker_for(dnslib_server))
+
+    async def run() -> list[bool]:
+        results = await validator.validate_many_async(
+            [contact(f"mx.{ZONE_APEX}"), contact(f"null-mx.{ZONE_APEX}")])
+        single = await validator.validate_async(contact(f"nxdomain.{ZONE_APEX}"))
+        return [r.ok for r in results] + [single.ok]
+
+    assert asyncio.run(run()) == [True, False, False]
+
+
+def test_sync_validate_inside_a_running_loop(dnslib_server: ZoneServer) -> None:
+    validator = Validator("contacts.create", check_mx=True, mx_checker=checker_for(dnslib_server))
+
+    async def run() -> bool:
+        return validator.validate(contact(f"null-mx.{ZONE_APEX}")).ok
+
+    assert asyncio.run(run()) is False
+
+
+def test_idn_address_is_looked_up_in_ascii(mx_validator: Validator) -> None:
+    assert mx_validator.validate(contact(f"bücher.{ZONE_APEX}")).ok
+
+
+def test_cli_checks_mx_and_keeps_answers_in_a_cache_file(dnslib_server: ZoneServer,
+                                                          tmp_path: object) -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    payload = folder / "contact.json"
+    payload.write_text(json.dumps(contact(f"null-mx.{ZONE_APEX}")))
+    command = [sys.executable, "-m", "validator.cli", "validate", "--schema", "contacts.create",
+               "--check-mx", "--dns-server", f"{dnslib_server.host}:{dnslib_server.port}",
+               "--dns-cache", str(folder / "dns.sqlite"), str(payload)]
+    before = dnslib_server.queries(f"null-mx.{ZONE_APEX}")
+    first = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert first.returncode == 1, first.stderr
+    assert json.loads(first.stdout)["code"] == 1002
+    asked = dnslib_server.queries(f"null-mx.{ZONE_APEX}")
+    assert asked > before
+    second = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert json.loads(second.stdout)["code"] == 1002
+    # The second run answered from the file: not one more question to the server.
+    assert dnslib_server.queries(f"null-mx.{ZONE_APEX}") == asked

@@ -135,5 +135,14 @@ def codes(as_json: bool) -> None:
         click.echo(f"{row['code']:>5}  {row['httpStatus']}  {row['title']}")
 
 
+def _attach_commands() -> None:
+    # Imported here: these modules import this one for shared option parsing.
+    from ._serve_cli import serve
+
+    main.add_command(serve)
+
+
+_attach_commands()
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,73 @@
+"""`validator serve`: the validation service (see `validator._service`) under uvicorn.
+
+Attached to the `validator` command group by `main.add_command(serve)`; also runnable on its
+own as `python -m validator._serve_cli`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+__all__ = ["serve"]
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on.")
+@click.option("--key-file", type=click.Path(exists=True, dir_okay=False),
+              help="Accept only the API keys / bearer tokens listed in this file, one a line.")
+@click.option("--no-auth", is_flag=True,
+              help="Do not require X-Auth-Token / Authorization (skips the 1014 rule).")
+@click.option("--rate-limit", is_flag=True,
+              help="Apply the API's rate limits per key (80/s, 30,000/10 min, 10 at once).")
+@click.option("--redis-url", metavar="URL",
+              help="Share rate-limit counters through Redis (implies --rate-limit).")
+@click.option("--max-body", type=click.IntRange(0), default=1 << 20, show_default=True,
+              help="Largest request body in bytes.")
+@click.option("--max-depth", type=click.IntRange(1), default=32, show_default=True,
+              help="Deepest nesting of objects and arrays in a body.")
+@click.option("--always-combine", is_flag=True, help="Always answer 1000, as the live API does.")
+@click.option("--check-mx", is_flag=True, help="Check that e-mail domains accept mail (DNS).")
+@click.option("--dns-server", metavar="HOST[:PORT]", help="Nameserver for MX checks.")
+@click.option("--dns-timeout", type=float, default=2.0, show_default=True,
+              help="Seconds per DNS lookup.")
+@click.option("--dns-budget", type=float, default=3.0, show_default=True,
+              help="Seconds all DNS lookups of one request may take; then 1010.")
+@click.option("--schemas", "schema_dirs", multiple=True, type=click.Path(exists=True),
+              help="A schema file or a folder of *.json schemas to add (repeatable).")
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--access-log", is_flag=True, help="Log every request (slower).")
+def serve(host: str, port: int, key_file: str | None, no_auth: bool, rate_limit: bool,
+          redis_url: str | None, max_body: int, max_depth: int, always_combine: bool,
+          check_mx: bool, dns_server: str | None, dns_timeout: float, dns_budget: float,
+          schema_dirs: tuple[str, ...], log_level: str, access_log: bool) -> None:
+    """Serve the API's routes and POST /validate/{schema} over HTTP: an empty 200/202 for a
+    valid request, the API's error body otherwise. GET /openapi.json describes it."""
+    import uvicorn
+
+    from ._service import create_app
+
+    # Imported here: cli.py imports this module to attach the command.
+    from .cli import _register, parse_dns_server
+
+    _register(schema_dirs)
+    options: dict[str, Any] = {"always_combine": always_combine}
+    if check_mx:
+        nameservers, dns_port = parse_dns_server(dns_server)
+        options.update(check_mx=True, nameservers=nameservers, dns_port=dns_port,
+                       dns_timeout=dns_timeout, dns_budget=dns_budget)
+    app = create_app(key_file=key_file, require_auth=not no_auth,
+                     rate_limit=rate_limit, redis_url=redis_url, max_body=max_body,
+                     max_depth=max_depth, validator_options=options)
+    click.echo(f"validator: serving on http://{host}:{port} (OpenAPI at /openapi.json)",
+               err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log,
+                lifespan="on")
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,317 @@
+"""The app behind `validator serve`: the API's create/update routes and `POST /validate/{schema}`
+answered with an empty body (202 for contact creation, as the API does, else 200) or the API's
+error body; `GET /openapi.json` generated from the registered schemas; `GET /health`.
+
+SPEC §5's header rules apply by default, and any well-formed key is accepted unless a key file
+or callback says otherwise. The app is plain ASGI, so the only work per request is the check
+itself; routing is a handful of regular expressions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urldefrag, urljoin
+
+import orjson
+
+from ._errors import ApiError
+from ._ratelimit import RateLimiter
+from ._registry import SchemaRegistry
+from ._web import NOT_FOUND, Refused, RequestGuard, Route, RouteMatch, RouteTable
+from .asgi import ASGIApp, Message, Receive, Scope, Send, ValidationMiddleware, send_error
+
+__all__ = ["ServiceApp", "create_app", "openapi_document"]
+
+log = logging.getLogger("validator.service")
+
+VALIDATE_ROUTE = Route("POST", "/validate/{schema}", schema_param="schema")
+OPENAPI_VERSION = "3.1.0"
+
+ERROR_RESPONSE: dict[str, Any] = {
+    "type": "object",
+    "description": "The API's error body (SPEC §2), keys in this order.",
+    "required": ["httpStatus", "code", "codeDescription", "message", "moreInfo", "context",
+                 "uuid"],
+    "additionalProperties": False,
+    "properties": {
+        "httpStatus": {"type": "integer"},
+        "code": {"type": "integer"},
+        "codeDescription": {"type": "string"},
+        "message": {"type": "string"},
+        "moreInfo": {"type": "string"},
+        "context": {
+            "oneOf": [
+                {"type": "array", "items": {"$ref": "#/components/schemas/ErrorContextEntry"}},
+                {"type": "object"},
+            ],
+        },
+        "uuid": {"type": "string", "format": "uuid"},
+    },
+}
+
+ERROR_CONTEXT_ENTRY: dict[str, Any] = {
+    "type": "object",
+    "required": ["validationType", "fieldName", "originalValue", "errorDescription", "code"],
+    "properties": {
+        "validationType": {"enum": ["body", "query", "header"]},
+        "fieldName": {"type": "array", "items": {"type": ["string", "integer"]}},
+        "originalValue": {},
+        "errorDescription": {"type": "string"},
+        "code": {"type": "integer"},
+        "limits": {"type": "object"},
+        "expectedType": {"type": "array", "items": {"type": "string"}},
+        "allowedValues": {"type": "array"},
+        "regex": {"type": "string"},
+    },
+}
+
+_AUTH_HEADER: dict[str, Any] = {
+    "name": "X-Auth-Token",
+    "in": "header",
+    "required": True,
+    "description": "`api-key <key>` (or send `Authorization: Bearer <token>` instead).",
+    "schema": {"type": "string", "pattern": "^api-key [A-Za-z0-9]{8,32}$"},
+}
+
+
+class _Bundler:
+    """Copies registered schemas into `components/schemas`, rewriting each `$ref` to the
+    component it points at: a schema document becomes `<name>`, its `$defs/X` `<name>.X`."""
+
+    def __init__(self, registry: SchemaRegistry) -> None:
+        self.registry = registry
+        self.components: dict[str, Any] = {}
+        self._names: dict[str, str] = {}
+        for name in registry.names():
+            self._names[registry.get(name)[1]] = name
+
+    def _name_for(self, uri: str) -> str | None:
+        found = self._names.get(uri)
+        if found is not None:
+            return found
+        try:
+            contents = self.registry.resources().contents(uri)
+        except Exception:
+            return None
+        stem = uri.rstrip("/").rsplit("/", 1)[-1].removesuffix(".json") or "schema"
+        name = stem
+        while name in self.components or name in self._names.values():
+            name += "_"
+        self._names[uri] = name
+        self._add(name, contents, uri)
+        return name
+
+    def add(self, name: str) -> None:
+        document, uri = self.registry.get(name)
+        self._add(name, document, uri)
+
+    def _add(self, name: str, document: Any, uri: str) -> None:
+        if name in self.components:
+            return
+        if not isinstance(document, dict):
+            self.components[name] = document
+            return
+        body = {k: v for k, v in document.items() if k not in ("$id", "$schema", "$defs")}
+        self.components[name] = {}  # reserve the name before recursing (recursive schemas)
+        for key, sub in document.get("$defs", {}).items():
+            self.components[f"{name}.{key}"] = self._rewrite(sub, uri)
+        self.components[name] = self._rewrite(body, uri)
+
+    def _rewrite(self, node: Any, base: str) -> Any:
+        if isinstance(node, list):
+            return [self._rewrite(item, base) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                out[key] = self._target(urljoin(base, value))
+            elif key in ("$id", "$schema"):
+                continue
+            else:
+                out[key] = self._rewrite(value, base)
+        if out.get("$ref") is None and "$ref" in out:
+            del out["$ref"]  # a reference this document cannot express: accept anything
+        return out
+
+    def _target(self, absolute: str) -> str | None:
+        uri, fragment = urldefrag(absolute)
+        name = self._name_for(uri)
+        if name is None:
+            return None
+        if not fragment:
+            return f"#/components/schemas/{name}"
+        parts = fragment.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "$defs":
+            return f"#/components/schemas/{name}.{parts[1]}"
+        return None
+
+
+def openapi_document(registry: SchemaRegistry, routes: Iterable[Route]) -> dict[str, Any]:
+    """An OpenAPI 3.1 document for the service, its request bodies from the schemas."""
+    bundler = _Bundler(registry)
+    names = registry.names()
+    for name in names:
+        bundler.add(name)
+    error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    error_response = {"description": "The API's error body",
+                      "content": {"application/json": {"schema": error_ref}}}
+    paths: dict[str, Any] = {}
+    for route in routes:
+        params: list[dict[str, Any]] = [dict(_AUTH_HEADER)]
+        for param in route.regex.groupindex:
+            schema: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z0-9]+$"}
+            if param == route.schema_param:
+                schema = {"type": "string", "enum": names}
+            params.append({"name": param, "in": "path", "required": True, "schema": schema})
+        body_schema: dict[str, Any] = (
+            {"$ref": f"#/components/schemas/{route.schema}"} if route.schema is not None
+            else {"description": "Any JSON; checked against the schema named in the path."})
+        title = (registry.get(route.schema)[0].get("title") if route.schema is not None
+                 else None) or "Validate a payload against a named schema"
+        paths.setdefault(route.pattern, {})[route.method.lower()] = {
+            "summary": title,
+            "operationId": (route.schema or "validate").replace(".", "_").replace("-", "_"),
+            "parameters": params,
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": body_schema}}},
+            "responses": {str(route.success_status): {"description": "Valid; empty body"},
+                          "default": error_response},
+        }
+    paths["/health"] = {"get": {
+        "summary": "Liveness", "operationId": "health",
+        "responses": {"200": {"description": "Up", "content": {"application/json": {
+            "schema": {"type": "object", "required": ["status"],
+                       "properties": {"status": {"const": "ok"},
+                                      "schemas": {"type": "array",
+                                                  "items": {"type": "string"}}}}}}}},
+    }}
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {"title": "getresponse-validator", "version": "1",
+                 "description": "Validates requests the way the GetResponse REST API v3 does; "
+                                "a valid request is answered with an empty body."},
+        "paths": paths,
+        "components": {"schemas": {"ErrorResponse": ERROR_RESPONSE,
+                                   "ErrorContextEntry": ERROR_CONTEXT_ENTRY,
+                                   **bundler.components}},
+    }
+
+
+def _empty(status: int) -> ASGIApp:
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    return answer
+
+
+async def _send_json(send: Send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class ServiceApp:
+    """The service as an ASGI app (what `validator serve` runs under uvicorn)."""
+
+    def __init__(self, guard: RequestGuard | None = None, *,
+                 rate_limiter: RateLimiter | None = None, **guard_options: Any) -> None:
+        if guard is None:
+            routes = guard_options.pop("routes", None) or RouteTable.default()
+            if not isinstance(routes, RouteTable):
+                routes = RouteTable(routes)
+            routes.routes.append(VALIDATE_ROUTE)
+            guard = RequestGuard(routes, **guard_options)
+        self.guard = guard
+        self.rate_limiter = rate_limiter
+        self.checker = ValidationMiddleware(_empty(404), guard, rate_limiter=rate_limiter)
+        self._answers = {route: _empty(route.success_status) for route in guard.routes.routes}
+        self._openapi: bytes | None = None
+
+    def openapi(self) -> bytes:
+        if self._openapi is None:
+            self._openapi = orjson.dumps(openapi_document(self.guard.registry,
+                                                          self.guard.routes.routes))
+        return self._openapi
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self._route(scope, receive, tracking_send)
+        except Exception as exc:
+            error = self.guard.internal_error(exc)
+            if not started:
+                await send_error(send, error)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method, path = scope["method"], scope["path"]
+        match: RouteMatch | None = self.guard.routes.match(method, path)
+        if match is not None:
+            await self.checker.handle(match, scope, receive, send, self._answers[match.route])
+            return
+        if method in ("GET", "HEAD") and path == "/health":
+            body = orjson.dumps({"status": "ok", "schemas": self.guard.registry.names()})
+            await _send_json(send, 200, body)
+            return
+        if method in ("GET", "HEAD") and path == "/openapi.json":
+            await _send_json(send, 200, self.openapi())
+            return
+        await send_error(send, self._not_found(method, path))
+
+    def _not_found(self, method: str, path: str) -> ApiError:
+        return Refused(self.guard.error(NOT_FOUND, f"There is no route {method} {path}",
+                                        {"method": method, "path": path})).error
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                # Compile every routed schema now, so the first requests are not slower and a
+                # broken schema stops the server at start instead of failing requests.
+                try:
+                    for route in self.guard.routes.routes:
+                        if route.schema is not None:
+                            self.guard.validator(route.schema)
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                closer = getattr(self.rate_limiter, "aclose", None)
+                if closer is not None:
+                    await closer()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(*, key_file: str | None = None, require_auth: bool = True,
+               rate_limit: bool = False, redis_url: str | None = None,
+               **guard_options: Any) -> ServiceApp:
+    """The service app from `validator serve`'s options."""
+    from ._ratelimit import MemoryRateLimiter, RedisRateLimiter
+    from ._web import key_file_check
+
+    if key_file is not None:
+        guard_options["key_check"] = key_file_check(key_file)
+    limiter: RateLimiter | None = None
+    if redis_url is not None:
+        limiter = RedisRateLimiter(redis_url)
+    elif rate_limit:
+        limiter = MemoryRateLimiter()
+    return ServiceApp(rate_limiter=limiter, require_auth=require_auth, **guard_options)

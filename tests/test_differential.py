@@ -99,3 +99,36 @@ def test_any_json_against_custom_fields_schema(payload: Any) -> None:
     if not isinstance(payload, str):
         assert ours.ok == _reference("custom-fields.create", True).is_valid(payload)
     assert ours.ok == (ours.error is None)
+
+
+LEAVES = [
+    {"type": "string", "minLength": 2, "maxLength": 5, "notBlank": True},
+    {"type": ["string", "null"], "pattern": "^[a-z ]+$"},
+    {"type": "string", "format": "resource-id", "notBlank": True},
+    {"type": "string", "enum": ["ab", "a b", "AB"]},
+    {"type": "string", "const": "ab"},
+    {"type": "string", "reservedWords": ["Name", "ab"]},
+    {"type": "string", "forbiddenWords": ["spam", "b"], "forbiddenCharacters": "/@A",
+     "noEmoji": True},
+    {"type": ["number", "null"]},
+    {"type": ["boolean", "string"]},
+    {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["b"]},
+    {"type": "array", "items": {"type": "string", "maxLength": 1}},
+]
+LEAF_VALUES = st.one_of(
+    JSON, st.text(alphabet="abAB /@😀 \t", max_size=6),
+    st.sampled_from(["spam", "a spam b", "ab", "AB", "NAME", "  ", "a😀", "Ab/"]),
+)
+
+
+@pytest.mark.parametrize("index", range(len(LEAVES)))
+@settings(max_examples=300, deadline=None)
+@given(value=LEAF_VALUES)
+def test_fast_paths_agree_with_the_fallback_engine(index: int, value: Any) -> None:
+    """The one-closure fast paths accept exactly what the full rules accept."""
+    schema = {"type": "object", "properties": {"v": LEAVES[index]}}
+    ours = Validator(schema).validate({"v": value})
+    theirs = FallbackEngine(schema, default_registry().resources(), Options()).failures(
+        {"v": value})
+    assert ours.ok == (not theirs)
+    assert {f.field_name for f in ours.failures} == {f.field_name for f in theirs}

@@ -12,18 +12,23 @@ from ._errors import ApiError, Failure, Path
 GENERAL_VALIDATION_ERROR = 1000
 
 
-def payload_position(payload: Any, path: Path) -> tuple[int, ...]:
+def payload_position(payload: Any, path: Path,
+                     _indexes: dict[int, dict[Any, int]] | None = None) -> tuple[int, ...]:
     """Where `path` stands in the payload: the index of each key in its object's own order,
-    or the array index. A missing key sorts after every key its object has."""
+    or the array index. A missing key sorts after every key its object has.
+
+    `_indexes` memoises each object's key order across the calls of one `order()`.
+    """
     position = []
     node = payload
     for key in path:
         if isinstance(node, dict):
-            try:
-                index = list(node).index(key)
-            except ValueError:
-                index = len(node)
-            position.append(index)
+            if _indexes is None:
+                _indexes = {}
+            index_of = _indexes.get(id(node))
+            if index_of is None:
+                index_of = _indexes[id(node)] = {k: i for i, k in enumerate(node)}
+            position.append(index_of.get(key, len(node)))
             node = node.get(key) if isinstance(key, str) else None
         elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
             position.append(key)
@@ -37,8 +42,9 @@ def payload_position(payload: Any, path: Path) -> tuple[int, ...]:
 def order(failures: Sequence[Failure], payload: Any) -> list[Failure]:
     if len(failures) < 2:
         return list(failures)
+    indexes: dict[int, dict[Any, int]] = {}
     # sorted() is stable, so failures of one value keep their rule order.
-    return sorted(failures, key=lambda f: payload_position(payload, f.field_name))
+    return sorted(failures, key=lambda f: payload_position(payload, f.field_name, indexes))
 
 
 def _message(failures: Sequence[Failure], code: int) -> str:

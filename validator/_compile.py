@@ -188,7 +188,108 @@ class Compiler:
                       self._array_checks, self._object_checks, self._applicators):
             checks.extend(build(schema, resolver))
         type_pred, types = _type_predicate(schema.get("type"))
-        return _combine(type_pred, types, checks)
+        node = _combine(type_pred, types, checks)
+        if node is None:
+            return None
+        return self._fast_path(schema, types, node, resolver)
+
+    def _fast_path(self, schema: dict[str, Any], types: list[str], slow: Node,
+                   resolver: Resolver[Any]) -> Node:
+        """A one-closure yes/no test for the common leaf shapes; only a value that fails it
+        goes through `slow`, which builds the failures. It must accept exactly what `slow`
+        accepts (tests/test_differential.py holds the two together)."""
+        if types == ["object"] and _OBJECT_KEYWORDS.issuperset(schema):
+            return self._fast_object(schema, slow, resolver)
+        if types == ["array"] and _ARRAY_KEYWORDS.issuperset(schema):
+            items = self.compile(schema["items"], resolver) if "items" in schema else None
+            return _fast_array(items, slow)
+        if not types or not _LEAF_KEYWORDS.issuperset(schema):
+            return slow
+        kinds = set(types)
+        nullable = "null" in kinds
+        kinds.discard("null")
+        if kinds == {"string"}:
+            return self._fast_string(schema, nullable, slow)
+        if _STRING_KEYWORDS.isdisjoint(schema) and "enum" not in schema and "const" not in schema \
+                and _NUMBER_KEYWORDS.isdisjoint(schema) and kinds <= _CLASS_OF.keys():
+            classes = frozenset(_CLASS_OF[k] for k in kinds) | (
+                {type(None)} if nullable else set()) | ({float} if "number" in kinds else set())
+
+            def fast_type(value: Any, path: Cell, out: list[Failure]) -> None:
+                if value.__class__ not in classes:
+                    slow(value, path, out)
+
+            return fast_type
+        return slow
+
+    def _fast_object(self, schema: dict[str, Any], slow: Node, resolver: Resolver[Any]) -> Node:
+        # Compiled already for `slow`; these come from the cache.
+        get = {name: self.compile(sub, resolver)
+               for name, sub in schema.get("properties", {}).items()}.get
+        required = schema.get("required", [])
+
+        def fast_object(value: Any, path: Cell, out: list[Failure]) -> None:
+            if value.__class__ is not dict:
+                slow(value, path, out)
+                return
+            for name, item in value.items():
+                check = get(name)
+                if check is not None:
+                    check(item, (path, name), out)
+            for name in required:
+                if name not in value:
+                    out.append(kw.missing(flat((path, name))))
+
+        return fast_object
+
+    def _fast_string(self, schema: dict[str, Any], nullable: bool, slow: Node) -> Node:
+        if not _NUMBER_KEYWORDS.isdisjoint(schema):
+            return slow
+        if schema.get("mx") is True and self._options.check_mx:
+            return slow
+        allowed = schema.get("enum") if "enum" in schema else (
+            [schema["const"]] if "const" in schema else None)
+        if allowed is not None and not all(isinstance(v, str) for v in allowed):
+            return slow
+        strings = frozenset(allowed) if allowed is not None else None
+        lo = schema.get("minLength", 0)
+        hi = schema.get("maxLength", math.inf)
+        blank = schema.get("notBlank") is True
+        search = _regex(schema["pattern"]).search if "pattern" in schema else None
+        fmt = (self._format_checker(schema["format"], schema.get("phoneRegion"))
+               if "format" in schema and self._options.assert_formats else None)
+        reserved = (frozenset(w.casefold() for w in schema["reservedWords"])
+                    if schema.get("reservedWords") else None)
+        refusals = []
+        if schema.get("forbiddenWords"):
+            refusals.append(_words_regex(schema["forbiddenWords"]).pattern)
+        if schema.get("forbiddenCharacters"):
+            refusals.append(_chars_regex(schema["forbiddenCharacters"]).pattern)
+        if schema.get("noEmoji") is True:
+            refusals.append(kw.EMOJI.pattern)
+        # One search for every refused word, character and emoji (the words are matched
+        # case-insensitively, as their own rule does).
+        refuse = (re.compile("|".join(f"(?:{r})" for r in refusals), re.IGNORECASE).search
+                  if refusals else None)
+
+        def fast_string(value: Any, path: Cell, out: list[Failure]) -> None:
+            if value.__class__ is str:
+                n = len(value)
+                if (
+                    lo <= n <= hi
+                    and not (blank and value.isspace())
+                    and (search is None or search(value) is not None)
+                    and (fmt is None or fmt(value) is None)
+                    and (strings is None or value in strings)
+                    and (reserved is None or value.casefold() not in reserved)
+                    and (refuse is None or refuse(value) is None)
+                ):
+                    return
+            elif value is None and nullable:
+                return
+            slow(value, path, out)
+
+        return fast_string
 
     # -- keyword groups -------------------------------------------------------------------
 
@@ -349,6 +450,20 @@ def _type_predicate(declared: Any) -> tuple[Callable[[Any], bool] | None, list[s
 
 
 _TYPE_CLASSES: dict[str, type] = {"string": str, "object": dict, "array": list, "boolean": bool}
+# Exact classes for the fast paths (a subclass simply takes the slow path). "integer" is absent:
+# 3.0 is an integer too.
+_CLASS_OF: dict[str, type] = {"string": str, "boolean": bool, "number": int}
+_ANNOTATIONS = frozenset({"title", "description", "$comment", "examples", "default", "readOnly",
+                          "writeOnly", "deprecated", "$anchor", "$defs", "definitions",
+                          "contentMediaType", "contentEncoding"})
+_STRING_KEYWORDS = frozenset({"minLength", "maxLength", "pattern", "format", "notBlank",
+                              "reservedWords", "forbiddenWords", "forbiddenCharacters",
+                              "noEmoji", "mx", "phoneRegion"})
+_NUMBER_KEYWORDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                              "multipleOf"})
+_LEAF_KEYWORDS = _ANNOTATIONS | _STRING_KEYWORDS | {"type", "enum", "const", "$schema"}
+_OBJECT_KEYWORDS = _ANNOTATIONS | {"type", "properties", "required", "$schema"}
+_ARRAY_KEYWORDS = _ANNOTATIONS | {"type", "items", "$schema"}
 
 
 def _combine(type_pred: Callable[[Any], bool] | None, types: list[str], checks: list[Node]
@@ -497,9 +612,28 @@ def _reserved_node(words: list[str]) -> Node:
     return node
 
 
+def _fast_array(items: Node | None, slow: Node) -> Node:
+    def fast_array(value: Any, path: Cell, out: list[Failure]) -> None:
+        if value.__class__ is not list:
+            slow(value, path, out)
+            return
+        if items is not None:
+            for index, item in enumerate(value):
+                items(item, (path, index), out)
+
+    return fast_array
+
+
+def _words_regex(words: list[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+
+
+def _chars_regex(chars: str | list[str]) -> re.Pattern[str]:
+    return re.compile("[" + "".join(re.escape(c) for c in chars) + "]")
+
+
 def _forbidden_words_node(words: list[str]) -> Node:
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b",
-                         re.IGNORECASE)
+    pattern = _words_regex(words)
 
     def node(value: Any, path: Cell, out: list[Failure]) -> None:
         if isinstance(value, str):
@@ -511,7 +645,7 @@ def _forbidden_words_node(words: list[str]) -> Node:
 
 
 def _forbidden_chars_node(chars: str | list[str]) -> Node:
-    pattern = re.compile("[" + "".join(re.escape(c) for c in chars) + "]")
+    pattern = _chars_regex(chars)
 
     def node(value: Any, path: Cell, out: list[Failure]) -> None:
         if isinstance(value, str):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid as _uuid
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,9 +53,20 @@ class Failure:
         return entry
 
 
-@dataclass(frozen=True, slots=True)
+def new_uuid() -> str:
+    """A random (version 4) UUID as text, without building a `uuid.UUID` object: a refused
+    payload in a batch run pays for one of these."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@dataclass(slots=True)
 class ApiError:
-    """An error body as the API renders it (SPEC §2), with its HTTP status."""
+    """An error body as the API renders it (SPEC §2), with its HTTP status. Treat as read-only
+    (not frozen, for the same reason as `Failure`)."""
 
     http_status: int
     code: int
@@ -63,7 +74,7 @@ class ApiError:
     message: str
     more_info: str
     context: list[dict[str, Any]] | dict[str, Any]
-    uuid: str = field(default_factory=lambda: str(_uuid.uuid4()))
+    uuid: str = field(default_factory=new_uuid)
     failures: tuple[Failure, ...] = field(default=(), compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:

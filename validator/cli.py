@@ -137,8 +137,10 @@ def codes(as_json: bool) -> None:
 
 def _attach_commands() -> None:
     # Imported here: these modules import this one for shared option parsing.
+    from ._batch_cli import check
     from ._serve_cli import serve
 
+    main.add_command(check)
     main.add_command(serve)
 
 

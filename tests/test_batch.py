@@ -1,0 +1,431 @@
+"""`validator check`: the real command, as a subprocess, on real files."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dns_server import BlackHole, ZoneServer
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _command() -> list[str]:
+    from validator.cli import main
+
+    # The command is attached to the main group in validator/cli.py; until then the module
+    # that defines it runs it directly, with the same options.
+    if "check" in getattr(main, "commands", {}):
+        return [sys.executable, "-m", "validator.cli", "check"]
+    return [sys.executable, "-m", "validator._batch_cli"]
+
+
+CHECK = _command()
+
+
+def run(*args: str | Path, stdin: bytes | None = None, cwd: Path | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*CHECK, *map(str, args)], input=stdin, capture_output=True,
+                          cwd=cwd, timeout=timeout, check=False)
+
+
+def jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def report(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    rows = data["rows"]
+    assert rows["read"] == rows["valid"] + rows["invalid"] + rows["unverified"]
+    return data
+
+
+def contact(i: int, campaign: str = "pV3r", **extra: Any) -> dict[str, Any]:
+    return {"email": f"user{i}@example{i % 7}.com", "campaign": {"campaignId": campaign}, **extra}
+
+
+# --------------------------------------------------------------------------------------------
+# CSV
+# --------------------------------------------------------------------------------------------
+def test_csv_quirks_are_read_and_bad_rows_rejected_not_lost(tmp_path: Path) -> None:
+    text = (
+        "email;name;campaign.campaignId;scoring;tags\r\n"
+        "ann@example.com;Ann;pV3r;12;vip|b2b\r\n"                # 2 valid, two tags
+        'bob@example.com;"Bob\r\nSmith";pV3r;;\r\n'             # 3-4 valid, quoted newline
+        "cid@example.com;Cid;pV3r;high;\r\n"                    # 5 non-numeric scoring: 1006
+        '"dan@example.com"x;Dan;pV3r;1;\r\n'                    # 6 bad quoting
+        "eve@example.com;Eve;pV3r\r\n"                          # 7 wrong column count
+        "\r\n"                                                  # 8 blank: not a row
+        "fay@example.com;Fay;pV3r;2.5;vip|t@g\r\n"              # 9 bad tag id: 1003
+    )
+    source = tmp_path / "crm.csv"
+    source.write_bytes(codecs.BOM_UTF8 + text.encode("utf-8"))
+    result = run(source, "--no-check-mx", "--jobs", "1", "--valid", tmp_path / "ok.csv",
+                 "--rejects", tmp_path / "bad.jsonl", "--report", tmp_path / "r.json",
+                 cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    counts = report(tmp_path / "r.json")["rows"]
+    assert counts == {"read": 6, "valid": 2, "invalid": 4, "unverified": 0}
+    assert b"rows read 6 = valid 2 + invalid 4 + unverified 0" in result.stderr
+
+    valid = (tmp_path / "ok.csv").read_bytes()
+    assert valid.startswith(codecs.BOM_UTF8 + b"email;name;")
+    assert b"ann@example.com;Ann;pV3r;12;vip|b2b\r\n" in valid
+    assert b'bob@example.com;"Bob\r\nSmith";pV3r;;\r\n' in valid
+
+    rejects = {r["line"]: r for r in jsonl(tmp_path / "bad.jsonl")}
+    assert sorted(rejects) == [5, 6, 7, 9]
+    assert all(r["source"] == str(source) for r in rejects.values())
+    scoring = rejects[5]["error"]
+    assert scoring["code"] == 1006
+    assert scoring["context"][0]["fieldName"] == ["scoring"]
+    assert scoring["context"][0]["originalValue"] == "high"
+    assert rejects[5]["row"]["scoring"] == "high"
+    for line in (6, 7):
+        body = rejects[line]["error"]
+        assert body["code"] == 1000 and body["httpStatus"] == 400
+        assert body["context"][0]["fieldName"] == []
+        assert body["context"][0]["errorDescription"].startswith("Malformed CSV record")
+        assert isinstance(rejects[line]["row"], str)
+    assert "3 fields, the header has 5" in rejects[7]["error"]["context"][0]["errorDescription"]
+    tag = rejects[9]["error"]["context"][0]
+    assert tag["fieldName"] == ["tags", 1, "tagId"] and tag["code"] == 1003
+    assert list(rejects[9]["error"]) == ["httpStatus", "code", "codeDescription", "message",
+                                         "moreInfo", "context", "uuid"]
+
+
+def test_mapping_file_campaign_default_custom_fields_and_encoding(tmp_path: Path) -> None:
+    text = ("E-mail Address,Full name,Labels,customFieldValues.kL6Nh,Internal\n"
+            "zoé@exämple.com,Zoé Müller,vip,Gdynia|Sopot,x\n"
+            "joe@example.com,Joe,,,y\n")
+    source = tmp_path / "export.csv"
+    source.write_bytes(text.encode("cp1252"))
+    mapping = tmp_path / "map.json"
+    mapping.write_text(json.dumps({"E-mail Address": "email", "Full name": "name",
+                                   "Labels": "tags", "Internal": None}))
+    result = run(source, "--no-check-mx", "-j", "1", "--mapping", mapping, "--campaign-id",
+                 "Xa91", "--value-separator", "|", "--rejects", tmp_path / "bad.jsonl",
+                 "--report", tmp_path / "r.json", "-q")
+    assert result.returncode == 0, (result.stderr, (tmp_path / "bad.jsonl").read_text())
+    assert report(tmp_path / "r.json")["rows"]["valid"] == 2
+
+
+def test_custom_field_values_are_built_from_columns(tmp_path: Path) -> None:
+    source = tmp_path / "c.tsv"
+    # --delimiter given as backslash-t means a tab; a comma inside a cell is then just text.
+    source.write_text("email\tcampaign.campaignId\tcustomFieldValues.kL6Nh\tscoring\n"
+                      "a@example.com\tpV3r\tred, dark|green\t1e2\n"
+                      "b@example.com\tpV3r\tblue\tNaN\n", encoding="utf-8")
+    result = run(source, "--no-check-mx", "-j", "1", "--delimiter", "\\t", "--rejects",
+                 tmp_path / "bad.jsonl", "-q")
+    assert result.returncode == 1
+    (reject,) = jsonl(tmp_path / "bad.jsonl")
+    assert reject["line"] == 3
+    assert [c["fieldName"] for c in reject["error"]["context"]] == [["scoring"]]
+
+
+def test_undecodable_bytes_reject_their_row_only(tmp_path: Path) -> None:
+    source = tmp_path / "mixed.csv"
+    lines = [b"email,campaign.campaignId"] + [f"u{i}@example.com,pV3r".encode() for i in range(3)]
+    lines[2] = b"caf\xe9@example.com,pV3r"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    result = run(source, "--no-check-mx", "-j", "1", "--encoding", "utf-8", "--rejects",
+                 tmp_path / "bad.jsonl", "--report", tmp_path / "r.json", "-q")
+    assert result.returncode == 1
+    (reject,) = jsonl(tmp_path / "bad.jsonl")
+    assert reject["line"] == 3 and "not valid" in reject["error"]["message"]
+    assert report(tmp_path / "r.json")["rows"] == {"read": 3, "valid": 2, "invalid": 1,
+                                                   "unverified": 0}
+
+
+# --------------------------------------------------------------------------------------------
+# JSON Lines, JSON arrays, gzip, stdin
+# --------------------------------------------------------------------------------------------
+def test_jsonl_with_a_bad_line(tmp_path: Path) -> None:
+    source = tmp_path / "dump.jsonl"
+    source.write_text("\n".join([json.dumps(contact(1)), '{"email": "a@b.com",', "",
+                                 json.dumps(contact(2, scoring="9")), "[1, 2]"]) + "\n")
+    result = run(source, "--no-check-mx", "-j", "1", "--valid", tmp_path / "ok.jsonl",
+                 "--rejects", tmp_path / "bad.jsonl", "--report", tmp_path / "r.json", "-q")
+    assert result.returncode == 1
+    assert result.stderr == b""
+    assert report(tmp_path / "r.json")["rows"] == {"read": 4, "valid": 1, "invalid": 3,
+                                                   "unverified": 0}
+    assert jsonl(tmp_path / "ok.jsonl") == [contact(1)]
+    rejects = jsonl(tmp_path / "bad.jsonl")
+    assert [r["line"] for r in rejects] == [2, 4, 5]
+    assert rejects[0]["row"] == '{"email": "a@b.com",'
+    assert rejects[0]["error"]["code"] == 1000
+    assert rejects[0]["error"]["context"][0]["fieldName"] == []
+    assert rejects[1]["error"]["code"] == 1006
+    assert rejects[2]["error"]["code"] == 1006 and rejects[2]["row"] == [1, 2]
+
+
+def test_json_array_gzip_from_stdin_keeps_its_format(tmp_path: Path) -> None:
+    items = [contact(1), contact(2, scoring=1.5), {"email": "x"}, contact(3)]
+    text = "[\n" + ",\n".join("  " + json.dumps(i) for i in items) + "\n]\n"
+    result = run("-", "--no-check-mx", "-j", "1", "--valid", tmp_path / "ok.json.gz",
+                 "--rejects", tmp_path / "bad.jsonl", "-q",
+                 stdin=gzip.compress(text.encode()))
+    assert result.returncode == 1, result.stderr
+    valid = json.loads(gzip.decompress((tmp_path / "ok.json.gz").read_bytes()))
+    assert valid == [contact(1), contact(2, scoring=1.5), contact(3)]
+    (reject,) = jsonl(tmp_path / "bad.jsonl")
+    assert reject["source"] == "<stdin>" and reject["line"] == 4
+    assert {c["fieldName"][0] for c in reject["error"]["context"]} == {"email", "campaign"}
+
+
+def test_broken_json_array_is_a_rejected_row_and_exit_2(tmp_path: Path) -> None:
+    source = tmp_path / "a.json"
+    source.write_text('[\n{"email": "a@example.com", "campaign": {"campaignId": "pV3r"}},\n'
+                      '{"email": tru},\n{"email": "c@example.com"}\n]')
+    result = run(source, "--no-check-mx", "-j", "1", "--valid", tmp_path / "ok.json",
+                 "--rejects", tmp_path / "bad.jsonl", "--report", tmp_path / "r.json", "-q")
+    assert result.returncode == 2
+    assert b"breaks off at line 3" in result.stderr
+    assert report(tmp_path / "r.json")["rows"] == {"read": 2, "valid": 1, "invalid": 1,
+                                                   "unverified": 0}
+    (reject,) = jsonl(tmp_path / "bad.jsonl")
+    assert reject["line"] == 3 and reject["error"]["code"] == 1000
+
+
+# --------------------------------------------------------------------------------------------
+# Exit codes and arguments
+# --------------------------------------------------------------------------------------------
+def test_exit_0_when_all_valid_and_2_for_unusable_arguments(tmp_path: Path) -> None:
+    source = tmp_path / "ok.jsonl"
+    source.write_text("".join(json.dumps(contact(i)) + "\n" for i in range(5)))
+    suppress = tmp_path / "s.txt"
+    suppress.write_text("not-an-address\n")
+    runs: list[tuple[str | Path, ...]] = [
+        (source, "--no-check-mx", "-j", "1"),
+        (source, "--no-check-mx", "-j", "1", "--quiet"),
+        (tmp_path / "missing.csv", "--no-check-mx", "-j", "1"),
+        (source, "--schema", "no.such.schema", "--no-check-mx"),
+        (source, "--jobs", "0"),
+        (source, "--valid", tmp_path / "x.csv", "--rejects", tmp_path / "x.csv"),
+        (source, "--valid", source),
+        (source, "--suppress", suppress, "--no-check-mx"),
+    ]
+    # Started together: each costs mostly the interpreter's start-up.
+    processes = [subprocess.Popen([*CHECK, *map(str, args)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE) for args in runs]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=60)
+        results.append((process.returncode, out, err))
+    (ok, _, ok_err), (quiet, quiet_out, quiet_err), *refused = results
+    assert ok == 0, ok_err
+    assert b"rows read 5 = valid 5 + invalid 0 + unverified 0" in ok_err
+    assert (quiet, quiet_out, quiet_err) == (0, b"", b"")
+    assert [code for code, _, _ in refused] == [2] * len(refused), refused
+    # Nothing was written for the refused runs.
+    assert not (tmp_path / "x.csv").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
+# --------------------------------------------------------------------------------------------
+# Whole-run checks: 1008, suppression
+# --------------------------------------------------------------------------------------------
+def test_repeat_of_an_email_in_a_campaign_is_1008(tmp_path: Path) -> None:
+    rows = [contact(1), contact(2), {**contact(1), "email": "USER1@example1.com"},
+            contact(1, campaign="Xa91"), {**contact(3), "scoring": "x"}, contact(3)]
+    source = tmp_path / "d.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run(source, "--no-check-mx", "-j", "1", "--rejects", tmp_path / "bad.jsonl",
+                 "--report", tmp_path / "r.json", "-q")
+    assert result.returncode == 1
+    rejects = jsonl(tmp_path / "bad.jsonl")
+    # Line 6 repeats line 5, which the API would refuse anyway: no 1008 there.
+    assert [r["line"] for r in rejects] == [3, 5]
+    duplicate = rejects[0]["error"]
+    assert (duplicate["code"], duplicate["httpStatus"]) == (1008, 409)
+    assert "line 1" in duplicate["context"][0]["errorDescription"]
+    assert report(tmp_path / "r.json")["byCode"] == {"1006": 1, "1008": 1}
+
+    no_dedupe = run(source, "--no-check-mx", "-j", "1", "--no-dedupe", "--rejects",
+                    tmp_path / "bad2.jsonl", "-q")
+    assert no_dedupe.returncode == 1
+    assert [r["line"] for r in jsonl(tmp_path / "bad2.jsonl")] == [5]
+
+
+def test_suppression_list_gives_1002(tmp_path: Path) -> None:
+    suppress = tmp_path / "suppress.txt"
+    suppress.write_text("# unsubscribed\nuser1@example1.com\n@EXAMPLE2.com\n")
+    source = tmp_path / "s.jsonl"
+    source.write_text("".join(json.dumps(contact(i)) + "\n" for i in range(4))
+                      + json.dumps({**contact(9), "email": "x@example2.com", "scoring": "a"})
+                      + "\n")
+    result = run(source, "--no-check-mx", "-j", "1", "--suppress", suppress, "--rejects",
+                 tmp_path / "bad.jsonl", "-q")
+    assert result.returncode == 1
+    rejects = jsonl(tmp_path / "bad.jsonl")
+    assert [r["line"] for r in rejects] == [2, 3, 5]
+    assert rejects[0]["error"]["code"] == 1002
+    assert "user1@example1.com" in rejects[0]["error"]["context"][0]["errorDescription"]
+    assert "@example2.com" in rejects[1]["error"]["context"][0]["errorDescription"]
+    mixed = rejects[2]["error"]
+    assert mixed["code"] == 1000
+    assert [(c["fieldName"], c["code"]) for c in mixed["context"]] == [
+        (["email"], 1002), (["scoring"], 1006)]
+
+
+# --------------------------------------------------------------------------------------------
+# MX checks against the local DNS server
+# --------------------------------------------------------------------------------------------
+def test_mx_on_undeliverable_invalid_and_dns_failure_unverified(
+        tmp_path: Path, dnslib_server: ZoneServer) -> None:
+    domains = ["mx", "null-mx", "servfail", "a-only", "mx", "mx"]
+    rows = [{"email": f"u{i}@{d}.dnstest.example", "campaign": {"campaignId": "pV3r"}}
+            for i, d in enumerate(domains)]
+    source = tmp_path / "mx.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run(source, "--dns-server", f"127.0.0.1:{dnslib_server.port}", "--dns-timeout",
+                 "2", "-j", "2", "--chunk-size", "2", "--rejects", tmp_path / "bad.jsonl",
+                 "--unverified", tmp_path / "unv.jsonl", "--report", tmp_path / "r.json")
+    assert result.returncode == 1, result.stderr
+    data = report(tmp_path / "r.json")
+    assert data["rows"] == {"read": 6, "valid": 4, "invalid": 1, "unverified": 1}
+    assert data["dns"]["domainsLookedUp"] == 4
+    (bad,) = jsonl(tmp_path / "bad.jsonl")
+    assert bad["line"] == 2 and bad["error"]["code"] == 1002
+    (unverified,) = jsonl(tmp_path / "unv.jsonl")
+    assert unverified["line"] == 3 and unverified["error"]["code"] == 1010
+
+
+def test_dns_outage_makes_rows_unverified_and_says_so_once(
+        tmp_path: Path, black_hole: BlackHole) -> None:
+    source = tmp_path / "o.jsonl"
+    source.write_text("".join(
+        json.dumps({"email": f"u{i}@d{i % 3}.dnstest.example", "campaign": {"campaignId": "pV3r"}})
+        + "\n" for i in range(30)))
+    result = run(source, "--dns-server", f"127.0.0.1:{black_hole.port}", "--dns-timeout",
+                 "0.3", "-j", "1", "--unverified", tmp_path / "unv.jsonl")
+    assert result.returncode == 0, result.stderr
+    assert len(jsonl(tmp_path / "unv.jsonl")) == 30
+    assert result.stderr.count(b"could not be checked") == 1
+    assert b"unverified 30" in result.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# All cores, big files, interruption
+# --------------------------------------------------------------------------------------------
+def _big_csv(path: Path, rows: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        out.write("email,name,campaign.campaignId,scoring\n")
+        for i in range(rows):
+            if i % 97 == 0:
+                out.write(f"user{i}.example.com,Name {i},pV3r,{i % 100}\n")
+            elif i % 89 == 0:
+                out.write(f"user{i}@example{i % 50}.com,Name {i},pV3r,n/a\n")
+            else:
+                out.write(f"user{i}@example{i % 50}.com,Name {i},pV3r,{i % 100}\n")
+
+
+def test_jobs_give_the_same_outputs_in_the_same_order(tmp_path: Path) -> None:
+    source = tmp_path / "big.csv"
+    _big_csv(source, 12_000)
+    outputs = {}
+    for jobs in ("1", "2"):
+        result = run(source, "--no-check-mx", "--jobs", jobs, "--chunk-size", "500",
+                     "--valid", tmp_path / f"ok{jobs}.csv", "--rejects",
+                     tmp_path / f"bad{jobs}.jsonl", "--report", tmp_path / f"r{jobs}.json",
+                     "-q")
+        assert result.returncode == 1, result.stderr
+        rejects = jsonl(tmp_path / f"bad{jobs}.jsonl")
+        outputs[jobs] = ((tmp_path / f"ok{jobs}.csv").read_bytes(),
+                         [(r["line"], r["error"]["code"]) for r in rejects],
+                         report(tmp_path / f"r{jobs}.json")["rows"])
+    assert outputs["1"] == outputs["2"]
+    expected_invalid = sum(1 for i in range(12_000) if i % 97 == 0 or i % 89 == 0)
+    assert outputs["1"][2] == {"read": 12_000, "valid": 12_000 - expected_invalid,
+                               "invalid": expected_invalid, "unverified": 0}
+
+
+@pytest.fixture(scope="module")
+def big_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("big") / "big.csv"
+    _big_csv(path, 400_000)
+    return path
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_interrupted_run_leaves_no_file_under_a_final_name(tmp_path: Path, big_csv: Path,
+                                                           sig: int) -> None:
+    source = big_csv
+    finals = [tmp_path / "ok.csv", tmp_path / "bad.jsonl", tmp_path / "r.json"]
+    process = subprocess.Popen(
+        [*CHECK, str(source), "--no-check-mx", "--jobs", "2", "--valid", str(finals[0]),
+         "--rejects", str(finals[1]), "--report", str(finals[2]), "-q"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 30
+    # Wait until the run is writing: a partial output has data in it.
+    while time.monotonic() < deadline:
+        partial = [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+        if any(p.stat().st_size > 0 for p in partial):
+            break
+        assert process.poll() is None, process.stderr.read() if process.stderr else b""
+        time.sleep(0.05)
+    else:
+        pytest.fail("the run never started writing")
+    # SIGKILL to the whole group (nothing can clean up); SIGTERM to the command alone, as a
+    # service manager sends it, and the command stops its workers itself.
+    if sig == signal.SIGKILL:
+        os.killpg(process.pid, sig)
+    else:
+        os.kill(process.pid, sig)
+    process.wait(timeout=20)
+    assert process.poll() is not None
+    for final in finals:
+        assert not final.exists(), final
+    if sig == signal.SIGTERM:
+        assert process.returncode == 130
+        # A catchable interruption also removes the partial files.
+        assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    if process.stderr is not None:
+        process.stderr.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The bundled sample
+# --------------------------------------------------------------------------------------------
+def test_bundled_sample_has_the_known_mix(tmp_path: Path) -> None:
+    sample = REPO / "samples" / "contacts.csv"
+    expected = json.loads((REPO / "samples" / "contacts.expected.json").read_text())
+    result = run(sample, "--no-check-mx", "-j", "1", "--report", tmp_path / "r.json")
+    assert result.returncode == 1
+    rows = report(tmp_path / "r.json")["rows"]
+    # Without MX checks the undeliverable domains pass; every other fault is refused.
+    assert rows["read"] == sum(expected.values())
+    assert rows["valid"] == expected["valid"] + expected.get("undeliverable", 0)
+    assert rows["invalid"] == rows["read"] - rows["valid"]
+
+
+def test_several_inputs_share_one_run(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(json.dumps(contact(1)) + "\n" + json.dumps(contact(2)) + "\n")
+    second.write_text(json.dumps(contact(3)) + "\n" + json.dumps(contact(1)) + "\n")
+    as_csv = tmp_path / "c.csv"
+    as_csv.write_text("email,campaign.campaignId\nuser9@example.com,pV3r\n")
+    result = run(first, second, "--no-check-mx", "-j", "1", "--valid", tmp_path / "ok.jsonl",
+                 "--rejects", tmp_path / "bad.jsonl", "--report", tmp_path / "r.json", "-q")
+    assert result.returncode == 1
+    assert jsonl(tmp_path / "ok.jsonl") == [contact(1), contact(2), contact(3)]
+    (repeat,) = jsonl(tmp_path / "bad.jsonl")
+    assert (repeat["source"], repeat["line"]) == (str(second), 2)
+    assert f"line 1 of {first}" in repeat["error"]["context"][0]["errorDescription"]
+    assert report(tmp_path / "r.json")["files"][str(second)] == {
+        "read": 2, "valid": 1, "invalid": 1, "unverified": 0}
+    # One --valid file cannot hold rows of two formats: refused, and nothing is written.
+    mixed = run(first, as_csv, "--no-check-mx", "-j", "1", "--valid", tmp_path / "mixed.jsonl")
+    assert mixed.returncode == 2 and b"one format" in mixed.stderr
+    assert not (tmp_path / "mixed.jsonl").exists()

@@ -1,0 +1,247 @@
+"""CSV cells → the JSON payload a schema expects.
+
+A CSV cell is always text, while the API takes numbers, arrays and nested objects. The plan for
+a header is built once per file: every column gets a target path and a converter chosen from the
+schema's declared type at that path, so a row costs one small function call per cell.
+
+Rules (a user of the API would expect them; they are written into the docs):
+
+* a dotted header builds nested objects: ``campaign.campaignId`` → ``{"campaign": {...}}``;
+* ``customFieldValues.<customFieldId>`` appends ``{"customFieldId": id, "value": [...]}``, the
+  cell split on the value separator;
+* an array-typed column (``tags``) is split on the list separator; when the array's items are
+  objects with one required property (``tagId``), each piece becomes such an object;
+* an empty cell means "no value": the field is left out, exactly as if the column were absent;
+* number, integer, boolean and null columns are converted when the text is one; text that is not
+  is passed on unchanged, so the engine reports the row's 1006 with the value as written.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+
+CUSTOM_FIELDS = "customFieldValues"
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+# Converters are plain dataclasses, not closures, so that a plan can be pickled and sent to the
+# worker processes with the rows it maps.
+Converter = Callable[[str], Any]
+
+
+class SchemaView:
+    """Answers "what does the schema say about the value at this path?" across ``$ref``s."""
+
+    def __init__(self, document: Any, base_uri: str, resources: Registry[Any]) -> None:
+        self._root = document
+        self._resolver = resources.resolver(base_uri)
+
+    def node(self, path: Sequence[str | int]) -> dict[str, Any] | None:
+        node: Any = self._root
+        resolver = self._resolver
+        for key in (*path, None):
+            # Follow a chain of $refs before looking inside the node.
+            for _ in range(32):
+                if not isinstance(node, dict) or "$ref" not in node:
+                    break
+                try:
+                    resolved = resolver.lookup(node["$ref"])
+                except Unresolvable:
+                    return None
+                node, resolver = resolved.contents, resolved.resolver
+            if key is None:
+                break
+            if not isinstance(node, dict):
+                return None
+            if isinstance(key, int):
+                node = node.get("items")
+            else:
+                node = node.get("properties", {}).get(key)
+        return node if isinstance(node, dict) else None
+
+    def types(self, path: Sequence[str | int]) -> frozenset[str]:
+        node = self.node(path)
+        if node is None:
+            return frozenset()
+        declared = node.get("type")
+        if isinstance(declared, str):
+            return frozenset((declared,))
+        if isinstance(declared, list):
+            return frozenset(t for t in declared if isinstance(t, str))
+        return frozenset()
+
+    def mx_paths(self) -> list[tuple[str, ...]]:
+        """Paths of the object properties (not inside arrays) checked for deliverability."""
+        found: list[tuple[str, ...]] = []
+
+        def walk(path: tuple[str, ...], depth: int) -> None:
+            node = self.node(path)
+            if node is None or depth > 8:
+                return
+            if node.get("mx") is True and path:
+                found.append(path)
+            for name in node.get("properties", {}):
+                if isinstance(name, str):
+                    walk((*path, name), depth + 1)
+
+        walk((), 0)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarConverter:
+    """Text → number, boolean or null when the field takes one and the text is one."""
+
+    integer: bool
+    number: bool
+    boolean: bool
+    null: bool
+
+    def __call__(self, text: str) -> Any:
+        value = text.strip()
+        if self.null and value == "null":
+            return None
+        if self.boolean and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if (self.integer or self.number) and _INTEGER.fullmatch(value):
+            return int(value)
+        if self.number and _NUMBER.fullmatch(value):
+            number = float(value)
+            if math.isfinite(number):
+                return number
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayConverter:
+    """A cell of separated values → an array; ``wrap`` makes each value ``{wrap: value}``."""
+
+    separator: str
+    wrap: str | None
+    item: ScalarConverter | None
+
+    def __call__(self, text: str) -> Any:
+        pieces: list[Any] = [p for p in _split(text, self.separator) if p]
+        if self.item is not None:
+            pieces = [self.item(p) for p in pieces]
+        wrap = self.wrap
+        return [{wrap: p} for p in pieces] if wrap else pieces
+
+
+def scalar_converter(types: frozenset[str]) -> ScalarConverter | None:
+    """The conversion of one cell for a field of these JSON types (None: keep the text)."""
+    if not types or "string" in types:
+        return None
+    return ScalarConverter("integer" in types, "number" in types, "boolean" in types,
+                           "null" in types)
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    index: int
+    path: tuple[str, ...]
+    convert: Converter | None
+    """None for text kept as it is, which spares a call per cell on most columns."""
+
+
+@dataclass(frozen=True, slots=True)
+class _CustomField:
+    index: int
+    field_id: str
+
+
+@dataclass(slots=True)
+class CsvPlan:
+    """How one header's cells become a payload."""
+
+    header: list[str]
+    columns: list[_Column] = field(default_factory=list)
+    custom_fields: list[_CustomField] = field(default_factory=list)
+    value_separator: str = "|"
+    _top: list[tuple[int, str, Converter | None]] = field(default_factory=list)
+    _nested: list[_Column] = field(default_factory=list)
+
+    def freeze(self) -> CsvPlan:
+        self._top = [(c.index, c.path[0], c.convert) for c in self.columns if len(c.path) == 1]
+        self._nested = [c for c in self.columns if len(c.path) > 1]
+        return self
+
+    def payload(self, cells: Sequence[str]) -> dict[str, Any]:
+        payload: dict[str, Any] = {}
+        for index, key, convert in self._top:
+            text = cells[index]
+            if text:
+                payload[key] = text if convert is None else convert(text)
+        for column in self._nested:
+            text = cells[column.index]
+            if not text:
+                continue
+            node = payload
+            path = column.path
+            for key in path[:-1]:
+                child = node.get(key)
+                if not isinstance(child, dict):
+                    child = node[key] = {}
+                node = child
+            node[path[-1]] = text if column.convert is None else column.convert(text)
+        if self.custom_fields:
+            separator = self.value_separator
+            values = [
+                {"customFieldId": custom.field_id,
+                 "value": _split(cells[custom.index], separator)}
+                for custom in self.custom_fields if cells[custom.index]
+            ]
+            if values:
+                existing = payload.get(CUSTOM_FIELDS)
+                if isinstance(existing, list):
+                    existing.extend(values)
+                else:
+                    payload[CUSTOM_FIELDS] = values
+        return payload
+
+
+def _split(text: str, separator: str) -> list[str]:
+    if separator not in text:
+        return [text.strip()]
+    return [piece.strip() for piece in text.split(separator)]
+
+
+def _array_converter(view: SchemaView, path: tuple[str, ...], separator: str
+                     ) -> ArrayConverter:
+    items = view.node((*path, 0)) or {}
+    required = items.get("required")
+    wrap: str | None = None
+    if items.get("type") == "object" and isinstance(required, list) and len(required) == 1:
+        wrap = str(required[0])
+    item_types = view.types((*path, 0, wrap)) if wrap else view.types((*path, 0))
+    return ArrayConverter(separator, wrap, scalar_converter(item_types))
+
+
+def build_plan(header: Sequence[str], view: SchemaView, mapping: Mapping[str, str | None],
+               list_separator: str, value_separator: str) -> CsvPlan:
+    """The plan for a header: mapped names first, then dotted names as they are."""
+    plan = CsvPlan(header=list(header), value_separator=value_separator)
+    for index, name in enumerate(header):
+        key = name.strip()
+        target = mapping.get(key, key)
+        if not target:
+            continue
+        parts = tuple(p for p in target.split("."))
+        if parts[0] == CUSTOM_FIELDS and len(parts) == 2 and parts[1]:
+            plan.custom_fields.append(_CustomField(index, parts[1]))
+            continue
+        types = view.types(parts)
+        converter: Converter | None
+        if "array" in types and "string" not in types:
+            converter = _array_converter(view, parts, list_separator)
+        else:
+            converter = scalar_converter(types)
+        plan.columns.append(_Column(index, parts, converter))
+    return plan.freeze()

@@ -226,21 +226,7 @@ class Compiler:
         # Compiled already for `slow`; these come from the cache.
         get = {name: self.compile(sub, resolver)
                for name, sub in schema.get("properties", {}).items()}.get
-        required = schema.get("required", [])
-
-        def fast_object(value: Any, path: Cell, out: list[Failure]) -> None:
-            if value.__class__ is not dict:
-                slow(value, path, out)
-                return
-            for name, item in value.items():
-                check = get(name)
-                if check is not None:
-                    check(item, (path, name), out)
-            for name in required:
-                if name not in value:
-                    out.append(kw.missing(flat((path, name))))
-
-        return fast_object
+        return _declared_properties(get, schema.get("required", []), otherwise=slow)
 
     def _fast_string(self, schema: dict[str, Any], nullable: bool, slow: Node) -> Node:
         if not _NUMBER_KEYWORDS.isdisjoint(schema):
@@ -790,18 +776,30 @@ def _properties_node(properties: dict[str, Node | None],
 
     if not patterns and additional is None:
         # The common shape: declared properties only, so skip the pattern/additional logic.
-        def plain(value: Any, path: Cell, out: list[Failure]) -> None:
+        return _declared_properties(get, required, otherwise=None)
+    return node
+
+
+def _declared_properties(get: Callable[[str], Node | None], required: list[str],
+                         otherwise: Node | None) -> Node:
+    """Declared properties and `required`, nothing else. A value that is not exactly a dict
+    goes to `otherwise` (the full rules) when given; without it, only dicts are checked."""
+
+    def node(value: Any, path: Cell, out: list[Failure]) -> None:
+        if value.__class__ is not dict:
+            if otherwise is not None:
+                otherwise(value, path, out)
+                return
             if not isinstance(value, dict):
                 return
-            for name, item in value.items():
-                check = get(name)
-                if check is not None:
-                    check(item, (path, name), out)
-            for name in required:
-                if name not in value:
-                    out.append(kw.missing(flat((path, name))))
+        for name, item in value.items():
+            check = get(name)
+            if check is not None:
+                check(item, (path, name), out)
+        for name in required:
+            if name not in value:
+                out.append(kw.missing(flat((path, name))))
 
-        return plain
     return node
 
 

@@ -12,13 +12,14 @@ from typing import Any, cast
 import referencing
 from jsonschema import FormatChecker, ValidationError
 from jsonschema.protocols import Validator as JsonschemaValidator
-from jsonschema.validators import Draft202012Validator, extend, validator_for
+from jsonschema.validators import extend
 
 from . import _keywords as kw
 from ._compile import MX_PENDING, Options, json_key
 from ._email import email_syntax_error
 from ._errors import Failure, Path
 from ._formats import FORMATS, check_phone
+from ._registry import dialect_of
 
 
 class _EngineError(ValidationError):
@@ -108,7 +109,7 @@ def _format_checker(options: Options) -> FormatChecker:
 class FallbackEngine:
     def __init__(self, schema: Any, registry: referencing.Registry[Any], options: Options
                  ) -> None:
-        base = validator_for(schema, default=Draft202012Validator)
+        base = dialect_of(schema)
         keywords = {
             "notBlank": _string_keyword(_not_blank),
             "reservedWords": _string_keyword(_reserved),

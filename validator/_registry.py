@@ -4,12 +4,13 @@ or a folder of `*.json`). Schemas can `$ref` one another by their `$id` or file 
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
 import orjson
 import referencing
-from jsonschema.validators import validator_for
+from jsonschema.validators import Draft202012Validator, validator_for
 from jsonschema_specifications import REGISTRY as METASCHEMAS
 from referencing.jsonschema import DRAFT202012
 
@@ -37,14 +38,25 @@ def _load(path: Path) -> Any:
         raise SchemaError(f"schema file {path} is not valid JSON: {exc}") from exc
 
 
+def dialect_of(schema: Any) -> Any:
+    """jsonschema's validator class for the schema's `$schema`; a custom metaschema (one
+    jsonschema does not know) is read as draft 2020-12, which is what the engine does too."""
+    if not isinstance(schema, dict):
+        return Draft202012Validator
+    with warnings.catch_warnings():
+        # jsonschema warns about unknown metaschemas; falling back to 2020-12 is intended.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return validator_for(schema, default=Draft202012Validator)
+
+
 def check_schema(name: str, schema: Any) -> None:
     """Refuse a schema that is not valid JSON Schema, naming what is wrong."""
     if not isinstance(schema, dict | bool):
         raise SchemaError(f"schema {name!r} must be a JSON object or boolean")
-    cls = validator_for(schema) if isinstance(schema, dict) else validator_for({})
+    cls = dialect_of(schema)
     try:
         # Patterns are compiled (and refused) by the compiler, which also knows \p{...}.
-        cls.check_schema(schema, format_checker=None)  # type: ignore[call-arg,arg-type]
+        cls.check_schema(schema, format_checker=None)
     except Exception as exc:
         message = getattr(exc, "message", str(exc))
         raise SchemaError(f"schema {name!r} is not a valid JSON Schema: {message}") from exc

@@ -28,7 +28,7 @@ from referencing.jsonschema import DRAFT202012
 from . import _keywords as kw
 from ._email import email_syntax_error
 from ._errors import Failure, Path, SchemaError
-from ._formats import FORMATS, FormatChecker, check_phone, standard_checker
+from ._formats import FORMATS, MATCHERS, FormatChecker, check_phone, standard_checker
 
 if TYPE_CHECKING:
     from referencing._core import Resolver
@@ -244,6 +244,9 @@ class Compiler:
         search = _regex(schema["pattern"]).search if "pattern" in schema else None
         fmt = (self._format_checker(schema["format"], schema.get("phoneRegion"))
                if "format" in schema and self._options.assert_formats else None)
+        matches = MATCHERS.get(fmt) if fmt is not None else None
+        if matches is not None:
+            fmt = None
         reserved = (frozenset(w.casefold() for w in schema["reservedWords"])
                     if schema.get("reservedWords") else None)
         refusals = []
@@ -265,6 +268,7 @@ class Compiler:
                     lo <= n <= hi
                     and not (blank and value.isspace())
                     and (search is None or search(value) is not None)
+                    and (matches is None or matches(value) is not None)
                     and (fmt is None or fmt(value) is None)
                     and (strings is None or value in strings)
                     and (reserved is None or value.casefold() not in reserved)
@@ -439,8 +443,9 @@ _TYPE_CLASSES: dict[str, type] = {"string": str, "object": dict, "array": list, 
 # Exact classes for the fast paths (a subclass simply takes the slow path). "integer" is absent:
 # 3.0 is an integer too.
 _CLASS_OF: dict[str, type] = {"string": str, "boolean": bool, "number": int}
-_ANNOTATIONS = frozenset({"title", "description", "$comment", "examples", "default", "readOnly",
-                          "writeOnly", "deprecated", "$anchor", "$defs", "definitions",
+# `$id` too: compile() has already moved into the schema's resource.
+_ANNOTATIONS = frozenset({"$id", "title", "description", "$comment", "examples", "default",
+                          "readOnly", "writeOnly", "deprecated", "$anchor", "$defs", "definitions",
                           "contentMediaType", "contentEncoding"})
 _STRING_KEYWORDS = frozenset({"minLength", "maxLength", "pattern", "format", "notBlank",
                               "reservedWords", "forbiddenWords", "forbiddenCharacters",

@@ -154,3 +154,19 @@ def test_cli_checks_mx_and_keeps_answers_in_a_cache_file(dnslib_server: ZoneServ
     assert json.loads(second.stdout)["code"] == 1002
     # The second run answered from the file: not one more question to the server.
     assert dnslib_server.queries(f"null-mx.{ZONE_APEX}") == asked
+
+
+def test_given_verdicts_are_used_and_a_missing_one_is_not_a_pass(
+        dnslib_server: ZoneServer) -> None:
+    from validator import DomainVerdict
+
+    checker = checker_for(dnslib_server)
+    validator = Validator("contacts.create", check_mx=True, mx_checker=checker)
+    known = {f"mx.{ZONE_APEX}": DomainVerdict(f"mx.{ZONE_APEX}", "undeliverable", "no mail")}
+    results = validator.validate_many(
+        [contact(f"mx.{ZONE_APEX}"), contact(f"a-only.{ZONE_APEX}")], verdicts=known)
+    assert [r.error.code for r in results] == [1002, 1010]
+    assert "no mail" in results[0].failures[0].description
+    assert results[1].unverified
+    # The caller's answers stand: nothing was asked.
+    assert checker.stats.total_queries == 0

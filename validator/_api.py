@@ -19,7 +19,7 @@ from ._email import email_ascii_domain
 from ._errors import ApiError, Failure, Path, ValidationFailed
 from ._fallback import FallbackEngine
 from ._formats import FormatChecker
-from ._registry import SchemaRegistry, default_registry
+from ._registry import SchemaRegistry, check_schema, default_registry
 
 Payload = Mapping[str, Any] | list[Any] | str | bytes | bytearray | memoryview | Any
 
@@ -49,7 +49,19 @@ class Result:
     def unverified(self) -> bool:
         """Every failure is a check that could not be made (1010), so the payload is
         neither known good nor known bad (SPEC §6)."""
-        return bool(self.failures) and all(f.code == EXTERNAL_ERROR for f in self.failures)
+        return only_unverifiable(self.failures)
+
+
+def only_unverifiable(failures: Sequence[Failure]) -> bool:
+    """Failures that all say "the check could not be made" (1010): unverified, not invalid."""
+    return bool(failures) and all(f.code == EXTERNAL_ERROR for f in failures)
+
+
+_Staged = tuple[Any, list[Failure], list[tuple[Path, str, str]]]
+
+
+def _domains(staged: list[_Staged]) -> set[str]:
+    return {domain for _, _, pending in staged for _, _, domain in pending}
 
 
 _VALID = Result((), None)
@@ -134,8 +146,6 @@ class Validator:
                 with _engines_lock:
                     _engines[key] = engine
         else:
-            from ._registry import check_schema
-
             self.schema_name = None
             document, base_uri = dict(schema) if isinstance(schema, Mapping) else schema, ""
             check_schema("inline", document)
@@ -166,22 +176,31 @@ class Validator:
 
     # -- many payloads -------------------------------------------------------------------
 
-    def validate_many(self, payloads: Iterable[Payload]) -> list[Result]:
+    def validate_many(self, payloads: Iterable[Payload], *,
+                      verdicts: Mapping[str, _dns.DomainVerdict] | None = None
+                      ) -> list[Result]:
         """Check a chunk of payloads; the distinct e-mail domains of the whole chunk are
-        looked up once, concurrently, before any payload is judged."""
+        looked up once, concurrently, before any payload is judged.
+
+        `verdicts` (keyed by ASCII domain) are answers the caller already has, e.g. a batch
+        run that resolved its domains up front: then no lookup is made, and a domain missing
+        from them counts as not checked (1010)."""
         staged = [self._stage(p) for p in payloads]
-        verdicts = self._resolve_sync(staged)
+        if verdicts is None:
+            domains = _domains(staged)
+            verdicts = self._mx_checker.check_many(domains) \
+                if domains and self._mx_checker is not None else {}
         return [self._finish(stage, verdicts) for stage in staged]
 
     async def validate_many_async(self, payloads: Iterable[Payload]) -> list[Result]:
         staged = [self._stage(p) for p in payloads]
-        domains = {d for stage in staged for _, _, d in stage[2]}
+        domains = _domains(staged)
         verdicts: Mapping[str, _dns.DomainVerdict] = {}
         if domains and self._mx_checker is not None:
             verdicts = await self._mx_checker.check_many_async(domains)
         return [self._finish(stage, verdicts) for stage in staged]
 
-    def _stage(self, payload: Payload) -> tuple[Any, list[Failure], list[tuple[Path, str, str]]]:
+    def _stage(self, payload: Payload) -> _Staged:
         data, parse_failure = _parse(payload)
         if parse_failure is not None:
             return None, [parse_failure], []
@@ -195,27 +214,22 @@ class Validator:
             MX_PENDING.reset(token)
         return data, failures, [(path, addr, email_ascii_domain(addr)) for path, addr in pending]
 
-    def _resolve_sync(self, staged: list[tuple[Any, list[Failure], list[tuple[Path, str, str]]]]
-                      ) -> Mapping[str, _dns.DomainVerdict]:
-        domains = {d for stage in staged for _, _, d in stage[2]}
-        if not domains or self._mx_checker is None:
-            return {}
-        return self._mx_checker.check_many(domains)
-
-    def _finish(self, stage: tuple[Any, list[Failure], list[tuple[Path, str, str]]],
-                verdicts: Mapping[str, _dns.DomainVerdict]) -> Result:
+    def _finish(self, stage: _Staged, verdicts: Mapping[str, _dns.DomainVerdict]) -> Result:
         data, failures, pending = stage
         for path, address, domain in pending:
             verdict = verdicts.get(domain)
-            if verdict is None or verdict.status == "deliverable":
+            if verdict is not None and verdict.status == "deliverable":
                 continue
-            if verdict.status == "undeliverable":
+            if verdict is not None and verdict.status == "undeliverable":
                 failures.append(Failure(UNDELIVERABLE, path, address,
                                         f"The address cannot receive mail: {verdict.reason}",
                                         keyword="mx"))
             else:
+                # No answer is never a pass (SPEC §3): the check could not be made.
+                reason = verdict.reason if verdict is not None else \
+                    f"no DNS answer for {domain} was available"
                 failures.append(Failure(EXTERNAL_ERROR, path, address,
-                                        f"Deliverability could not be checked: {verdict.reason}",
+                                        f"Deliverability could not be checked: {reason}",
                                         keyword="mx"))
         if not failures:
             return _VALID

@@ -31,7 +31,7 @@ import orjson
 
 from . import _dns
 from ._aggregate import aggregate, order
-from ._api import Validator
+from ._api import Validator, only_unverifiable
 from ._batch_io import (
     AtomicOutput,
     Format,
@@ -51,7 +51,6 @@ VALID, INVALID, UNVERIFIED = 0, 1, 2
 GENERAL_VALIDATION_ERROR = 1000
 UNDELIVERABLE = 1002
 DUPLICATE = 1008
-EXTERNAL_ERROR = 1010
 # Counters keyed by free text (domains, reasons) stop growing here, so that a file with
 # millions of distinct bad domains still runs in flat memory; the rest is counted as "(other)".
 _COUNTER_CAP = 20_000
@@ -95,23 +94,10 @@ class RowOutcome(NamedTuple):
     campaign_id: str | None = None
 
 
-class _KnownVerdicts(_dns.MXChecker):
-    """An MX checker that never asks DNS: it answers from the verdicts the run already has,
-    which is what keeps ``check_chunk`` pure."""
-
-    def __init__(self) -> None:
-        super().__init__(cache=_dns.DNSCache(max_entries=1))
-        self.verdicts: Mapping[str, _dns.DomainVerdict] = {}
-
-    def check_many(self, domains: Iterable[str]) -> dict[str, _dns.DomainVerdict]:
-        return {d: self.verdicts.get(d) or _dns.DomainVerdict(
-            d, "unknown", "the batch run did not resolve this domain") for d in domains}
+_validators: dict[tuple[str, CheckOptions], Validator] = {}
 
 
-_validators: dict[tuple[str, CheckOptions], tuple[Validator, _KnownVerdicts]] = {}
-
-
-def _validator(schema_name: str, options: CheckOptions) -> tuple[Validator, _KnownVerdicts]:
+def _validator(schema_name: str, options: CheckOptions) -> Validator:
     key = (schema_name, options)
     found = _validators.get(key)
     if found is None:
@@ -124,10 +110,8 @@ def _validator(schema_name: str, options: CheckOptions) -> tuple[Validator, _Kno
                     registry.register_dir(path)
                 else:
                     registry.register_file(path)
-        checker = _KnownVerdicts()
-        validator = Validator(schema_name, check_mx=options.check_mx, mx_checker=checker,
-                              always_combine=options.always_combine)
-        found = _validators[key] = (validator, checker)
+        found = _validators[key] = Validator(schema_name, check_mx=options.check_mx,
+                                             always_combine=options.always_combine)
     return found
 
 
@@ -179,15 +163,15 @@ def check_chunk(rows: Sequence[Any], schema_name: str, options: CheckOptions,
 
     A row is a JSON value, or with a ``plan`` the cells of a CSV record (mapped here, in the
     worker, rather than in the process that reads), or ``Malformed``."""
-    validator, checker = _validator(schema_name, options)
-    checker.verdicts = verdicts
+    validator = _validator(schema_name, options)
     catalog = validator.catalog
     payloads = [row if isinstance(row, Malformed)
                 else _with_campaign(plan.payload(row) if plan is not None else row,
                                     options.campaign_id)
                 for row in rows]
     readable = [row for row in payloads if not isinstance(row, Malformed)]
-    results = iter(validator.validate_many(readable))
+    # The run resolved the domains up front; the chunk only applies those answers.
+    results = iter(validator.validate_many(readable, verdicts=verdicts))
     suppress = bool(options.suppressed_addresses or options.suppressed_domains)
     outcomes: list[RowOutcome] = []
     for row in payloads:
@@ -210,7 +194,7 @@ def check_chunk(rows: Sequence[Any], schema_name: str, options: CheckOptions,
         error = result.error if extra is None else aggregate(
             failures, catalog, always_combine=options.always_combine)
         assert error is not None
-        status = UNVERIFIED if all(f.code == EXTERNAL_ERROR for f in failures) else INVALID
+        status = UNVERIFIED if only_unverifiable(failures) else INVALID
         outcomes.append(RowOutcome(status, tuple(failures), error.to_json(), email,
                                    campaign_id))
     return outcomes

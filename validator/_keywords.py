@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
+
 from ._errors import Failure, Path
 
 WRONG_FORMAT = 1003
@@ -245,8 +247,6 @@ def no_branch_matches(path: Path, value: Any, branches: list[list[Failure]], key
 def _show(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
-    import orjson
-
     return orjson.dumps(value).decode()
 
 

@@ -251,7 +251,7 @@ class Compiler:
                     if schema.get("reservedWords") else None)
         refusals = []
         if schema.get("forbiddenWords"):
-            refusals.append(_words_regex(schema["forbiddenWords"]).pattern)
+            refusals.append(words_regex(schema["forbiddenWords"]).pattern)
         if schema.get("forbiddenCharacters"):
             refusals.append(_chars_regex(schema["forbiddenCharacters"]).pattern)
         if schema.get("noEmoji") is True:
@@ -615,7 +615,7 @@ def _fast_array(items: Node | None, slow: Node) -> Node:
     return fast_array
 
 
-def _words_regex(words: list[str]) -> re.Pattern[str]:
+def words_regex(words: list[str]) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
 
 
@@ -624,7 +624,7 @@ def _chars_regex(chars: str | list[str]) -> re.Pattern[str]:
 
 
 def _forbidden_words_node(words: list[str]) -> Node:
-    pattern = _words_regex(words)
+    pattern = words_regex(words)
 
     def node(value: Any, path: Cell, out: list[Failure]) -> None:
         if isinstance(value, str):

@@ -15,7 +15,7 @@ from jsonschema.protocols import Validator as JsonschemaValidator
 from jsonschema.validators import extend
 
 from . import _keywords as kw
-from ._compile import MX_PENDING, Options, json_key
+from ._compile import MX_PENDING, Options, json_key, words_regex
 from ._email import email_syntax_error
 from ._errors import Failure, Path
 from ._formats import FORMATS, check_phone
@@ -54,8 +54,7 @@ def _reserved(value: Any, instance: str) -> Callable[[Path], Failure] | None:
 
 
 def _forbidden_words(value: Any, instance: str) -> Callable[[Path], Failure] | None:
-    pattern = r"\b(?:" + "|".join(re.escape(w) for w in value) + r")\b"
-    match = re.search(pattern, instance, re.IGNORECASE)
+    match = words_regex(value).search(instance)
     if match is None:
         return None
     return lambda path: kw.forbidden_word(path, instance, match.group())

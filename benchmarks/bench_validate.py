@@ -8,13 +8,13 @@ Engines compared (each built once, before timing):
 
 * ours        `Validator("contacts.create").validate(payload)`; for the invalid payload the
               full error body `r.error.to_dict()` is built as well.
-* jsonschema  `Draft202012Validator` with a `referencing.Registry` holding `_common.json` and a
+* jsonschema  `Draft202012Validator` of the shipped (self-contained) schema with a
               `FormatChecker` for email (email-validator), ip/ipv4/ipv6 (ipaddress) and
               resource-id; `is_valid` / `list(iter_errors(...))`.
-* fastjsonschema  `compile()` of the bundled schema (refs to `_common.json` inlined) with the
-              same format callables. It raises on the FIRST error, so its invalid time covers
+* fastjsonschema  `compile()` of the same schema with the same format callables. It raises
+              on the FIRST error, so its invalid time covers
               one failure, not all of them.
-* jsonschema_rs   `Draft202012Validator` of the same bundled schema, `validate_formats=True`,
+* jsonschema_rs   `Draft202012Validator` of the same schema, `validate_formats=True`,
               the same format callables via `formats=`; `is_valid` / `list(iter_errors(...))`.
 * pydantic    a v2 model with the same rules (lengths, patterns, strict types, nested models,
               email via email-validator, IP via ipaddress); `model_validate` /
@@ -140,40 +140,15 @@ FORMATS: dict[str, Callable[[Any], bool]] = {
 # --------------------------------------------------------------------------- schemas
 
 
-def load_schemas() -> tuple[dict[str, Any], str, dict[str, Any], str]:
-    """The very documents the engine uses (from its registry), deep-copied."""
+def load_schemas() -> tuple[dict[str, Any], str]:
+    """The very document the engine uses (from its registry), deep-copied. The shipped
+    schemas are generated self-contained (no cross-file `$ref`), so every engine takes it
+    as it is."""
     from validator import default_registry
 
     registry = default_registry()
     main, main_uri = registry.get("contacts.create")
-    common, common_uri = registry.get("_common")
-    return copy.deepcopy(main), main_uri, copy.deepcopy(common), common_uri
-
-
-def bundle(main: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
-    """One self-contained schema: `_common.json`'s `$defs` copied into the root and every
-    `_common.json#/...` reference rewritten to `#/...`."""
-
-    def rewrite(node: Any) -> Any:
-        if isinstance(node, dict):
-            out = {k: rewrite(v) for k, v in node.items()}
-            ref = out.get("$ref")
-            if isinstance(ref, str) and ref.startswith("_common.json#"):
-                out["$ref"] = ref[len("_common.json"):]
-            return out
-        if isinstance(node, list):
-            return [rewrite(v) for v in node]
-        return node
-
-    bundled = rewrite(main)
-    bundled.pop("$id", None)
-    defs = dict(common.get("$defs", {}))
-    for name, sub in bundled.get("$defs", {}).items():
-        if name in defs:
-            raise SystemExit(f"bundle: $defs/{name} defined in both schemas")
-        defs[name] = sub
-    bundled["$defs"] = defs
-    return bundled
+    return copy.deepcopy(main), main_uri
 
 
 # --------------------------------------------------------------------------- engines
@@ -201,16 +176,13 @@ def build_ours() -> tuple[Callable[[Any], int], Callable[[Any], int], str]:
 
 def build_jsonschema() -> tuple[Callable[[Any], int], Callable[[Any], int], str]:
     from jsonschema import Draft202012Validator, FormatChecker
-    from referencing import Registry
-    from referencing.jsonschema import DRAFT202012
 
-    main, main_uri, common, common_uri = load_schemas()
-    registry = Registry().with_resource(common_uri, DRAFT202012.create_resource(common))
+    main, main_uri = load_schemas()
     checker = FormatChecker(formats=())
     for name, fn in FORMATS.items():
         checker.checks(name)(fn)
     main.setdefault("$id", main_uri)
-    v = Draft202012Validator(main, registry=registry, format_checker=checker)
+    v = Draft202012Validator(main, format_checker=checker)
 
     def valid(payload: Any) -> int:
         return 0 if v.is_valid(payload) else -1
@@ -224,8 +196,7 @@ def build_jsonschema() -> tuple[Callable[[Any], int], Callable[[Any], int], str]
 def build_fastjsonschema() -> tuple[Callable[[Any], int], Callable[[Any], int], str]:
     import fastjsonschema
 
-    main, _, common, _ = load_schemas()
-    schema = bundle(main, common)
+    schema, _ = load_schemas()
     # fastjsonschema knows drafts 4/6/7 only; every keyword this schema uses (type, required,
     # properties, items as one schema, pattern, min/maxLength, enum, $ref to a JSON pointer)
     # means the same in draft 7 and 2020-12.
@@ -248,14 +219,13 @@ def build_fastjsonschema() -> tuple[Callable[[Any], int], Callable[[Any], int], 
             return 1
         return 0
 
-    return valid, invalid, "compile(bundled); stops at the 1st error"
+    return valid, invalid, "compile(); stops at the 1st error"
 
 
 def build_jsonschema_rs() -> tuple[Callable[[Any], int], Callable[[Any], int], str]:
     import jsonschema_rs
 
-    main, _, common, _ = load_schemas()
-    schema = bundle(main, common)
+    schema, _ = load_schemas()
     try:
         v = jsonschema_rs.Draft202012Validator(schema, formats=FORMATS, validate_formats=True)
         note = "is_valid / list(iter_errors); formats= callables"

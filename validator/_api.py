@@ -19,6 +19,7 @@ from ._email import email_ascii_domain
 from ._errors import ApiError, Failure, Path, ValidationFailed
 from ._fallback import FallbackEngine
 from ._formats import FormatChecker
+from ._query import QueryShape, is_query_schema, mark_query
 from ._registry import SchemaRegistry, check_schema, default_registry
 
 Payload = Mapping[str, Any] | list[Any] | str | bytes | bytearray | memoryview | Any
@@ -151,6 +152,16 @@ class Validator:
             check_schema("inline", document)
             engine = _build_engine(document, base_uri, self.registry, options)
         self.schema = document
+        self._parse: Callable[[Any], tuple[Any, Failure | None]] = _parse
+        if is_query_schema(document):
+            # Query parameters arrive as text: parsed and converted to the declared types
+            # first, and every failure is about the query, not the body.
+            shape = QueryShape(document)
+            body_engine = engine
+            self._parse = lambda raw: (shape.payload(raw), None)
+
+            def engine(data: Any) -> list[Failure]:
+                return mark_query(body_engine(data))
         self._engine = engine
         self._mx_checker = mx_checker
         if check_mx and mx_checker is None:
@@ -160,9 +171,13 @@ class Validator:
     # -- one payload ---------------------------------------------------------------------
 
     def validate(self, payload: Payload) -> Result:
-        """Check one payload (a dict, or JSON text/bytes) and say what the API would answer."""
+        """Check one payload (a dict, or JSON text/bytes) and say what the API would answer.
+
+        For a query schema (``contacts.list.query``) the payload is the query: a query string
+        (``"page=2&query[email]=a@b.c"``), a mapping of parameter names to values, or the
+        nested object itself."""
         if not self.check_mx:
-            data, parse_failure = _parse(payload)
+            data, parse_failure = self._parse(payload)
             if parse_failure is not None:
                 return self._result([parse_failure])
             failures = self._engine(data)
@@ -201,7 +216,7 @@ class Validator:
         return [self._finish(stage, verdicts) for stage in staged]
 
     def _stage(self, payload: Payload) -> _Staged:
-        data, parse_failure = _parse(payload)
+        data, parse_failure = self._parse(payload)
         if parse_failure is not None:
             return None, [parse_failure], []
         if not self.check_mx:

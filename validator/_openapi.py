@@ -241,10 +241,10 @@ class _Translator:
             out["examples"] = [copy.deepcopy(node["example"])]
         if request:
             _drop_read_only(out)
-        if node.get("nullable") is True:
-            out = _nullable(out)
         if "allOf" in out:
             out = _flatten(out)
+        if node.get("nullable") is True:
+            out = _nullable(out)
         return out
 
     def finish(self, schema: Any, title: str) -> dict[str, Any]:
@@ -432,7 +432,8 @@ def import_documents(paths: list[str | Path], names: Mapping[str, str] | None = 
     seen: dict[tuple[str, str], Operation] = {}
     for path in paths:
         document = load_document(path)
-        source = Path(path).name
+        # The folder too: two documents are often both called openapi.json.
+        source = "/".join(Path(path).parts[-2:])
         taken_here: dict[str, Operation] = {}
         for op in operations(document, source):
             op.name = names.get(op.operation_id or "") \

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from validator import Validator, validate
-from validator._openapi import OpenAPIError, generate, import_documents, operation_name
+from validator._openapi import OpenAPIError, import_documents, operation_name
 from validator._overlay import RulesError, apply_rules, load_rules, merge_patch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def _import(tmp_path: Path, document: dict[str, Any], suffix: str = ".json"
 
 
 def _strip(schema: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in schema.items() if k not in ("$schema", "title")}
+    return {k: v for k, v in schema.items() if k not in ("$schema", "title", "x-route")}
 
 
 # -- translation -------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_operation_names(method: str, path: str, operation_id: str | None, name:
 def test_unusable_documents_are_refused_with_a_reason(tmp_path: Path) -> None:
     not_openapi = tmp_path / "swagger.json"
     not_openapi.write_text(json.dumps({"swagger": "2.0", "paths": {}}))
-    with pytest.raises(OpenAPIError, match="not an OpenAPI 3.x document"):
+    with pytest.raises(OpenAPIError, match=r"not an OpenAPI 3\.x document"):
         import_documents([not_openapi])
     external = tmp_path / "external.json"
     external.write_text(json.dumps(_document({"/x": _post({"$ref": "other.json#/X"})})))
@@ -288,7 +288,7 @@ def test_every_request_body_of_the_reference_documents_is_shipped() -> None:
     from validator import default_registry
 
     names = set(default_registry().names())
-    assert COVERED <= names
+    assert names >= COVERED
     assert {"contacts.list.query", "campaigns.list.query", "newsletters.list.query"} <= names
     readme = (ROOT / "openapi" / "README.md").read_text()
     for name in COVERED:
@@ -452,9 +452,8 @@ _DELETE = object()
 def _exists(payload: Any, path: list[Any]) -> bool:
     node = payload
     for key in path:
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+        if (isinstance(node, dict) and key in node) or (
+                isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node)):
             node = node[key]
         else:
             return False

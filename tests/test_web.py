@@ -88,6 +88,7 @@ async def echo(scope: Scope, receive: Receive, send: Send) -> None:
         "raw": b"".join(chunks).decode(),
         "parsed": validated.body if validated else None,
         "params": validated.params if validated else None,
+        "query": validated.query if validated else None,
         "credential": validated.credential.value if validated and validated.credential else None,
     })
     await send({"type": "http.response.start", "status": 200,
@@ -115,7 +116,19 @@ def test_route_table_matches_method_and_whole_segments() -> None:
     assert found.params == {"contactId": "abc"}
     tags = table.match("POST", "/v3/contacts/abc/tags")
     assert tags is not None and tags.schema == "contacts.upsert-tags"
-    assert table.match("GET", "/v3/contacts") is None
+    listed = table.match("GET", "/v3/contacts")
+    assert listed is not None and listed.schema is None
+    assert listed.route.query_schema == "contacts.list.query"
+    batch = table.match("POST", "/v3/contacts/batch")  # a literal segment beats {contactId}
+    assert batch is not None and batch.schema == "contacts.create-batch"
+    stats = table.match("GET", "/v3/newsletters/statistics")
+    assert stats is not None
+    assert stats.route.query_schema == "newsletters.get-statistics-collection.query"
+    assert table.match("PUT", "/v3/contacts") is None
+    # Every generated request body has its route.
+    assert {r.schema for r in table.routes if r.schema} >= {
+        "contacts.create", "custom-fields.update", "newsletters.create", "suppressions.create",
+        "search-contacts.search", "imports.create", "from-fields.create"}
     assert table.match("POST", "/v3/contactsX") is None
     assert table.match("POST", "/v3/contacts/a/b") is None
     dynamic = Route("POST", "/validate/{schema}", schema_param="schema")
@@ -427,6 +440,10 @@ def flask_app(**options: Any) -> Any:
         validated = request.environ["validator.validated"]
         return {"raw": request.get_data().decode(), "parsed": validated.body}, 202
 
+    @app.get("/v3/contacts")
+    def listed() -> tuple[dict[str, Any], int]:
+        return {"query": request.environ["validator.validated"].query}, 200
+
     app.wsgi_app = WsgiMiddleware(app.wsgi_app, **options)  # type: ignore[method-assign]
     return app
 
@@ -443,6 +460,37 @@ def test_wsgi_flask_valid_invalid_headers_and_limits() -> None:
                         403)["context"] == {"authenticationType": "auth_token"}
     assert_error(client.post("/v3/contacts", data=b"{" * 3000, headers=HEADERS), 1007, 400)
     assert_error(client.post("/v3/contacts", data=b'{"a":', headers=HEADERS), 1000, 400)
+
+
+def test_query_strings_are_checked_against_the_operations_query_schema() -> None:
+    app = AsgiMiddleware(echo)
+    bad = asgi_call(app, "GET", "/v3/contacts?page=0&perPage=abc&sort[email]=DESC",
+                    headers=KEY)
+    body = assert_error(bad, 1000, 400)
+    assert [(c["validationType"], c["fieldName"], c["code"]) for c in body["context"]] == [
+        ("query", ["page"], 1003), ("query", ["perPage"], 1006)]
+    ok = asgi_call(app, "GET", "/v3/contacts?page=2&query[email]=john&sort[email]=ASC",
+                   headers=KEY)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["query"] == {"page": 2, "query": {"email": "john"},
+                                  "sort": {"email": "ASC"}}
+    assert_error(asgi_call(app, "GET", "/v3/contacts?page=0"), 1014, 403)
+    # A route with both: the query's entries come first, then the body's.
+    both = asgi_call(app, "POST", "/v3/campaigns/abc/blocklists?additionalFlags=sideways",
+                     content=b'{"masks": 5}', headers=HEADERS)
+    body = assert_error(both, 1000, 400)
+    assert [(c["validationType"], c["fieldName"], c["code"]) for c in body["context"]] == [
+        ("query", ["additionalFlags"], 1003), ("body", ["masks"], 1006)]
+    assert asgi_call(app, "POST", "/v3/campaigns/abc/blocklists?additionalFlags=add,noResponse",
+                     content=b'{"masks": ["@spam.example"]}', headers=HEADERS).status_code == 200
+    only_query = asgi_call(app, "POST", "/v3/campaigns/abc/blocklists?additionalFlags=x",
+                           content=b'{"masks": []}', headers=HEADERS)
+    assert assert_error(only_query, 1003, 400)["context"][0]["validationType"] == "query"
+    # WSGI, through Flask.
+    client = flask_app().test_client()
+    assert client.get("/v3/contacts?perPage=50", headers=KEY).json == {"query": {"perPage": 50}}
+    refused = assert_error(client.get("/v3/contacts?perPage=5000", headers=KEY), 1003, 400)
+    assert refused["context"][0]["limits"] == {"min": 1, "max": 1000}
 
 
 def test_wsgi_chunked_body_is_read_only_up_to_the_limit() -> None:
@@ -773,7 +821,14 @@ def test_serve_answers_routes_validate_health_and_openapi(service: str) -> None:
         assert_error(client.get("/nowhere"), 1013, 404)
         health = client.get("/health")
         assert health.json()["status"] == "ok"
-        assert client.get("/openapi.json").json()["openapi"].startswith("3.1")
+        document = client.get("/openapi.json").json()
+        assert document["openapi"].startswith("3.1")
+        listing = document["paths"]["/v3/contacts"]["get"]
+        assert "requestBody" not in listing
+        assert {"page", "perPage", "query[createdOn][from]", "sort[email]"} <= {
+            p["name"] for p in listing["parameters"] if p["in"] == "query"}
+        assert client.get("/v3/contacts?page=1", headers=KEY).status_code == 200
+        assert_error(client.get("/v3/contacts?page=-1", headers=KEY), 1003, 400)
 
 
 def test_schemathesis_finds_no_500_and_no_undocumented_shape(service: str) -> None:

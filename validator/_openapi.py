@@ -36,6 +36,9 @@ import orjson
 from ._errors import SchemaError
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
+# An annotation on each generated schema: the request it checks ("POST /contacts"), from which
+# the web adapters build their routes.
+ROUTE = "x-route"
 METHODS = ("get", "put", "post", "patch", "delete")
 # Formats OpenAPI uses for storage sizes and encodings; JSON Schema has no such formats, and
 # an engine that asserts formats must not trip over them.
@@ -247,8 +250,8 @@ class _Translator:
             out = _nullable(out)
         return out
 
-    def finish(self, schema: Any, title: str) -> dict[str, Any]:
-        root: dict[str, Any] = {"$schema": DIALECT, "title": title}
+    def finish(self, schema: Any, title: str, route: str) -> dict[str, Any]:
+        root: dict[str, Any] = {"$schema": DIALECT, "title": title, ROUTE: route}
         if isinstance(schema, bool):
             schema = {} if schema else {"not": {}}
         root.update(schema)
@@ -389,11 +392,11 @@ def operations(document: Mapping[str, Any], source: str = "") -> Iterator[Operat
             operation_id = operation.get("operationId")
             found = Operation(method, path, operation_id, _resource_of(path),
                               operation_name(method, path, operation_id), source=source)
-            title = f"{operation.get('summary') or operation_id or ''}: " \
-                    f"{method.upper()} {path}".lstrip(": ")
+            route = f"{method.upper()} {path}"
+            title = f"{operation.get('summary') or operation_id or ''}: {route}".lstrip(": ")
             body = _json_body(translator, operation)
             if body is not None:
-                found.body = translator.finish(translator.schema(body), title)
+                found.body = translator.finish(translator.schema(body), title, route)
             # Operation parameters override path-level ones of the same name and place.
             merged: dict[tuple[str, str], Any] = {}
             for raw in [*shared, *operation.get("parameters", [])]:
@@ -403,7 +406,7 @@ def operations(document: Mapping[str, Any], source: str = "") -> Iterator[Operat
             query = _query_schema(translator, list(merged.values()))
             if query is not None:
                 found.query = translator.finish({"validationType": "query", **query},
-                                                f"Query parameters of {title}")
+                                                f"Query parameters of {title}", route)
             if found.body is None and found.query is None:
                 continue
             yield found

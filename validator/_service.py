@@ -149,6 +149,23 @@ class _Bundler:
         return None
 
 
+def _query_parameters(schema: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """A query schema's properties as OpenAPI parameters, nested objects as bracketed names
+    (`query[createdOn][from]`), the way the API spells them."""
+    out: list[dict[str, Any]] = []
+    if not isinstance(schema, dict):
+        return out
+    required = schema.get("required", [])
+    for name, sub in schema.get("properties", {}).items():
+        full = f"{prefix}[{name}]" if prefix else name
+        if isinstance(sub, dict) and sub.get("type") == "object" and "properties" in sub:
+            out += _query_parameters(sub, full)
+            continue
+        out.append({"name": full, "in": "query", "required": name in required,
+                    "schema": sub})
+    return out
+
+
 def openapi_document(registry: SchemaRegistry, routes: Iterable[Route]) -> dict[str, Any]:
     """An OpenAPI 3.1 document for the service, its request bodies from the schemas."""
     bundler = _Bundler(registry)
@@ -166,20 +183,26 @@ def openapi_document(registry: SchemaRegistry, routes: Iterable[Route]) -> dict[
             if param == route.schema_param:
                 schema = {"type": "string", "enum": names}
             params.append({"name": param, "in": "path", "required": True, "schema": schema})
-        body_schema: dict[str, Any] = (
-            {"$ref": f"#/components/schemas/{route.schema}"} if route.schema is not None
-            else {"description": "Any JSON; checked against the schema named in the path."})
-        title = (registry.get(route.schema)[0].get("title") if route.schema is not None
-                 else None) or "Validate a payload against a named schema"
-        paths.setdefault(route.pattern, {})[route.method.lower()] = {
+        if route.query_schema is not None:
+            query_schema, _ = registry.get(route.query_schema)
+            params += _query_parameters(query_schema)
+        label = route.schema or route.query_schema
+        title = (registry.get(label)[0].get("title") if label is not None else None) \
+            or "Validate a payload against a named schema"
+        operation: dict[str, Any] = {
             "summary": title,
-            "operationId": (route.schema or "validate").replace(".", "_").replace("-", "_"),
+            "operationId": (label or "validate").replace(".", "_").replace("-", "_"),
             "parameters": params,
-            "requestBody": {"required": True,
-                            "content": {"application/json": {"schema": body_schema}}},
             "responses": {str(route.success_status): {"description": "Valid; empty body"},
                           "default": error_response},
         }
+        if route.schema is not None or route.schema_param is not None:
+            body_schema: dict[str, Any] = (
+                {"$ref": f"#/components/schemas/{route.schema}"} if route.schema is not None
+                else {"description": "Any JSON; checked against the schema named in the path."})
+            operation["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": body_schema}}}
+        paths.setdefault(route.pattern, {})[route.method.lower()] = operation
     paths["/health"] = {"get": {
         "summary": "Liveness", "operationId": "health",
         "responses": {"200": {"description": "Up", "content": {"application/json": {
@@ -286,8 +309,9 @@ class ServiceApp:
                 # broken schema stops the server at start instead of failing requests.
                 try:
                     for route in self.guard.routes.routes:
-                        if route.schema is not None:
-                            self.guard.validator(route.schema)
+                        for name in (route.schema, route.query_schema):
+                            if name is not None:
+                                self.guard.validator(name)
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return

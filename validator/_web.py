@@ -24,10 +24,11 @@ from ._aggregate import GENERAL_VALIDATION_ERROR, aggregate, order, single_error
 from ._api import Result, Validator
 from ._catalog import DEFAULT_CATALOG, ErrorCatalog
 from ._errors import ApiError, Failure, Path, UnknownSchema
+from ._openapi import ROUTE
+from ._query import QueryShape, is_query_schema
 from ._registry import SchemaRegistry, default_registry
 
 __all__ = [
-    "DEFAULT_ROUTES",
     "Credential",
     "KeyCheck",
     "Lookup",
@@ -38,6 +39,7 @@ __all__ = [
     "RouteMatch",
     "RouteTable",
     "Validated",
+    "api_routes",
     "key_file_check",
     "related",
     "unique",
@@ -58,17 +60,10 @@ BAD_HEADERS = 1021
 DEFAULT_MAX_BODY = 1 << 20
 DEFAULT_MAX_DEPTH = 32
 
-# The API's own create/update routes (from its OpenAPI document). Creating a contact is
-# asynchronous in the API and answered 202; the others answer 200.
-DEFAULT_ROUTES: tuple[tuple[str, str, str], ...] = (
-    ("POST", "/v3/contacts", "contacts.create"),
-    ("POST", "/v3/contacts/{contactId}", "contacts.update"),
-    ("POST", "/v3/contacts/{contactId}/tags", "contacts.upsert-tags"),
-    ("POST", "/v3/contacts/{contactId}/custom-fields", "contacts.upsert-custom-fields"),
-    ("POST", "/v3/tags", "tags.create"),
-    ("POST", "/v3/custom-fields", "custom-fields.create"),
-    ("POST", "/v3/campaigns", "campaigns.create"),
-)
+# The API's routes come from the generated schemas (their `x-route` annotation); its path
+# prefix is the version. Creating a contact is asynchronous in the API and answered 202.
+API_PREFIX = "/v3"
+ACCEPTED_SCHEMAS = frozenset({"contacts.create"})
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -79,13 +74,15 @@ _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 @dataclass(frozen=True, slots=True)
 class RouteMatch:
     route: Route
-    schema: str
+    schema: str | None
+    """The body's schema; None on a route that checks only the query."""
     params: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """`method` + `pattern` (`/v3/contacts/{contactId}`) → `schema`.
+    """`method` + `pattern` (`/v3/contacts/{contactId}`) → the `schema` of the body, and the
+    `query_schema` of the query string (either may be left out, not both).
 
     With `schema_param` the schema name is taken from that path parameter instead, which is
     how the service's `POST /validate/{schema}` is routed.
@@ -96,11 +93,14 @@ class Route:
     schema: str | None = None
     schema_param: str | None = None
     success_status: int = 200
+    query_schema: str | None = None
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if (self.schema is None) == (self.schema_param is None):
-            raise ValueError("a route needs exactly one of schema and schema_param")
+        if self.schema is not None and self.schema_param is not None:
+            raise ValueError("a route takes schema or schema_param, not both")
+        if self.schema is None and self.schema_param is None and self.query_schema is None:
+            raise ValueError("a route needs a schema, a schema_param or a query_schema")
         parts = _PARAM.split(self.pattern)
         # split() alternates literal text and parameter names; a parameter is one path
         # segment, so `/v3/contacts/{id}` never swallows `/v3/contacts/x/tags`.
@@ -118,7 +118,7 @@ class Route:
         if found is None:
             return None
         params = found.groupdict()
-        schema = self.schema if self.schema is not None else params[str(self.schema_param)]
+        schema = params[self.schema_param] if self.schema_param is not None else self.schema
         return RouteMatch(self, schema, params)
 
 
@@ -144,9 +144,31 @@ class RouteTable:
         return None
 
     @classmethod
-    def default(cls) -> RouteTable:
-        return cls(Route(m, p, s, success_status=202 if s == "contacts.create" else 200)
-                   for m, p, s in DEFAULT_ROUTES)
+    def default(cls, registry: SchemaRegistry | None = None) -> RouteTable:
+        return cls(api_routes(registry))
+
+
+def api_routes(registry: SchemaRegistry | None = None, prefix: str = API_PREFIX
+               ) -> list[Route]:
+    """A route for every operation the registry's schemas name in their `x-route`
+    (`"POST /contacts"`, written by the OpenAPI importer): its body schema and its query
+    schema. Literal paths come before parameterised ones, so `/contacts/batch` is never
+    taken for `/contacts/{contactId}`."""
+    registry = registry or default_registry()
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for name in registry.names():
+        document, _ = registry.get(name)
+        route = document.get(ROUTE) if isinstance(document, dict) else None
+        if not isinstance(route, str) or " " not in route:
+            continue
+        method, path = route.split(" ", 1)
+        slot = found.setdefault((method.upper(), prefix + path), {})
+        slot["query" if is_query_schema(document) else "body"] = name
+    routes = [Route(method, pattern, names.get("body"), query_schema=names.get("query"),
+                    success_status=202 if names.get("body") in ACCEPTED_SCHEMAS else 200)
+              for (method, pattern), names in found.items()]
+    routes.sort(key=lambda r: (r.pattern.count("{"), -len(r.pattern), r.pattern, r.method))
+    return routes
 
 
 # -- authentication ----------------------------------------------------------------------
@@ -272,13 +294,15 @@ def _touches(failure_path: Path, path: Path) -> bool:
 @dataclass(frozen=True, slots=True)
 class Validated:
     """What the application gets for a request that passed: the parsed body (exactly the JSON
-    that was sent), the schema, the path parameters and the caller's credential."""
+    that was sent), the schema, the path parameters, the caller's credential and, on a route
+    with a query schema, the query as checked (typed and nested)."""
 
     schema: str
     body: Any
     params: dict[str, str]
     credential: Credential | None
     result: Result
+    query: Any = None
 
 
 class Refused(Exception):
@@ -531,6 +555,25 @@ class RequestGuard:
         failures = order([*result.failures, *extra], data)
         return Result(tuple(failures), aggregate(failures, self.catalog,
                                                  always_combine=validator.always_combine))
+
+    def check_query(self, match: RouteMatch, query: str | bytes) -> tuple[Any, list[Failure]]:
+        """The query string as the route's query schema reads it (typed, nested), and its
+        failures; nothing on a route without a query schema."""
+        name = match.route.query_schema
+        if name is None:
+            return None, []
+        validator = self.validator(name)
+        data = QueryShape(validator.schema).payload(query)
+        return data, list(validator.validate(data).failures)
+
+    def with_query(self, result: Result | None, failures: list[Failure]) -> Result:
+        """One verdict for the query and the body: the query's entries first (the URL comes
+        before the body), each part in its own order, aggregated by SPEC §4."""
+        if not failures:
+            return result if result is not None else Result((), None)
+        every = [*failures, *(result.failures if result is not None else ())]
+        always = bool(self.validator_options.get("always_combine"))
+        return Result(tuple(every), aggregate(every, self.catalog, always_combine=always))
 
     def judge_sync(self, schema: str, data: Any) -> Result:
         validator = self.validator(schema)

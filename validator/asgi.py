@@ -98,13 +98,7 @@ async def authenticate(guard: RequestGuard, headers: dict[str, str]) -> Credenti
     return credential
 
 
-async def check_body(guard: RequestGuard, match: RouteMatch, headers: dict[str, str],
-                     credential: Credential | None, chunks: AsyncIterator[bytes]
-                     ) -> tuple[Validated, bytes]:
-    """Content headers, then the body as it streams in, then the schema and lookups.
-    Returns the verdict and the body bytes exactly as they arrived."""
-    guard.validator(match.schema)  # an unknown schema is refused before the body is read
-    guard.check_content(headers)
+async def _read(guard: RequestGuard, chunks: AsyncIterator[bytes]) -> bytes:
     parts: list[bytes] = []
     size = 0
     async for chunk in chunks:
@@ -112,15 +106,37 @@ async def check_body(guard: RequestGuard, match: RouteMatch, headers: dict[str, 
         if size > guard.max_body:
             raise Refused(guard.too_large())
         parts.append(chunk)
-    body = b"".join(parts)
+    return b"".join(parts)
+
+
+async def check_body(guard: RequestGuard, match: RouteMatch, headers: dict[str, str],
+                     credential: Credential | None, chunks: AsyncIterator[bytes],
+                     query_string: bytes = b"") -> tuple[Validated, bytes]:
+    """Content headers, then the body as it streams in, then the schema and lookups; the
+    query string against the route's query schema, if it has one. Returns the verdict and the
+    body bytes exactly as they arrived."""
+    query, query_failures = guard.check_query(match, query_string)
+    if match.schema is None:
+        # A route that checks only its query (GET /v3/contacts): the body is passed on as is.
+        body = await _read(guard, chunks)
+        result = guard.with_query(None, query_failures)
+        if result.error is not None:
+            raise Refused(result.error)
+        assert match.route.query_schema is not None
+        return Validated(match.route.query_schema, None, match.params, credential, result,
+                         query), body
+    guard.validator(match.schema)  # an unknown schema is refused before the body is read
+    guard.check_content(headers)
+    body = await _read(guard, chunks)
     data, refusal = guard.parse(guard.validator(match.schema), body)
     if refusal is not None:
+        refusal = guard.with_query(refusal, query_failures)
         assert refusal.error is not None
         raise Refused(refusal.error)
-    result = await guard.judge_async(match.schema, data)
+    result = guard.with_query(await guard.judge_async(match.schema, data), query_failures)
     if result.error is not None:
         raise Refused(result.error)
-    return Validated(match.schema, data, match.params, credential, result), body
+    return Validated(match.schema, data, match.params, credential, result, query), body
 
 
 def _limiter_key(credential: Credential | None, scope: Scope) -> str:
@@ -182,7 +198,8 @@ class ValidationMiddleware:
                     raise Refused(decision.error(guard.catalog))
                 limiter_key = key
             validated, raw = await check_body(guard, match, headers, credential,
-                                              _receive_chunks(receive))
+                                              _receive_chunks(receive),
+                                              scope.get("query_string", b""))
         except Refused as refused:
             await self._release(limiter_key)
             await send_error(send, refused.error, extra)
@@ -284,7 +301,8 @@ class ValidBody:
             headers = _headers(request.scope)
             credential = await authenticate(guard, headers)
             validated, _ = await check_body(guard, match, headers, credential,
-                                            request.stream())
+                                            request.stream(), request.scope.get(
+                                                "query_string", b""))
         except Refused as refused:
             raise ApiErrorException(refused.error) from None
         except ApiErrorException:

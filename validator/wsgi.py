@@ -69,6 +69,11 @@ def _headers(environ: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _length(headers: dict[str, str]) -> int | None:
+    raw = headers.get("content-length", "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
 def _chunks(environ: dict[str, Any], declared: int | None, limit: int) -> Iterator[bytes]:
     stream = environ["wsgi.input"]
     if declared is not None:
@@ -155,14 +160,21 @@ class ValidationMiddleware:
                 if not decision.allowed:
                     raise Refused(decision.error(guard.catalog))
                 limiter_key = key
-            guard.validator(match.schema)
-            policy = guard.check_content(headers)
-            body = guard.read_chunks(_chunks(environ, policy.content_length, guard.max_body))
-            data, refusal = guard.parse(guard.validator(match.schema), body)
-            if refusal is not None:
-                assert refusal.error is not None
-                raise Refused(refusal.error)
-            result = guard.judge_sync(match.schema, data)
+            query, query_failures = guard.check_query(match, environ.get("QUERY_STRING", ""))
+            schema = match.schema
+            if schema is None:
+                # A route that checks only its query: the body is passed on as is.
+                schema = str(match.route.query_schema)
+                body = guard.read_chunks(_chunks(environ, _length(headers), guard.max_body))
+                data, result = None, guard.with_query(None, query_failures)
+            else:
+                guard.validator(schema)
+                policy = guard.check_content(headers)
+                body = guard.read_chunks(_chunks(environ, policy.content_length,
+                                                 guard.max_body))
+                data, refusal = guard.parse(guard.validator(schema), body)
+                result = refusal if refusal is not None else guard.judge_sync(schema, data)
+                result = guard.with_query(result, query_failures)
             if result.error is not None:
                 raise Refused(result.error)
         except Refused as refused:
@@ -174,7 +186,7 @@ class ValidationMiddleware:
             self._release(limiter_key)
             return _error(start_response, guard.internal_error(exc), extra)
 
-        environ[ENVIRON_KEY] = Validated(match.schema, data, match.params, credential, result)
+        environ[ENVIRON_KEY] = Validated(schema, data, match.params, credential, result, query)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
 

@@ -125,6 +125,8 @@ def test_query_parameters_nest_by_brackets(tmp_path: Path) -> None:
             {"name": "query[createdOn][from]", "in": "query", "required": True,
              "schema": {"type": "string", "format": "date"}},
             {"name": "X-Trace", "in": "header", "schema": {"type": "string"}},
+            {"name": "ids", "in": "query", "schema": {"type": "array",
+                                                      "items": {"type": "integer"}}},
         ]}}}, parameters={"Page": {"name": "page", "in": "query",
                                     "schema": {"type": "integer", "minimum": 1}}}))
     query = schemas["things.list.query"]
@@ -133,6 +135,9 @@ def test_query_parameters_nest_by_brackets(tmp_path: Path) -> None:
     assert query["properties"]["query"]["properties"]["createdOn"] == {
         "type": "object", "properties": {"from": {"type": "string", "format": "date"}},
         "required": ["from"]}
+    assert validate("ids=1&ids=x&query[createdOn][from]=2024-01-01", query).failures[
+        0].field_name == ("ids", 1)
+    assert validate("ids=1&ids=2&query[createdOn][from]=2024-01-01", query).ok
     result = validate("page=0&query[createdOn][from]=2024-13-01", query)
     assert [(c["fieldName"], c["code"], c["validationType"]) for c in
             result.error.to_dict()["context"]] == [  # type: ignore[union-attr]
@@ -509,3 +514,14 @@ def test_generated_payloads_get_the_official_verdict(name: str) -> None:
                 entry["code"] == 1005 and _exists(payload, field[:-1])), (payload, entry)
 
     check()
+
+
+def test_validate_cli_takes_a_query_string_for_a_query_schema() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "validator.cli", "validate", "--schema", "contacts.list.query",
+         "-"], input="page=0&sort[email]=DESC", capture_output=True, text=True, timeout=60,
+        check=False)
+    assert done.returncode == 1, done.stderr
+    body = json.loads(done.stdout)
+    assert [(c["validationType"], c["fieldName"]) for c in body["context"]] == [
+        ("query", ["page"])]

@@ -8,7 +8,8 @@ and a failure there points at ``["query", "createdOn", "from"]``.
 Every value of a query string is text. Where the schema asks for an integer, a number or a
 boolean and the text is one, it is converted; text that is not one stays text, so the engine
 reports a 1006 with the value as sent. A name given twice keeps the last value, and ``name[]``
-collects a list, as the API's own parameter parsing does.
+collects a list, as the API's own parameter parsing does; a parameter the schema declares as an
+array collects every value given for it (OpenAPI's default ``form`` style).
 """
 
 from __future__ import annotations
@@ -137,8 +138,21 @@ class QueryShape:
                     child = node[key] = {}
                 node = child
             else:
-                node[keys[-1]] = self._convert(keys, value)
+                if self._is_array(keys):
+                    # OpenAPI's default for an array in a query (form, exploded):
+                    # `tags=a&tags=b` is ["a", "b"].
+                    items = node.get(keys[-1])
+                    if not isinstance(items, list):
+                        items = node[keys[-1]] = []
+                    items.append(self._convert([*keys, ""], value))
+                else:
+                    node[keys[-1]] = self._convert(keys, value)
         return out
+
+    def _is_array(self, path: list[str]) -> bool:
+        node = self._node(path)
+        declared = node.get("type") if node is not None else None
+        return declared == "array" or (isinstance(declared, list) and declared == ["array"])
 
     def _walk(self, path: list[str], value: Any) -> Any:
         if isinstance(value, Mapping):

@@ -93,6 +93,24 @@ def test_all_of_of_plain_objects_is_merged_and_interacting_parts_are_kept(
     assert schemas["kept.create"]["allOf"] == [base, {"additionalProperties": False}]
 
 
+def test_read_only_fields_required_by_another_part_are_not_required_in_requests(
+        tmp_path: Path) -> None:
+    schema = _import(tmp_path, _document({"/things": _post({"allOf": [
+        {"$ref": "#/components/schemas/Stored"},
+        {"type": "object", "required": ["id", "name"],
+         "properties": {"name": {"type": "string"}}}]})},
+        {"Stored": {"type": "object", "required": ["id"], "properties": {
+            "id": {"type": "string", "readOnly": True},
+            "tags": {"type": "array", "items": {"type": "object", "required": ["tagId", "at"],
+                     "properties": {"tagId": {"type": "string"},
+                                    "at": {"type": "string", "readOnly": True}}}}}}}))
+    merged = schema["things.create"]
+    assert merged["required"] == ["name"]
+    assert set(merged["properties"]) == {"tags", "name"}
+    assert merged["properties"]["tags"]["items"]["required"] == ["tagId"]
+    assert validate({"name": "x", "tags": [{"tagId": "t"}]}, merged).ok
+
+
 def test_recursive_component_goes_to_defs(tmp_path: Path) -> None:
     node = {"type": "object", "properties": {
         "children": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}}}

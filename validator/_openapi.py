@@ -184,7 +184,7 @@ class _Translator:
             node = self.resolve(node["$ref"])[1]
         raise OpenAPIError(f"{self.source}: a $ref chain does not end")
 
-    def schema(self, node: Any, *, request: bool = True) -> Any:
+    def schema(self, node: Any) -> Any:
         if isinstance(node, bool):
             return node
         if not isinstance(node, Mapping):
@@ -199,7 +199,7 @@ class _Translator:
                 return {"$ref": f"#/$defs/{name}"}
             self._stack.append(key)
             try:
-                translated = self.schema(target, request=request)
+                translated = self.schema(target)
             finally:
                 self._stack.pop()
             if name in self.defs and self.defs[name] is None:
@@ -207,8 +207,7 @@ class _Translator:
                 return {"$ref": f"#/$defs/{name}"}
             if self.version.startswith("3.1") and len(node) > 1:
                 # 3.1 allows siblings next to $ref; 3.0 ignores them.
-                siblings = self.schema({k: v for k, v in node.items() if k != "$ref"},
-                                       request=request)
+                siblings = self.schema({k: v for k, v in node.items() if k != "$ref"})
                 return _merge_all_of([translated, siblings]) \
                     or {"allOf": [translated, siblings]}
             return copy.deepcopy(translated)
@@ -218,17 +217,17 @@ class _Translator:
                 continue
             if key in ("properties", "patternProperties", "$defs", "definitions",
                        "dependentSchemas"):
-                out[key] = {name: self.schema(sub, request=request)
+                out[key] = {name: self.schema(sub)
                             for name, sub in value.items()}
             elif key in ("items", "additionalProperties", "not", "contains",
                          "propertyNames", "additionalItems", "if", "then", "else",
                          "unevaluatedItems", "unevaluatedProperties"):
                 if isinstance(value, list):  # draft-4 style tuple items
-                    out["prefixItems"] = [self.schema(v, request=request) for v in value]
+                    out["prefixItems"] = [self.schema(v) for v in value]
                 else:
-                    out[key] = self.schema(value, request=request)
+                    out[key] = self.schema(value)
             elif key in ("allOf", "anyOf", "oneOf", "prefixItems"):
-                out[key] = [self.schema(v, request=request) for v in value]
+                out[key] = [self.schema(v) for v in value]
             elif key == "format" and value in _STORAGE_FORMATS:
                 continue
             elif key in ("exclusiveMinimum", "exclusiveMaximum") and isinstance(value, bool):
@@ -242,8 +241,6 @@ class _Translator:
                 out[key] = copy.deepcopy(value)
         if "example" in node and "examples" not in node:
             out["examples"] = [copy.deepcopy(node["example"])]
-        if request:
-            _drop_read_only(out)
         if "allOf" in out:
             out = _flatten(out)
         if node.get("nullable") is True:
@@ -252,29 +249,58 @@ class _Translator:
 
     def finish(self, schema: Any, title: str, route: str) -> dict[str, Any]:
         root: dict[str, Any] = {"$schema": DIALECT, "title": title, ROUTE: route}
+        schema = copy.deepcopy(schema)
+        _drop_read_only(schema)
         if isinstance(schema, bool):
             schema = {} if schema else {"not": {}}
         root.update(schema)
-        defs = {name: value for name, value in self.defs.items() if value is not None}
+        defs = {name: copy.deepcopy(value) for name, value in self.defs.items()
+                if value is not None}
+        for value in defs.values():
+            _drop_read_only(value)
         if defs:
             root["$defs"] = {**root.get("$defs", {}), **defs}
         self.defs = {}
         return root
 
 
-def _drop_read_only(schema: dict[str, Any]) -> None:
-    properties = schema.get("properties")
-    if not isinstance(properties, dict):
-        return
-    gone = {name for name, sub in properties.items()
-            if isinstance(sub, dict) and sub.get("readOnly") is True}
-    if not gone:
-        return
-    schema["properties"] = {k: v for k, v in properties.items() if k not in gone}
-    if isinstance(schema.get("required"), list):
-        schema["required"] = [r for r in schema["required"] if r not in gone]
-        if not schema["required"]:
-            del schema["required"]
+def _drop_read_only(node: Any) -> set[str]:
+    """Leave read-only properties out of a request schema, and out of ``required`` wherever
+    they are listed: OpenAPI says a required read-only property is required in responses only.
+    The parts of an ``allOf`` describe one object, so a name one part drops is dropped from the
+    ``required`` of every part. Returns the names dropped at this level."""
+    if isinstance(node, list):
+        for item in node:
+            _drop_read_only(item)
+        return set()
+    if not isinstance(node, dict):
+        return set()
+    dropped: set[str] = set()
+    properties = node.get("properties")
+    if isinstance(properties, dict):
+        dropped = {name for name, sub in properties.items()
+                   if isinstance(sub, dict) and sub.get("readOnly") is True}
+        node["properties"] = {k: v for k, v in properties.items() if k not in dropped}
+        for sub in node["properties"].values():
+            _drop_read_only(sub)
+    for key, value in node.items():
+        if key == "allOf" and isinstance(value, list):
+            for part in value:
+                dropped |= _drop_read_only(part)
+        elif key not in ("properties", "enum", "const", "examples", "default", "required"):
+            if isinstance(value, dict) and key in ("$defs", "patternProperties",
+                                                   "dependentSchemas"):
+                for sub in value.values():
+                    _drop_read_only(sub)
+            elif isinstance(value, dict | list):
+                _drop_read_only(value)
+    if dropped:
+        for holder in [node, *(p for p in node.get("allOf", []) if isinstance(p, dict))]:
+            if isinstance(holder.get("required"), list):
+                holder["required"] = [r for r in holder["required"] if r not in dropped]
+                if not holder["required"]:
+                    del holder["required"]
+    return dropped
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -362,7 +388,7 @@ def _query_schema(translator: _Translator, parameters: list[Any]) -> dict[str, A
         name = parameter.get("name")
         if not isinstance(name, str) or not name:
             raise OpenAPIError(f"{translator.source}: a query parameter has no name")
-        schema = translator.schema(parameter.get("schema", {}), request=True)
+        schema = translator.schema(parameter.get("schema", {}))
         if isinstance(schema, dict) and parameter.get("description") \
                 and "description" not in schema:
             schema = {"description": parameter["description"], **schema}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import csv
+import gc
 import io
 import json
 import multiprocessing
@@ -27,7 +28,7 @@ import time
 import zlib
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from hashlib import blake2b
@@ -173,13 +174,18 @@ def check_chunk(rows: Sequence[Any], schema_name: str, options: CheckOptions,
     worker, rather than in the process that reads), or ``Malformed``."""
     validator = _validator(schema_name, options)
     catalog = validator.catalog
+    mapper = plan.compiled() if plan is not None else None
+    default_campaign = options.campaign_id
     payloads = [row if isinstance(row, Malformed)
-                else _with_campaign(plan.payload(row) if plan is not None else row,
-                                    options.campaign_id)
+                else _with_campaign(mapper(row) if mapper is not None else row,
+                                    default_campaign)
                 for row in rows]
     readable = [row for row in payloads if not isinstance(row, Malformed)]
-    # The run resolved the domains up front; the chunk only applies those answers.
-    results = iter(validator.validate_many(readable, verdicts=verdicts))
+    if options.check_mx:
+        # The run resolved the domains up front; the chunk only applies those answers.
+        results = iter(validator.validate_many(readable, verdicts=verdicts))
+    else:
+        results = iter([validator.validate(payload) for payload in readable])
     suppress = bool(options.suppressed_addresses or options.suppressed_domains)
     outcomes: list[RowOutcome] = []
     for row in payloads:
@@ -364,12 +370,12 @@ def block_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[tuple[str, .
     pass of a run with MX checks, so that the run can resolve each domain once for all blocks
     before the rows are judged."""
     _, _, rows = parse_block(block, spec)
-    plan = spec.plan
+    mapper = spec.plan.compiled() if spec.plan is not None else None
     found: set[str] = set()
     for row in rows:
         if isinstance(row, Malformed):
             continue
-        payload = plan.payload(row) if plan is not None else row
+        payload = mapper(row) if mapper is not None else row
         for path in mx_paths:
             node = payload
             for key in path:
@@ -417,6 +423,19 @@ def check_block(block: Block, spec: BlockSpec, schema_name: str, options: CheckO
     """Parse, map, check and write out a block of records. Pure, like ``check_chunk``: the
     result depends only on the arguments, so a distributed engine can map it over partitions
     (a Dask bag of blocks) and a run can fold the results in order."""
+    # The objects made for a block are freed by reference counting; the cyclic collector
+    # would only rescan the engine's long-lived objects again and again meanwhile.
+    collect = gc.isenabled()
+    gc.disable()
+    try:
+        return _check_block(block, spec, schema_name, options, verdicts)
+    finally:
+        if collect:
+            gc.enable()
+
+
+def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: CheckOptions,
+                 verdicts: Mapping[str, _dns.DomainVerdict]) -> BlockResult:
     lines, raws, rows = parse_block(block, spec)
     outcomes = check_chunk(rows, schema_name, options, verdicts, spec.plan)
     valid_parts: list[bytes] = []
@@ -473,6 +492,8 @@ def _init_worker(schema_name: str, options: CheckOptions,
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_setup = (schema_name, options, mx_paths)
     _validator(schema_name, options)
+    # What is alive now (modules, the compiled schema) lives as long as the worker.
+    gc.freeze()
 
 
 def _pool_check(block: Block, spec: BlockSpec, verdicts: dict[str, _dns.DomainVerdict]
@@ -635,6 +656,7 @@ class _Run:
         self.files: list[str] = []
         self.pool: ProcessPoolExecutor | None = None
         self.blocks_seen = 0
+        self.utf8_specs: dict[int, tuple[BlockSpec, BlockSpec]] = {}
 
     def get_pool(self) -> ProcessPoolExecutor | None:
         if self.config.jobs > 1 and self.pool is None:
@@ -724,7 +746,7 @@ class _Run:
     # -- the outcome of each block -------------------------------------------------------------
 
     def repeat(self, spec: BlockSpec, file_index: int, line: int, first: int,
-               data: bytes) -> tuple[bytes, RowOutcome]:
+               data: bytes, was_valid: bool) -> tuple[bytes, RowOutcome]:
         """The reject entry of a row that repeats an earlier one (1008). Rare, so the row is
         judged again here, from its bytes, for the e-mail, campaign and failures it has."""
         if spec.format == "json":
@@ -732,13 +754,25 @@ class _Run:
             block = Block(line, records=[(line, text, json.loads(text), None)])
         else:
             block = Block(line, data)
-            spec = replace(spec, encoding="utf-8")  # the valid form is UTF-8
+            if spec.encoding != "utf-8":
+                utf8 = self.utf8_specs.get(id(spec))
+                if utf8 is None or utf8[0] is not spec:
+                    utf8 = self.utf8_specs[id(spec)] = (spec, replace(spec, encoding="utf-8"))
+                spec = utf8[1]  # the valid form is UTF-8
         lines, raws, rows = parse_block(block, spec)
-        domains = block_domains(block, spec, self.mx_paths) if self.mx_paths else set()
-        (outcome,) = check_chunk(rows, self.config.schema_name, self.config.options,
-                                 self.resolve(domains), spec.plan)
+        assert len(lines) == 1
+        if was_valid:
+            # A valid row has no failures: only its e-mail and campaign are needed.
+            payload = spec.plan.compiled()(rows[0]) if spec.plan is not None else rows[0]
+            email, campaign_id = _identity(_with_campaign(payload,
+                                                          self.config.options.campaign_id))
+            outcome = RowOutcome(VALID, (), None, email, campaign_id)
+        else:
+            domains = block_domains(block, spec, self.mx_paths) if self.mx_paths else set()
+            (outcome,) = check_chunk(rows, self.config.schema_name, self.config.options,
+                                     self.resolve(domains), spec.plan)
         email, campaign_id = outcome.email, outcome.campaign_id
-        assert email is not None and campaign_id is not None and len(lines) == 1
+        assert email is not None and campaign_id is not None
         first_file, first_line = first >> 32, first & 0xFFFFFFFF
         where = f"line {first_line}"
         if first_file != file_index:
@@ -756,6 +790,52 @@ class _Run:
         entry = output_line(spec, line, _original(rows[0], raws[0], spec), error.to_json())
         return entry, outcome
 
+    def _check_repeat(self, spec: BlockSpec, file_index: int, result: BlockResult, line: int,
+                      key: int, index: int, repeats: list[tuple[int, bytes]],
+                      dropped_valid: list[int], dropped_unverified: set[int]) -> None:
+        """Note the row (``index`` into the valid rows, or ``-1 - index`` into the unverified
+        ones) as the first of its key, or reject it as a repeat."""
+        here = file_index << 32 | line
+        first = self.seen.setdefault(key, here)
+        if first == here:
+            return
+        if index >= 0:
+            ends = result.valid_ends
+            data = result.valid[ends[index - 1] if index else 0:ends[index]]
+            dropped_valid.append(index)
+        else:
+            data = result.unverified[-1 - index][2]
+            dropped_unverified.add(-1 - index)
+        entry, outcome = self.repeat(spec, file_index, line, first, data, index >= 0)
+        repeats.append((line, entry))
+        summary = self.summary
+        count_invalid(outcome, summary.by_code, summary.by_field, summary.by_domain,
+                      summary.reasons)
+
+    def _check_repeats(self, spec: BlockSpec, file_index: int, result: BlockResult,
+                       repeats: list[tuple[int, bytes]], dropped_valid: list[int]) -> None:
+        """The 1008 check of a block's valid rows with set operations: only the keys seen
+        before or twice in the block are taken one by one."""
+        keys = result.valid_keys.tolist()
+        lines = result.valid_lines.tolist()
+        seen = self.seen
+        distinct = set(keys)
+        # (Not seen.keys() & keys: that copies all the keys seen so far, for every block.)
+        flagged = set(filter(seen.__contains__, distinct))
+        if len(distinct) != len(keys):
+            flagged.update(k for k, n in Counter(keys).items() if n > 1)
+        flagged.discard(0)
+        if flagged:
+            for index in [i for i, k in enumerate(keys) if k in flagged]:
+                self._check_repeat(spec, file_index, result, lines[index], keys[index], index,
+                                   repeats, dropped_valid, set())
+        base = file_index << 32
+        fresh = dict(zip(keys, map(base.__or__, lines) if base else lines, strict=True))
+        for key in flagged:
+            del fresh[key]
+        fresh.pop(0, None)
+        seen.update(fresh)
+
     def settle(self, spec: BlockSpec, file_index: int, result: BlockResult) -> None:
         summary = self.summary
         counts = summary.per_file[spec.source]
@@ -765,35 +845,19 @@ class _Run:
         repeats: list[tuple[int, bytes]] = []
         dropped_valid: list[int] = []
         dropped_unverified: set[int] = set()
-        if spec.dedupe:
-            seen = self.seen
-            base = file_index << 32
-            candidates: Iterable[tuple[int, int, int]]
-            if unverified:
-                candidates = sorted(
-                    [(line, key, i) for i, (line, key) in
-                     enumerate(zip(valid_lines, result.valid_keys, strict=True))]
-                    + [(line, key, -1 - i) for i, (line, key, _, _) in enumerate(unverified)])
-            else:
-                candidates = zip(valid_lines, result.valid_keys, range(len(valid_lines)),
-                                 strict=True)
+        if spec.dedupe and unverified:
+            # With unverified rows (MX on, DNS failing) the candidates are taken one by one, in
+            # the order of their lines.
+            candidates = sorted(
+                [(line, key, i) for i, (line, key) in
+                 enumerate(zip(valid_lines, result.valid_keys, strict=True))]
+                + [(line, key, -1 - i) for i, (line, key, _, _) in enumerate(unverified)])
             for line, key, index in candidates:
-                if not key:
-                    continue
-                here = base | line
-                first = seen.setdefault(key, here)
-                if first == here:
-                    continue
-                if index >= 0:
-                    data = valid[valid_ends[index - 1] if index else 0:valid_ends[index]]
-                    dropped_valid.append(index)
-                else:
-                    data = unverified[-1 - index][2]
-                    dropped_unverified.add(-1 - index)
-                entry, outcome = self.repeat(spec, file_index, line, first, data)
-                repeats.append((line, entry))
-                count_invalid(outcome, summary.by_code, summary.by_field, summary.by_domain,
-                              summary.reasons)
+                if key:
+                    self._check_repeat(spec, file_index, result, line, key, index, repeats,
+                                       dropped_valid, dropped_unverified)
+        elif spec.dedupe:
+            self._check_repeats(spec, file_index, result, repeats, dropped_valid)
         n_valid = len(valid_lines) - len(dropped_valid)
         n_unverified = len(unverified) - len(dropped_unverified)
         n_invalid = len(result.reject_lines) + len(repeats)
@@ -812,8 +876,10 @@ class _Run:
         _merge(summary.reasons, result.reasons)
         if self.valid is not None:
             if dropped_valid:
-                valid, valid_ends = _without(valid, valid_ends, dropped_valid)
-            self.valid.write_rows(valid, valid_ends)
+                self.valid.write_rows(*_without(valid, valid_ends, dropped_valid,
+                                                spec.format == "json"))
+            else:
+                self.valid.write_rows(valid, valid_ends)
         if self.unverified is not None:
             for i, (_, _, _, entry) in enumerate(unverified):
                 if i not in dropped_unverified:
@@ -834,15 +900,23 @@ def _merge(counter: Counter[Any], more: Counter[Any]) -> None:
             counter["(other)" if isinstance(key, str) else (0, "(other)", "(other)")] += n
 
 
-def _without(data: bytes, ends: array[int], dropped: list[int]) -> tuple[bytes, array[int]]:
-    """The rows of ``data`` but those at the ``dropped`` indexes (ascending)."""
+def _without(data: bytes, ends: array[int], dropped: list[int], with_ends: bool
+             ) -> tuple[bytes, Sequence[int]]:
+    """The rows of ``data`` but those at the ``dropped`` indexes (few), with their ends when
+    ``with_ends`` (else only as many items as there are rows)."""
     parts: list[bytes] = []
-    kept = array("Q")
-    start = size = 0
+    start = 0
+    for index in sorted(dropped):
+        parts.append(data[start:ends[index - 1] if index else 0])
+        start = ends[index]
+    parts.append(data[start:])
+    if not with_ends:
+        return b"".join(parts), range(len(ends) - len(dropped))
     drop = set(dropped)
+    kept = array("Q")
+    size = start = 0
     for index, end in enumerate(ends):
         if index not in drop:
-            parts.append(data[start:end])
             size += end - start
             kept.append(size)
         start = end

@@ -128,7 +128,12 @@ class ArrayConverter:
     item: ScalarConverter | None
 
     def __call__(self, text: str) -> Any:
-        pieces: list[Any] = [p for p in _split(text, self.separator) if p]
+        separator = self.separator
+        if separator not in text:
+            piece = text.strip()
+            pieces: list[Any] = [piece] if piece else []
+        else:
+            pieces = [p for p in (piece.strip() for piece in text.split(separator)) if p]
         if self.item is not None:
             pieces = [self.item(p) for p in pieces]
         wrap = self.wrap
@@ -174,6 +179,23 @@ class CsvPlan:
         return self
 
     def payload(self, cells: Sequence[str]) -> dict[str, Any]:
+        return self.compiled()(cells)
+
+    def compiled(self) -> Callable[[Sequence[str]], dict[str, Any]]:
+        """``payload`` as one function written for this plan (built once per process and
+        plan; not pickled): no loop over columns, no lookups of their attributes."""
+        key = self._key()
+        function = _compiled.get(key)
+        if function is None:
+            function = _compiled[key] = _compile(self)
+        return function
+
+    def _key(self) -> tuple[Any, ...]:
+        return (tuple(self.header), tuple(self.columns), tuple(self.custom_fields),
+                self.value_separator)
+
+    def payload_slow(self, cells: Sequence[str]) -> dict[str, Any]:
+        """What ``compiled`` does, written plainly (the reference the tests hold it to)."""
         payload: dict[str, Any] = {}
         for index, key, convert in self._top:
             text = cells[index]
@@ -205,6 +227,54 @@ class CsvPlan:
                 else:
                     payload[CUSTOM_FIELDS] = values
         return payload
+
+
+_compiled: dict[tuple[Any, ...], Callable[[Sequence[str]], dict[str, Any]]] = {}
+
+
+def _compile(plan: CsvPlan) -> Callable[[Sequence[str]], dict[str, Any]]:
+    """Python source for ``payload_slow`` unrolled over the plan's columns, the same steps
+    in the same order (so the payload's key order, which orders error entries, is the same)."""
+    names: dict[str, Any] = {"_split": _split, "isinstance": isinstance, "dict": dict,
+                             "list": list}
+    lines = ["def payload(cells):", "    payload = {}"]
+
+    def converted(column: _Column | tuple[int, str, Converter | None], var: str) -> str:
+        convert = column.convert if isinstance(column, _Column) else column[2]
+        if convert is None:
+            return var
+        name = f"_convert{len(names)}"
+        names[name] = convert
+        return f"{name}({var})"
+
+    for top in plan._top:
+        lines += [f"    text = cells[{top[0]}]", "    if text:",
+                  f"        payload[{top[1]!r}] = {converted(top, 'text')}"]
+    for column in plan._nested:
+        lines += [f"    text = cells[{column.index}]", "    if text:", "        node = payload"]
+        for key in column.path[:-1]:
+            lines += [f"        child = node.get({key!r})",
+                      "        if not isinstance(child, dict):",
+                      f"            child = node[{key!r}] = {{}}",
+                      "        node = child"]
+        lines.append(f"        node[{column.path[-1]!r}] = {converted(column, 'text')}")
+    if plan.custom_fields:
+        names["_separator"] = plan.value_separator
+        lines.append("    values = []")
+        for custom in plan.custom_fields:
+            lines += [f"    text = cells[{custom.index}]", "    if text:",
+                      f"        values.append({{'customFieldId': {custom.field_id!r}, "
+                      "'value': _split(text, _separator)})"]
+        lines += ["    if values:",
+                  f"        existing = payload.get({CUSTOM_FIELDS!r})",
+                  "        if isinstance(existing, list):",
+                  "            existing.extend(values)",
+                  "        else:",
+                  f"            payload[{CUSTOM_FIELDS!r}] = values"]
+    lines.append("    return payload")
+    exec(compile("\n".join(lines), "<csv plan>", "exec"), names)
+    function: Callable[[Sequence[str]], dict[str, Any]] = names["payload"]
+    return function
 
 
 def _split(text: str, separator: str) -> list[str]:

@@ -51,7 +51,7 @@ from ._batch_io import (
     open_source,
 )
 from ._batch_map import CsvPlan, SchemaView, build_plan
-from ._catalog import DEFAULT_CATALOG
+from ._catalog import DEFAULT_CATALOG, ErrorCatalog
 from ._email import email_ascii_domain
 from ._errors import Failure
 from ._registry import default_registry
@@ -190,11 +190,7 @@ def check_chunk(rows: Sequence[Any], schema_name: str, options: CheckOptions,
     outcomes: list[RowOutcome] = []
     for row in payloads:
         if isinstance(row, Malformed):
-            failure = Failure(GENERAL_VALIDATION_ERROR, (), row.raw, row.description,
-                              keyword="row")
-            error = aggregate([failure], catalog)
-            assert error is not None
-            outcomes.append(RowOutcome(INVALID, (failure,), error.to_json()))
+            outcomes.append(_malformed(row, catalog))
             continue
         result = next(results)
         email, campaign_id = _identity(row)
@@ -211,6 +207,48 @@ def check_chunk(rows: Sequence[Any], schema_name: str, options: CheckOptions,
         status = UNVERIFIED if only_unverifiable(failures) else INVALID
         outcomes.append(RowOutcome(status, tuple(failures), error.to_json(), email,
                                    campaign_id))
+    return outcomes
+
+
+def _malformed(row: Malformed, catalog: ErrorCatalog) -> RowOutcome:
+    failure = Failure(GENERAL_VALIDATION_ERROR, (), row.raw, row.description, keyword="row")
+    error = aggregate([failure], catalog)
+    assert error is not None
+    return RowOutcome(INVALID, (failure,), error.to_json())
+
+
+def _plain_outcomes(rows: Sequence[Any], schema_name: str, options: CheckOptions,
+                    plan: CsvPlan | None, dedupe: bool) -> list[int | RowOutcome]:
+    """What ``check_chunk`` says when there is no MX check and no suppression list, in one
+    pass and without an object per valid row: a valid row is its ``dedupe_key`` (0 without
+    --dedupe)."""
+    validator = _validator(schema_name, options)
+    validate = validator.validate
+    catalog = validator.catalog
+    mapper = plan.compiled() if plan is not None else None
+    default_campaign = options.campaign_id
+    outcomes: list[int | RowOutcome] = []
+    append = outcomes.append
+    for row in rows:
+        if row.__class__ is Malformed:
+            append(_malformed(row, catalog))
+            continue
+        payload = mapper(row) if mapper is not None else row
+        if default_campaign is not None:
+            payload = _with_campaign(payload, default_campaign)
+        result = validate(payload)
+        error = result.error
+        if error is None:
+            if dedupe:
+                email, campaign_id = _identity(payload)
+                append(dedupe_key(email, campaign_id))
+            else:
+                append(0)
+            continue
+        email, campaign_id = _identity(payload)
+        failures = result.failures
+        append(RowOutcome(UNVERIFIED if only_unverifiable(failures) else INVALID, failures,
+                          error.to_json(), email, campaign_id))
     return outcomes
 
 
@@ -437,7 +475,12 @@ def check_block(block: Block, spec: BlockSpec, schema_name: str, options: CheckO
 def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: CheckOptions,
                  verdicts: Mapping[str, _dns.DomainVerdict]) -> BlockResult:
     lines, raws, rows = parse_block(block, spec)
-    outcomes = check_chunk(rows, schema_name, options, verdicts, spec.plan)
+    dedupe = spec.dedupe
+    outcomes: Sequence[int | RowOutcome]
+    if options.check_mx or options.suppressed_addresses or options.suppressed_domains:
+        outcomes = check_chunk(rows, schema_name, options, verdicts, spec.plan)
+    else:
+        outcomes = _plain_outcomes(rows, schema_name, options, spec.plan, dedupe)
     valid_parts: list[bytes] = []
     valid_ends = array("Q")
     valid_lines = array("Q")
@@ -450,19 +493,27 @@ def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: Check
     by_field: Counter[str] = Counter()
     by_domain: Counter[str] = Counter()
     reasons: Counter[tuple[int, str, str]] = Counter()
-    dedupe = spec.dedupe
     valid_size = reject_size = 0
+    csv_newline = spec.newline if spec.format == "csv" else None
     for line, raw, row, outcome in zip(lines, raws, rows, outcomes, strict=True):
-        status = outcome.status
-        if status == VALID:
-            data = row_bytes(raw, spec)
+        if outcome.__class__ is int or outcome.status == VALID:  # type: ignore[union-attr]
+            # row_bytes, inlined.
+            if raw.__class__ is bytes:
+                data = raw + b"\n"
+            elif csv_newline is not None and not raw.endswith(("\n", "\r")):
+                data = (raw + csv_newline).encode("utf-8", "surrogateescape")
+            else:
+                data = raw.encode("utf-8", "surrogateescape")
             valid_parts.append(data)
             valid_size += len(data)
             valid_ends.append(valid_size)
             valid_lines.append(line)
             if dedupe:
-                valid_keys.append(dedupe_key(outcome.email, outcome.campaign_id))
+                valid_keys.append(outcome if isinstance(outcome, int)
+                                  else dedupe_key(outcome.email, outcome.campaign_id))
             continue
+        assert isinstance(outcome, RowOutcome)
+        status = outcome.status
         assert outcome.body is not None
         entry = output_line(spec, line, _original(row, raw, spec), outcome.body)
         if status == UNVERIFIED:

@@ -693,9 +693,12 @@ class _Run:
         self.rejects: AtomicOutput | None = None
         self.unverified: AtomicOutput | None = None
         self.report: AtomicOutput | None = None
-        # dedupe_key → file index << 32 | line of the first accepted row: two ints per
-        # distinct e-mail and campaign, never the strings.
+        # dedupe_key → the number of the block that holds the first accepted row of that key.
+        # The number is one int object per block, shared by all its keys, so an entry costs
+        # the key's int and a slot; the line is found, for the few repeats, in that block's
+        # keys and lines (``firsts``), 16 bytes a row.
         self.seen: dict[int, int] = {}
+        self.firsts: list[tuple[int, array[int], array[int]]] = []
         self.verdicts: dict[str, _dns.DomainVerdict] = {}
         self.checker: _dns.MXChecker | None = None
         self.failures_in_a_row = 0
@@ -841,15 +844,22 @@ class _Run:
         entry = output_line(spec, line, _original(rows[0], raws[0], spec), error.to_json())
         return entry, outcome
 
+    def _new_block(self, file_index: int, keys: array[int], lines: array[int]) -> int:
+        """Number a block whose rows may be the first of their keys."""
+        self.firsts.append((file_index, keys, lines))
+        return len(self.firsts) - 1
+
     def _check_repeat(self, spec: BlockSpec, file_index: int, result: BlockResult, line: int,
-                      key: int, index: int, repeats: list[tuple[int, bytes]],
+                      key: int, index: int, block: int, repeats: list[tuple[int, bytes]],
                       dropped_valid: list[int], dropped_unverified: set[int]) -> None:
         """Note the row (``index`` into the valid rows, or ``-1 - index`` into the unverified
         ones) as the first of its key, or reject it as a repeat."""
-        here = file_index << 32 | line
-        first = self.seen.setdefault(key, here)
-        if first == here:
+        first_block = self.seen.get(key)
+        if first_block is None:
+            self.seen[key] = block
             return
+        first_file, keys, lines = self.firsts[first_block]
+        first_line = lines[keys.index(key)]
         if index >= 0:
             ends = result.valid_ends
             data = result.valid[ends[index - 1] if index else 0:ends[index]]
@@ -857,7 +867,8 @@ class _Run:
         else:
             data = result.unverified[-1 - index][2]
             dropped_unverified.add(-1 - index)
-        entry, outcome = self.repeat(spec, file_index, line, first, data, index >= 0)
+        entry, outcome = self.repeat(spec, file_index, line, first_file << 32 | first_line,
+                                     data, index >= 0)
         repeats.append((line, entry))
         summary = self.summary
         count_invalid(outcome, summary.by_code, summary.by_field, summary.by_domain,
@@ -868,7 +879,6 @@ class _Run:
         """The 1008 check of a block's valid rows with set operations: only the keys seen
         before or twice in the block are taken one by one."""
         keys = result.valid_keys.tolist()
-        lines = result.valid_lines.tolist()
         seen = self.seen
         distinct = set(keys)
         # (Not seen.keys() & keys: that copies all the keys seen so far, for every block.)
@@ -876,12 +886,13 @@ class _Run:
         if len(distinct) != len(keys):
             flagged.update(k for k, n in Counter(keys).items() if n > 1)
         flagged.discard(0)
+        block = self._new_block(file_index, result.valid_keys, result.valid_lines)
         if flagged:
+            lines = result.valid_lines
             for index in [i for i, k in enumerate(keys) if k in flagged]:
                 self._check_repeat(spec, file_index, result, lines[index], keys[index], index,
-                                   repeats, dropped_valid, set())
-        base = file_index << 32
-        fresh = dict(zip(keys, map(base.__or__, lines) if base else lines, strict=True))
+                                   block, repeats, dropped_valid, set())
+        fresh = dict.fromkeys(distinct, block)
         for key in flagged:
             del fresh[key]
         fresh.pop(0, None)
@@ -903,10 +914,12 @@ class _Run:
                 [(line, key, i) for i, (line, key) in
                  enumerate(zip(valid_lines, result.valid_keys, strict=True))]
                 + [(line, key, -1 - i) for i, (line, key, _, _) in enumerate(unverified)])
+            block = self._new_block(file_index, array("Q", [key for _, key, _ in candidates]),
+                                    array("Q", [line for line, _, _ in candidates]))
             for line, key, index in candidates:
                 if key:
-                    self._check_repeat(spec, file_index, result, line, key, index, repeats,
-                                       dropped_valid, dropped_unverified)
+                    self._check_repeat(spec, file_index, result, line, key, index, block,
+                                       repeats, dropped_valid, dropped_unverified)
         elif spec.dedupe:
             self._check_repeats(spec, file_index, result, repeats, dropped_valid)
         n_valid = len(valid_lines) - len(dropped_valid)

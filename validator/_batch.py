@@ -408,19 +408,29 @@ def block_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[tuple[str, .
     pass of a run with MX checks, so that the run can resolve each domain once for all blocks
     before the rows are judged."""
     _, _, rows = parse_block(block, spec)
-    mapper = spec.plan.compiled() if spec.plan is not None else None
+    plan = spec.plan
     found: set[str] = set()
-    for row in rows:
-        if isinstance(row, Malformed):
-            continue
-        payload = mapper(row) if mapper is not None else row
-        for path in mx_paths:
-            node = payload
-            for key in path:
-                node = node.get(key) if isinstance(node, dict) else None
-            if isinstance(node, str) and node:
-                with contextlib.suppress(ValueError):
-                    found.add(email_ascii_domain(node))
+    values: set[Any] = set()
+    if plan is not None:
+        # The cells the MX-checked fields come from are read directly, without mapping the
+        # rows (a header with two columns for one field gives the domains of both).
+        columns = [c.index for c in plan.columns if c.path in mx_paths]
+        for row in rows:
+            if not isinstance(row, Malformed):
+                values.update(row[i] for i in columns)
+    else:
+        for row in rows:
+            if isinstance(row, Malformed):
+                continue
+            for path in mx_paths:
+                node = row
+                for key in path:
+                    node = node.get(key) if isinstance(node, dict) else None
+                values.add(node if isinstance(node, str) else None)
+    for value in values:
+        if isinstance(value, str) and value:
+            with contextlib.suppress(ValueError):
+                found.add(email_ascii_domain(value))
     return found
 
 

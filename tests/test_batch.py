@@ -450,6 +450,9 @@ def _tricky_csv() -> bytes:
             rows.append(f"u{i - 1}@example.com,Repeat,pV3r,1,")  # 1008 of the row before
         else:
             rows.append(f'u{i}@example.com,"Name, {i}",pV3r,{i},a|b')
+    # A stray quote in an unquoted field is text to the CSV reader, and makes the quote
+    # count odd for the cutter from here on: the rest is one block, the outputs the same.
+    rows += ['u98@example.com,Tom 6" tall,pV3r,1,', "u99@example.com,Last,pV3r,2,"]
     return ("\r\n".join(rows) + "\r\n").encode()
 
 
@@ -477,7 +480,7 @@ def test_csv_records_straddling_block_boundaries(tmp_path: Path, block_bytes: st
     valid, rejects, counts = expected
     assert b'"Ann\nSays ""hi""\r\nagain"' in valid
     assert {code for _, _, code, _ in rejects} == {1000, 1008}
-    assert counts["rows"]["read"] == 60 - 3  # three blank lines
+    assert counts["rows"]["read"] == 62 - 3  # three blank lines
     for jobs in ("1", "2"):
         got = _outputs(tmp_path, source, f"{jobs}-{block_bytes}", "-j", jobs,
                        env={"VALIDATOR_BLOCK_BYTES": block_bytes})

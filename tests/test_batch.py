@@ -592,3 +592,24 @@ def test_inputs_read_record_by_record_still_go_through_blocks(tmp_path: Path) ->
                                                       "bob@example.com,Bob,pV3r\n")
         else:
             assert json.loads(ok.read_text()) == [contact(1), contact(2)]
+
+
+def test_truncated_gzip_keeps_the_rows_before_the_break(tmp_path: Path) -> None:
+    source = tmp_path / "cut.csv.gz"
+    _big_csv(tmp_path / "whole.csv", 20_000)
+    packed = gzip.compress((tmp_path / "whole.csv").read_bytes())
+    source.write_bytes(packed[: len(packed) // 2])
+    result = run(source, "--no-check-mx", "-j", "2", "--chunk-size", "1000", "--valid",
+                 tmp_path / "ok.csv", "--rejects", tmp_path / "bad.jsonl", "--report",
+                 tmp_path / "r.json", "-q")
+    assert result.returncode == 2, result.stderr
+    assert b"cannot read" in result.stderr
+    rows = report(tmp_path / "r.json")["rows"]
+    assert 1000 < rows["read"] < 20_000
+    valid = (tmp_path / "ok.csv").read_bytes()
+    assert valid.count(b"\n") - 1 == rows["valid"]
+    # No row is made of a line the break cut short: every row read was a whole line.
+    whole = set((tmp_path / "whole.csv").read_bytes().split(b"\n"))
+    assert all(line in whole for line in valid.split(b"\n"))
+    bad = jsonl(tmp_path / "bad.jsonl")
+    assert all(r["error"]["code"] != 1000 for r in bad)

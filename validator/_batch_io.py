@@ -326,7 +326,8 @@ def _cut(buf: bytes, target: int, quotes: bool) -> int:
 def byte_blocks(source: Source, target: int) -> Iterator[tuple[int, bytes]]:
     """The rest of a CSV or JSON Lines input as ``(first line, bytes)`` blocks of about
     ``target`` bytes, each made of whole records. A read error ends the blocks after the one
-    holding what was read before it (then re-raised), so that those rows are still judged."""
+    holding the lines read whole before it (then re-raised), so that those rows are still
+    judged."""
     stream = source.stream
     assert stream is not None
     quotes = source.format == "csv"
@@ -338,8 +339,11 @@ def byte_blocks(source: Source, target: int) -> Iterator[tuple[int, bytes]]:
         try:
             data = stream.read(max(target, _SAMPLE))
         except BaseException:
-            if buf:
-                yield line, buf
+            # The lines read whole before the break are still rows; a line it cut off is not
+            # (its last cell could pass, cut short).
+            end = buf.rfind(b"\n") + 1
+            if end:
+                yield line, buf[:end]
             raise
         if not data:
             break

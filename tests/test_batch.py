@@ -559,9 +559,10 @@ def test_compiled_csv_plan_matches_the_plain_one() -> None:
         ["a@b.com", " one ", "", "|", "1.5e3", "oops", "pV3r", "", "x", ""],
         ["a@b.com", "", "Xa91", "only", "null", "", "text", "y;", "", "z"],
     ]
-    for cells in samples:
-        assert plan.compiled()(cells) == plan.payload_slow(cells)
-        assert list(plan.compiled()(cells)) == list(plan.payload_slow(cells))
+    for _ in range(2):  # the second time, converted cells come from the column's cache
+        for cells in samples:
+            assert plan.compiled()(cells) == plan.payload_slow(cells)
+            assert list(plan.compiled()(cells)) == list(plan.payload_slow(cells))
 
 
 def test_inputs_read_record_by_record_still_go_through_blocks(tmp_path: Path) -> None:

@@ -3,14 +3,16 @@ unverified outputs (SPEC §6).
 
 The work is split along what can run anywhere and what needs the whole run:
 
-* ``check_chunk(rows, schema_name, options, verdicts, plan)`` is a pure function of a chunk of
-  rows (JSON values, or CSV cells with the plan that maps them) and the DNS verdicts of their
-  domains. It maps, coerces, validates and builds the error bodies; it is what the process pool
-  runs, and what a distributed engine (Dask) can map over partitions unchanged.
-* What depends on the whole input stays in the parent: reading (one stream, in order),
-  resolving every distinct domain once for the run before the chunk that needs it is sent, the
-  1008 check (a repeat of an e-mail in a campaign is only a repeat relative to the rows before
-  it), the outputs and the counts.
+* ``check_block(block, spec, schema_name, options, verdicts)`` is a pure function of a block of
+  raw records (bytes cut at record boundaries, with the line the block starts on) and the DNS
+  verdicts of their domains. It decodes, parses, maps, coerces, validates, builds the error
+  bodies and serialises every output line; it is what the process pool runs, and what a
+  distributed engine (Dask) can map over partitions unchanged. ``check_chunk`` is the same for
+  rows already parsed. ``block_domains`` gives a block's domains, for runs with MX checks.
+* What depends on the whole input stays in the parent, which is kept nearly idle: cutting the
+  input into blocks (no decoding, no parsing), resolving every distinct domain once for the
+  run, the 1008 check on 64-bit digests (a repeat of an e-mail in a campaign is only a repeat
+  relative to the rows before it), writing the bytes in input order and adding up the counts.
 """
 
 from __future__ import annotations
@@ -90,9 +92,8 @@ class Malformed:
 
 
 class RowOutcome(NamedTuple):
-    """The verdict on one row, with what the whole-run checks need to know of it.
-
-    A named tuple: a million of them cross the process boundary, and tuples pickle fastest."""
+    """The verdict on one row, with what the whole-run checks need to know of it (a named
+    tuple: cheap to make; blocks return bytes and arrays instead of these)."""
 
     status: int
     failures: tuple[Failure, ...] = ()

@@ -230,6 +230,7 @@ class CsvPlan:
 
 
 _compiled: dict[tuple[Any, ...], Callable[[Sequence[str]], dict[str, Any]]] = {}
+_CACHED = 4096
 
 
 def _compile(plan: CsvPlan) -> Callable[[Sequence[str]], dict[str, Any]]:
@@ -239,25 +240,33 @@ def _compile(plan: CsvPlan) -> Callable[[Sequence[str]], dict[str, Any]]:
                              "list": list}
     lines = ["def payload(cells):", "    payload = {}"]
 
-    def converted(column: _Column | tuple[int, str, Converter | None], var: str) -> str:
-        convert = column.convert if isinstance(column, _Column) else column[2]
+    def converted(convert: Converter | None) -> list[str]:
+        """Lines that set ``value`` to the converted ``text``. A cell's text repeats a lot
+        (tags, scores), so the converted values of a column are kept (up to _CACHED): the
+        same value object then stands in several payloads, which nothing changes."""
         if convert is None:
-            return var
+            return ["        value = text"]
         name = f"_convert{len(names)}"
         names[name] = convert
-        return f"{name}({var})"
+        names[f"{name}_cache"] = {}
+        return [f"        value = {name}_cache.get(text)",
+                "        if value is None:",
+                f"            value = {name}(text)",
+                f"            if len({name}_cache) < {_CACHED}:",
+                f"                {name}_cache[text] = value"]
 
-    for top in plan._top:
-        lines += [f"    text = cells[{top[0]}]", "    if text:",
-                  f"        payload[{top[1]!r}] = {converted(top, 'text')}"]
+    for index, key, convert in plan._top:
+        lines += [f"    text = cells[{index}]", "    if text:", *converted(convert),
+                  f"        payload[{key!r}] = value"]
     for column in plan._nested:
-        lines += [f"    text = cells[{column.index}]", "    if text:", "        node = payload"]
+        lines += [f"    text = cells[{column.index}]", "    if text:", *converted(column.convert),
+                  "        node = payload"]
         for key in column.path[:-1]:
             lines += [f"        child = node.get({key!r})",
                       "        if not isinstance(child, dict):",
                       f"            child = node[{key!r}] = {{}}",
                       "        node = child"]
-        lines.append(f"        node[{column.path[-1]!r}] = {converted(column, 'text')}")
+        lines.append(f"        node[{column.path[-1]!r}] = value")
     if plan.custom_fields:
         names["_separator"] = plan.value_separator
         lines.append("    values = []")
@@ -265,10 +274,11 @@ def _compile(plan: CsvPlan) -> Callable[[Sequence[str]], dict[str, Any]]:
             lines += [f"    text = cells[{custom.index}]", "    if text:",
                       f"        values.append({{'customFieldId': {custom.field_id!r}, "
                       "'value': _split(text, _separator)})"]
+        # A new list rather than extending the column's: that one may be a kept value.
         lines += ["    if values:",
                   f"        existing = payload.get({CUSTOM_FIELDS!r})",
                   "        if isinstance(existing, list):",
-                  "            existing.extend(values)",
+                  f"            payload[{CUSTOM_FIELDS!r}] = existing + values",
                   "        else:",
                   f"            payload[{CUSTOM_FIELDS!r}] = values"]
     lines.append("    return payload")

@@ -144,11 +144,13 @@ class _Sampler(threading.Thread):
         # Workers are children of the forkserver, not of the process we wait for, so their CPU
         # time never reaches our RUSAGE_CHILDREN: it is read from /proc while they live.
         self.cpu: dict[int, float] = {}
+        self.parent_cpu = 0.0
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
             self.parent_kib = max(self.parent_kib, _peak_kib(self.pid))
+            self.parent_cpu = max(self.parent_cpu, _cpu_seconds(self.pid))
             stack = _children(self.pid)
             while stack:
                 child = stack.pop()
@@ -164,6 +166,8 @@ class Measured:
     rows: int
     seconds: float
     cpu_seconds: float
+    parent_cpu_seconds: float
+    """CPU of the process that reads and writes (the rest is the workers')."""
     parent_mib: float
     worker_mib: float
     total_mib: float
@@ -194,7 +198,8 @@ def time_check(label: str, source: Path, out: Path, extra: list[str]) -> Measure
     cpu += sum(c for pid, c in sampler.cpu.items() if pid != process.pid)
     counts = json.loads(report.read_text())["rows"] if report.exists() else {}
     worker = max(sampler.workers.values(), default=0)
-    return Measured(label, counts.get("read", 0), seconds, cpu, sampler.parent_kib / 1024,
+    return Measured(label, counts.get("read", 0), seconds, cpu, sampler.parent_cpu,
+                    sampler.parent_kib / 1024,
                     worker / 1024, (sampler.parent_kib + sum(sampler.workers.values())) / 1024,
                     code, counts)
 
@@ -272,7 +277,8 @@ class _DnsServer:
 
 def _print(measured: Measured) -> None:
     print(f"  {measured.label:<28} {measured.rows:>9,} rows  {measured.seconds:7.1f} s  "
-          f"{measured.rate:>9,.0f} rows/s  cpu {measured.cpu_seconds:6.1f} s  "
+          f"{measured.rate:>9,.0f} rows/s  cpu {measured.cpu_seconds:6.1f} s "
+          f"(parent {measured.parent_cpu_seconds:4.1f} s)  "
           f"peak parent {measured.parent_mib:5.0f} MiB, worker {measured.worker_mib:5.0f} MiB, "
           f"all {measured.total_mib:5.0f} MiB  exit {measured.exit_code}  {measured.counts}")
 

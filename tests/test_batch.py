@@ -429,3 +429,188 @@ def test_several_inputs_share_one_run(tmp_path: Path) -> None:
     mixed = run(first, as_csv, "--no-check-mx", "-j", "1", "--valid", tmp_path / "mixed.jsonl")
     assert mixed.returncode == 2 and b"one format" in mixed.stderr
     assert not (tmp_path / "mixed.jsonl").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Blocks: the reading process cuts the input into byte blocks at record boundaries
+# --------------------------------------------------------------------------------------------
+def _tricky_csv() -> bytes:
+    rows = ["email,name,campaign.campaignId,scoring,tags"]
+    for i in range(60):
+        if i % 7 == 0:
+            # A quoted field holding newlines (LF and CRLF) and escaped quotes.
+            rows.append(f'u{i}@example.com,"Ann\nSays ""hi""\r\nagain",pV3r,{i},vip')
+        elif i % 11 == 0:
+            rows.append(f'"u{i}@example.com"x,Bad,pV3r,1,')   # bad quoting
+        elif i % 13 == 0:
+            rows.append(f"u{i}@example.com,Short")              # wrong column count
+        elif i % 17 == 0:
+            rows.append("")                                      # blank: not a row
+        elif i % 5 == 0:
+            rows.append(f"u{i - 1}@example.com,Repeat,pV3r,1,")  # 1008 of the row before
+        else:
+            rows.append(f'u{i}@example.com,"Name, {i}",pV3r,{i},a|b')
+    # A stray quote in an unquoted field is text to the CSV reader, and makes the quote
+    # count odd for the cutter from here on: the rest is one block, the outputs the same.
+    rows += ['u98@example.com,Tom 6" tall,pV3r,1,', "u99@example.com,Last,pV3r,2,"]
+    return ("\r\n".join(rows) + "\r\n").encode()
+
+
+def _outputs(tmp_path: Path, source: Path, tag: str, *args: str,
+             env: dict[str, str] | None = None) -> tuple[bytes, list[Any], dict[str, Any]]:
+    ok, bad, rep = (tmp_path / f"ok{tag}{source.suffix}", tmp_path / f"bad{tag}.jsonl",
+                    tmp_path / f"r{tag}.json")
+    result = subprocess.run(
+        [*CHECK, str(source), "--no-check-mx", "--valid", str(ok), "--rejects", str(bad),
+         "--report", str(rep), "-q", *args], capture_output=True, timeout=60, check=False,
+        env={**os.environ, **(env or {})})
+    assert result.returncode == 1, result.stderr
+    rejects = [(r["line"], r["row"], r["error"]["code"],
+                [c["errorDescription"] for c in r["error"]["context"]]) for r in jsonl(bad)]
+    data = report(rep)
+    return ok.read_bytes(), rejects, {k: data[k] for k in ("rows", "byCode", "byField",
+                                                           "topReasons", "files")}
+
+
+@pytest.mark.parametrize("block_bytes", ["1", "37", "200"])
+def test_csv_records_straddling_block_boundaries(tmp_path: Path, block_bytes: str) -> None:
+    source = tmp_path / "tricky.csv"
+    source.write_bytes(_tricky_csv())
+    expected = _outputs(tmp_path, source, "one", "-j", "1")
+    valid, rejects, counts = expected
+    assert b'"Ann\nSays ""hi""\r\nagain"' in valid
+    assert {code for _, _, code, _ in rejects} == {1000, 1008}
+    assert counts["rows"]["read"] == 62 - 3  # three blank lines
+    for jobs in ("1", "2"):
+        got = _outputs(tmp_path, source, f"{jobs}-{block_bytes}", "-j", jobs,
+                       env={"VALIDATOR_BLOCK_BYTES": block_bytes})
+        assert got == expected
+
+
+def test_jsonl_block_boundaries_and_repeats_across_blocks(tmp_path: Path) -> None:
+    source = tmp_path / "many.jsonl"
+    lines = []
+    for i in range(300):
+        if i % 29 == 0:
+            lines.append('{"email": "broken",')
+        elif i % 31 == 0:
+            lines.append("")
+        elif i % 10 == 3:
+            lines.append(json.dumps(contact(i - 2)))  # 1008, often in an earlier block
+        else:
+            lines.append(json.dumps(contact(i, name=f"Zoë {i}")))
+    source.write_bytes(codecs.BOM_UTF8 + ("\r\n".join(lines) + "\r\n").encode())
+    expected = _outputs(tmp_path, source, "one", "-j", "1")
+    repeats = [i for i in range(300) if i % 10 == 3 and i % 29 and i % 31
+               and (i - 2) % 29 and (i - 2) % 31]
+    assert expected[2]["byCode"]["1008"] == len(repeats) > 20
+    assert expected[0].startswith(b'{"email": "user1@')
+    for block_bytes in ("1", "500"):
+        got = _outputs(tmp_path, source, block_bytes, "-j", "2", "--chunk-size", "7",
+                       env={"VALIDATOR_BLOCK_BYTES": block_bytes})
+        assert got == expected
+
+
+def test_check_block_is_a_pure_function_of_picklable_arguments(tmp_path: Path) -> None:
+    """What a distributed engine needs: blocks and their spec pickle, ``check_block`` maps
+    over them anywhere, and folding the results in order gives the run's rows."""
+    import pickle
+
+    from validator import _batch
+    from validator._batch_io import byte_blocks, open_source
+
+    path = tmp_path / "tricky.csv"
+    path.write_bytes(_tricky_csv())
+    config = _batch.RunConfig(inputs=[str(path)])
+    source = open_source(str(path))
+    try:
+        spec = _batch._Run(config, None).spec(source)
+        blocks = [_batch.Block(line, data) for line, data in byte_blocks(source, 64)]
+    finally:
+        source.close()
+    assert len(blocks) > 5
+    results = [pickle.loads(pickle.dumps(_batch.check_block(
+        *pickle.loads(pickle.dumps((block, spec, "contacts.create", config.options, {}))))))
+        for block in blocks]
+    again = [_batch.check_block(block, spec, "contacts.create", config.options, {})
+             for block in blocks]
+    assert [(r.valid, r.valid_lines, r.valid_keys, r.reject_lines) for r in results] == [
+        (r.valid, r.valid_lines, r.valid_keys, r.reject_lines) for r in again]
+    whole = _batch.check_block(_batch.Block(2, b"".join(b.data for b in blocks)), spec,
+                               "contacts.create", config.options, {})
+    assert b"".join(r.valid for r in results) == whole.valid
+    assert [n for r in results for n in r.reject_lines] == list(whole.reject_lines)
+    assert sum(r.rows for r in results) == whole.rows
+
+
+def test_compiled_csv_plan_matches_the_plain_one() -> None:
+    from validator import default_registry
+    from validator._batch_map import SchemaView, build_plan
+
+    registry = default_registry()
+    document, base_uri = registry.get("contacts.create")
+    view = SchemaView(document, base_uri, registry.resources())
+    header = ["email", "customFieldValues.a1", "campaign.campaignId", "tags", "scoring",
+              "customFieldValues", "campaign", "customFieldValues.b2", "dayOfCycle", "x.y.z"]
+    plan = build_plan(header, view, {}, "|", ";")
+    samples = [
+        ["a@b.com", "red;blue", "pV3r", "t1|t2", "12", "", "", "x", "3", "deep"],
+        ["", "", "", "", "", "", "", "", "", ""],
+        ["a@b.com", " one ", "", "|", "1.5e3", "oops", "pV3r", "", "x", ""],
+        ["a@b.com", "", "Xa91", "only", "null", "", "text", "y;", "", "z"],
+    ]
+    for _ in range(2):  # the second time, converted cells come from the column's cache
+        for cells in samples:
+            assert plan.compiled()(cells) == plan.payload_slow(cells)
+            assert list(plan.compiled()(cells)) == list(plan.payload_slow(cells))
+
+
+def test_inputs_read_record_by_record_still_go_through_blocks(tmp_path: Path) -> None:
+    """UTF-16 CSV (not cut as bytes) and JSON arrays: records are read here and sent to the
+    workers in blocks; repeats across blocks are still 1008."""
+    text = ("email,name,campaign.campaignId\n"
+            'zoé@example.com,"Zoé\nM.",pV3r\n'
+            "bob@example.com,Bob,pV3r\n"
+            "ZOÉ@example.com,Again,pV3r\n")
+    utf16 = tmp_path / "u16.csv"
+    utf16.write_bytes(text.encode("utf-16"))
+    items = [contact(1), contact(2), contact(1), {"email": "x"}]
+    array_file = tmp_path / "a.json"
+    array_file.write_text("[\n" + ",\n".join(json.dumps(i) for i in items) + "\n]\n")
+    for source, valid_rows, line in ((utf16, 2, 5), (array_file, 2, 4)):
+        for jobs in ("1", "2"):
+            ok = tmp_path / f"ok{jobs}{source.suffix}"
+            bad = tmp_path / f"bad{jobs}.jsonl"
+            result = run(source, "--no-check-mx", "-j", jobs, "--chunk-size", "1", "--valid",
+                         ok, "--rejects", bad, "--report", tmp_path / "r.json", "-q")
+            assert result.returncode == 1, result.stderr
+            assert report(tmp_path / "r.json")["rows"]["valid"] == valid_rows
+            codes = {r["line"]: r["error"]["code"] for r in jsonl(bad)}
+            assert codes[line] == 1008
+        if source is utf16:
+            assert ok.read_text(encoding="utf-8") == ("email,name,campaign.campaignId\n"
+                                                      'zoé@example.com,"Zoé\nM.",pV3r\n'
+                                                      "bob@example.com,Bob,pV3r\n")
+        else:
+            assert json.loads(ok.read_text()) == [contact(1), contact(2)]
+
+
+def test_truncated_gzip_keeps_the_rows_before_the_break(tmp_path: Path) -> None:
+    source = tmp_path / "cut.csv.gz"
+    _big_csv(tmp_path / "whole.csv", 20_000)
+    packed = gzip.compress((tmp_path / "whole.csv").read_bytes())
+    source.write_bytes(packed[: len(packed) // 2])
+    result = run(source, "--no-check-mx", "-j", "2", "--chunk-size", "1000", "--valid",
+                 tmp_path / "ok.csv", "--rejects", tmp_path / "bad.jsonl", "--report",
+                 tmp_path / "r.json", "-q")
+    assert result.returncode == 2, result.stderr
+    assert b"cannot read" in result.stderr
+    rows = report(tmp_path / "r.json")["rows"]
+    assert 1000 < rows["read"] < 20_000
+    valid = (tmp_path / "ok.csv").read_bytes()
+    assert valid.count(b"\n") - 1 == rows["valid"]
+    # No row is made of a line the break cut short: every row read was a whole line.
+    whole = set((tmp_path / "whole.csv").read_bytes().split(b"\n"))
+    assert all(line in whole for line in valid.split(b"\n"))
+    bad = jsonl(tmp_path / "bad.jsonl")
+    assert all(r["error"]["code"] != 1000 for r in bad)

@@ -20,11 +20,9 @@ import re
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal, Protocol
-
-import orjson
 
 Format = Literal["csv", "jsonl", "json"]
 FORMATS: tuple[Format, ...] = ("csv", "jsonl", "json")
@@ -74,6 +72,13 @@ class Source:
     broken: list[str] = field(default_factory=list)
     """Set by a reader that had to stop before the end (a JSON array that breaks off)."""
     closers: list[_Closeable] = field(default_factory=list)
+    stream: io.BufferedReader | None = None
+    """Set when the rest of the input is cut into byte blocks (``byte_blocks``) for the
+    workers to parse, instead of being read record by record here (``records``)."""
+    first_line: int = 1
+    """The line the first block starts on."""
+    line_bytes: float = 80.0
+    """Average bytes per line in the first part of the input (to size blocks)."""
 
     def close(self) -> None:
         for handle in reversed(self.closers):
@@ -127,10 +132,17 @@ def open_source(path: str, *, fmt: Format | None = None, delimiter: str | None =
     if chosen == "csv":
         _open_csv(source, stream, sample, delimiter, encoding)
     elif chosen == "jsonl":
-        source.records = _jsonl_records(stream)
+        if sample.startswith(codecs.BOM_UTF8):
+            stream.read(len(codecs.BOM_UTF8))
+        source.stream = stream
+        source.line_bytes = _line_bytes(sample)
     else:
         source.records = _json_array_records(source, stream)
     return source
+
+
+def _line_bytes(sample: bytes) -> float:
+    return len(sample) / max(1, sample.count(b"\n")) if sample else 80.0
 
 
 def _buffered(handle: IO[bytes] | io.BufferedIOBase) -> io.BufferedReader:
@@ -189,6 +201,19 @@ def _open_csv(source: Source, stream: io.BufferedReader, sample: bytes, delimite
     source.bom = chosen == "utf-8-sig" or (is_utf8 and sample.startswith(codecs.BOM_UTF8))
     if source.bom:
         chosen = "utf-8-sig"
+    if _byte_safe(chosen) and _first_line_ends_with_lf(sample):
+        # Cut into byte blocks at record boundaries; the workers decode and parse them.
+        first_raw = stream.readline()
+        first = first_raw.decode(chosen, errors="surrogateescape")
+        if not first.strip():
+            source.header = []
+            source.records = iter(())
+            return
+        _read_header(source, first, delimiter)
+        source.stream = stream
+        source.first_line = 2
+        source.line_bytes = _line_bytes(sample[len(first_raw):])
+        return
     # surrogateescape keeps undecodable bytes visible in the text, so the row that holds them
     # is rejected on its own instead of the whole file failing at that point.
     text = io.TextIOWrapper(stream, encoding=chosen, errors="surrogateescape", newline="")
@@ -197,6 +222,11 @@ def _open_csv(source: Source, stream: io.BufferedReader, sample: bytes, delimite
         source.header = []
         source.records = iter(())
         return
+    width = _read_header(source, first, delimiter)
+    source.records = _csv_records(text, source.delimiter, width)
+
+
+def _read_header(source: Source, first: str, delimiter: str | None) -> int:
     source.delimiter = delimiter or sniff_delimiter(first)
     try:
         header = next(csv.reader([first], delimiter=source.delimiter, strict=True))
@@ -204,7 +234,23 @@ def _open_csv(source: Source, stream: io.BufferedReader, sample: bytes, delimite
         raise InputError(f"{source.name}: the header line cannot be read: {exc}") from exc
     source.header = [h.strip() for h in header]
     source.header_raw = first
-    source.records = _csv_records(text, source.delimiter, len(header))
+    return len(header)
+
+
+def _byte_safe(encoding: str) -> bool:
+    """Whether a newline and a quote are those single bytes in this encoding, and never part
+    of another character: then the bytes can be cut at record boundaries undecoded."""
+    name = codecs.lookup(encoding).name
+    return name in ("utf-8", "utf-8-sig", "ascii", "latin-1", "iso8859-1") or name.startswith(
+        ("cp125", "iso8859-"))
+
+
+def _first_line_ends_with_lf(sample: bytes) -> bool:
+    # A file whose lines end with a lone CR (old Macs) is read line by line instead.
+    for index, byte in enumerate(sample):
+        if byte in (0x0A, 0x0D):
+            return byte == 0x0A or sample[index + 1:index + 2] == b"\n"
+    return True
 
 
 def _csv_records(text: IO[str], delimiter: str, width: int) -> Iterator[Record]:
@@ -245,22 +291,72 @@ def _csv_records(text: IO[str], delimiter: str, width: int) -> Iterator[Record]:
 
 
 # --------------------------------------------------------------------------------------------
-# JSON Lines
+# Byte blocks (CSV and JSON Lines): the reading process only cuts, the workers parse
 # --------------------------------------------------------------------------------------------
-def _jsonl_records(stream: io.BufferedReader) -> Iterator[Record]:
-    for number, line in enumerate(stream, 1):
-        if number == 1 and line.startswith(codecs.BOM_UTF8):
-            line = line[3:]
-        body = line.rstrip(b"\r\n")
-        if not body.strip():
-            continue
+# A block that cannot find an even number of quotes before a newline (a stray quote) is cut
+# at a newline anyway past this many bytes: its records are then rejected as malformed, and
+# memory stays bounded, instead of the rest of the file becoming one block.
+MAX_BLOCK = 16 << 20
+
+
+def universal_lines(data: bytes) -> int:
+    """Lines in ``data`` as a reader with universal newlines counts them (CSV)."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+def _cut(buf: bytes, target: int, quotes: bool) -> int:
+    """The end of the first block in ``buf``: just past the first newline at or after
+    ``target`` bytes that is a record boundary (for CSV: with an even number of quote
+    characters before it, so not inside a quoted field). 0 when ``buf`` holds none yet."""
+    end = buf.find(b"\n", max(0, target - 1))
+    if not quotes:
+        return end + 1
+    parity = buf.count(b'"', 0, end) & 1 if end >= 0 else 0
+    while end >= 0 and parity:
+        following = buf.find(b"\n", end + 1)
+        if following < 0:
+            if len(buf) > MAX_BLOCK + target:
+                return end + 1
+            return 0
+        parity ^= buf.count(b'"', end, following) & 1
+        end = following
+    return end + 1
+
+
+def byte_blocks(source: Source, target: int) -> Iterator[tuple[int, bytes]]:
+    """The rest of a CSV or JSON Lines input as ``(first line, bytes)`` blocks of about
+    ``target`` bytes, each made of whole records. A read error ends the blocks after the one
+    holding the lines read whole before it (then re-raised), so that those rows are still
+    judged."""
+    stream = source.stream
+    assert stream is not None
+    quotes = source.format == "csv"
+    count = universal_lines if quotes else (lambda data: data.count(b"\n"))
+    line = source.first_line
+    buf = b""
+    target = max(1, target)
+    while True:
         try:
-            value = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            yield Record(number, body.decode("utf-8", "replace"),
-                         defect=f"Malformed JSON line: {exc.msg} at column {exc.colno}")
-            continue
-        yield Record(number, body.decode("utf-8"), value=value)
+            data = stream.read(max(target, _SAMPLE))
+        except BaseException:
+            # The lines read whole before the break are still rows; a line it cut off is not
+            # (its last cell could pass, cut short).
+            end = buf.rfind(b"\n") + 1
+            if end:
+                yield line, buf[:end]
+            raise
+        if not data:
+            break
+        buf = buf + data if buf else data
+        while len(buf) >= target:
+            end = _cut(buf, target, quotes)
+            if not end:
+                break
+            block, buf = buf[:end], buf[end:]
+            yield line, block
+            line += count(block)
+    if buf:
+        yield line, buf
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,6 +557,25 @@ class ValidWriter:
         else:
             self._write_text(raw + "\n")
         self._count += 1
+
+    @property
+    def newline(self) -> str:
+        """What ends a CSV row that has no line ending of its own (the last of a file)."""
+        return self._newline
+
+    def write_rows(self, data: bytes, ends: Sequence[int]) -> None:
+        """Rows already in the output's form (``row_bytes``): ``ends`` are their end offsets
+        in ``data``."""
+        if self.format == "json":
+            start = 0
+            for end in ends:
+                self.out.write(b"\n" if self._count == 0 else b",\n")
+                self.out.write(data[start:end])
+                self._count += 1
+                start = end
+            return
+        self.out.write(data)
+        self._count += len(ends)
 
     def finish(self) -> None:
         if self.format == "json":

@@ -128,7 +128,12 @@ class ArrayConverter:
     item: ScalarConverter | None
 
     def __call__(self, text: str) -> Any:
-        pieces: list[Any] = [p for p in _split(text, self.separator) if p]
+        separator = self.separator
+        if separator not in text:
+            piece = text.strip()
+            pieces: list[Any] = [piece] if piece else []
+        else:
+            pieces = [p for p in (piece.strip() for piece in text.split(separator)) if p]
         if self.item is not None:
             pieces = [self.item(p) for p in pieces]
         wrap = self.wrap
@@ -174,6 +179,23 @@ class CsvPlan:
         return self
 
     def payload(self, cells: Sequence[str]) -> dict[str, Any]:
+        return self.compiled()(cells)
+
+    def compiled(self) -> Callable[[Sequence[str]], dict[str, Any]]:
+        """``payload`` as one function written for this plan (built once per process and
+        plan; not pickled): no loop over columns, no lookups of their attributes."""
+        key = self._key()
+        function = _compiled.get(key)
+        if function is None:
+            function = _compiled[key] = _compile(self)
+        return function
+
+    def _key(self) -> tuple[Any, ...]:
+        return (tuple(self.header), tuple(self.columns), tuple(self.custom_fields),
+                self.value_separator)
+
+    def payload_slow(self, cells: Sequence[str]) -> dict[str, Any]:
+        """What ``compiled`` does, written plainly (the reference the tests hold it to)."""
         payload: dict[str, Any] = {}
         for index, key, convert in self._top:
             text = cells[index]
@@ -205,6 +227,64 @@ class CsvPlan:
                 else:
                     payload[CUSTOM_FIELDS] = values
         return payload
+
+
+_compiled: dict[tuple[Any, ...], Callable[[Sequence[str]], dict[str, Any]]] = {}
+_CACHED = 4096
+
+
+def _compile(plan: CsvPlan) -> Callable[[Sequence[str]], dict[str, Any]]:
+    """Python source for ``payload_slow`` unrolled over the plan's columns, the same steps
+    in the same order (so the payload's key order, which orders error entries, is the same)."""
+    names: dict[str, Any] = {"_split": _split, "isinstance": isinstance, "dict": dict,
+                             "list": list}
+    lines = ["def payload(cells):", "    payload = {}"]
+
+    def converted(convert: Converter | None) -> list[str]:
+        """Lines that set ``value`` to the converted ``text``. A cell's text repeats a lot
+        (tags, scores), so the converted values of a column are kept (up to _CACHED): the
+        same value object then stands in several payloads, which nothing changes."""
+        if convert is None:
+            return ["        value = text"]
+        name = f"_convert{len(names)}"
+        names[name] = convert
+        names[f"{name}_cache"] = {}
+        return [f"        value = {name}_cache.get(text)",
+                "        if value is None:",
+                f"            value = {name}(text)",
+                f"            if len({name}_cache) < {_CACHED}:",
+                f"                {name}_cache[text] = value"]
+
+    for index, key, convert in plan._top:
+        lines += [f"    text = cells[{index}]", "    if text:", *converted(convert),
+                  f"        payload[{key!r}] = value"]
+    for column in plan._nested:
+        lines += [f"    text = cells[{column.index}]", "    if text:", *converted(column.convert),
+                  "        node = payload"]
+        for key in column.path[:-1]:
+            lines += [f"        child = node.get({key!r})",
+                      "        if not isinstance(child, dict):",
+                      f"            child = node[{key!r}] = {{}}",
+                      "        node = child"]
+        lines.append(f"        node[{column.path[-1]!r}] = value")
+    if plan.custom_fields:
+        names["_separator"] = plan.value_separator
+        lines.append("    values = []")
+        for custom in plan.custom_fields:
+            lines += [f"    text = cells[{custom.index}]", "    if text:",
+                      f"        values.append({{'customFieldId': {custom.field_id!r}, "
+                      "'value': _split(text, _separator)})"]
+        # A new list rather than extending the column's: that one may be a kept value.
+        lines += ["    if values:",
+                  f"        existing = payload.get({CUSTOM_FIELDS!r})",
+                  "        if isinstance(existing, list):",
+                  f"            payload[{CUSTOM_FIELDS!r}] = existing + values",
+                  "        else:",
+                  f"            payload[{CUSTOM_FIELDS!r}] = values"]
+    lines.append("    return payload")
+    exec(compile("\n".join(lines), "<csv plan>", "exec"), names)
+    function: Callable[[Sequence[str]], dict[str, Any]] = names["payload"]
+    return function
 
 
 def _split(text: str, separator: str) -> list[str]:

@@ -111,8 +111,18 @@ def _verdict(address: str) -> tuple[str | None, str | None]:
     return _slow(address)
 
 
+# The last address and its answer: with MX checks one address is asked about three times in a
+# row (its format, its MX rule, its domain). Compared by identity, replaced as one tuple, so
+# it is safe across threads.
+_last: tuple[str, str | None] = ("", None)
+
+
 def _fast_domain(address: str) -> str | None:
     """The lowercased domain when the fast path certainly accepts the address, else None."""
+    global _last
+    last = _last
+    if last[0] is address:
+        return last[1]
     if len(address) > _EMAIL_MAX_LENGTH:
         return None
     match = _FAST.fullmatch(address)
@@ -121,6 +131,7 @@ def _fast_domain(address: str) -> str | None:
     domain = match[1].lower()
     if "--" in domain or ("." + domain).endswith(_SPECIAL_USE_SUFFIXES):
         return None
+    _last = (address, domain)
     return domain
 
 

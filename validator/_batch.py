@@ -185,7 +185,8 @@ def check_chunk(rows: Sequence[Any], schema_name: str, options: CheckOptions,
         # The run resolved the domains up front; the chunk only applies those answers.
         results = iter(validator.validate_many(readable, verdicts=verdicts))
     else:
-        results = iter([validator.validate(payload) for payload in readable])
+        # Parsed or mapped rows are JSON data by construction.
+        results = iter(validator.validate_many(readable, plain=True))
     suppress = bool(options.suppressed_addresses or options.suppressed_domains)
     outcomes: list[RowOutcome] = []
     for row in payloads:
@@ -237,7 +238,9 @@ def _plain_outcomes(rows: Sequence[Any], schema_name: str, options: CheckOptions
         results: Iterator[Result] = iter(validator.validate_many(
             [p for p in payloads if p.__class__ is not Malformed], verdicts=verdicts))
     else:
-        results = map(validator.validate, [p for p in payloads if p.__class__ is not Malformed])
+        # Parsed or mapped rows are JSON data by construction.
+        results = iter(validator.validate_many(
+            [p for p in payloads if p.__class__ is not Malformed], plain=True))
     for payload in payloads:
         if payload.__class__ is Malformed:
             append(_malformed(payload, catalog))

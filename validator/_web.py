@@ -577,7 +577,7 @@ class RequestGuard:
 
     def judge_sync(self, schema: str, data: Any) -> Result:
         validator = self.validator(schema)
-        result = validator.validate(data)
+        result = validator.validate(data, plain=True)  # parsed by orjson
         extra = []
         for lookup, path, value in self._lookup_targets(schema, data, result):
             try:
@@ -598,7 +598,7 @@ class RequestGuard:
         # Without MX checks validation is pure CPU work measured in microseconds; handing it
         # to a thread would cost more than it saves. With MX checks it awaits DNS.
         result = await validator.validate_async(data) if self.check_mx \
-            else validator.validate(data)
+            else validator.validate(data, plain=True)
         targets = self._lookup_targets(schema, data, result)
         if not targets:
             return result

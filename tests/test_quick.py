@@ -1,0 +1,166 @@
+"""The quick test in front of the engine (validator/_quick.py): whenever it says "valid", the
+engine agrees; where it cannot promise that, it is not built."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from validator import Validator, default_registry
+from validator._email import email_syntax_error
+from validator._quick import _EMAIL, _IPV4, _SPECIAL_USE, quick_check, translate
+
+pytest.importorskip("jsonschema_rs")
+
+BODIES = sorted(name for name in default_registry().names() if not name.endswith(".query"))
+
+
+def _engine_verdict(schema: Any, payload: Any) -> bool:
+    """The engine alone, the quick test switched off."""
+    validator = Validator(schema)
+    validator._quick = None
+    return validator.validate(payload).ok
+
+
+def test_the_quick_test_is_built_for_the_contact_schemas() -> None:
+    # If a change made the translation give up, every payload would silently take the slow
+    # path; this fails instead.
+    for name in ("contacts.create", "contacts.update", "contacts.upsert-tags", "tags.create",
+                 "contacts.list.query"):
+        assert Validator(name)._quick is not None, name
+    assert Validator("contacts.create", check_mx=True)._quick is None
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.from_regex(re.compile(_EMAIL), fullmatch=True))
+def test_every_address_the_quick_pattern_takes_is_valid_for_email_validator(
+        address: str) -> None:
+    if len(address) > 254 or re.search(_SPECIAL_USE, address):
+        return
+    assert email_syntax_error(address) is None, address
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.from_regex(re.compile(_IPV4), fullmatch=True))
+def test_every_ipv4_the_quick_pattern_takes_is_an_ip(address: str) -> None:
+    import ipaddress
+
+    assert str(ipaddress.IPv4Address(address)) == address
+
+
+_TRICKY_STRINGS = [
+    "", " ", "\t", "\u00a0", "\u2003x", "\x1c", "a", "Ab9", "李", "-", "John Doe",
+    "john@example.com", "john@EXAMPLE.COM", "a@b.c", "a@b.co", "a@localhost", "a@x.test",
+    "a@x.local", "a@xn--p1ai.ru", "a@ab--cd.com", "a@-ab.com", "a@ab.c0m", ".a@b.com",
+    "a..b@c.com", "a@b.com.", "ü@b.com", "a@" + "b" * 64 + ".com", "x" * 300 + "@b.com",
+    "1.2.3.4", "01.2.3.4", "256.1.1.1", "::1", "fe80::1%eth0", "pV3r", "x" * 65,
+    "name", "email", "Campaign/1", "Cool 😀", "+48123456789", "2024-07-14T07:00:00",
+    "https://example.com", "true", "false", "18-35",
+]
+_VALUES = st.one_of(
+    st.sampled_from(_TRICKY_STRINGS), st.text(max_size=12), st.none(), st.booleans(),
+    st.integers(-3, 3000), st.floats(allow_nan=True), st.just([]), st.just({}),
+    st.lists(st.sampled_from(_TRICKY_STRINGS), max_size=3),
+    st.lists(st.fixed_dictionaries({}, optional={
+        "tagId": st.sampled_from(_TRICKY_STRINGS), "customFieldId": st.sampled_from(
+            _TRICKY_STRINGS), "value": st.lists(st.sampled_from(_TRICKY_STRINGS), max_size=2),
+        "fromFieldId": st.sampled_from(_TRICKY_STRINGS)}), max_size=2),
+)
+
+
+def _shape(schema: Any, depth: int = 0) -> st.SearchStrategy[Any]:
+    """Payloads near a schema: its declared properties (some left out) with tricky values,
+    nested objects following the schema, so that most draws are close to valid."""
+    if depth > 4 or not isinstance(schema, dict):
+        return _VALUES
+    properties = schema.get("properties")
+    if isinstance(properties, dict) and properties:
+        return st.fixed_dictionaries({}, optional={
+            name: st.one_of(_shape(sub, depth + 1), _VALUES)
+            for name, sub in properties.items()})
+    if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        return st.lists(_shape(schema["items"], depth + 1), max_size=2)
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        return st.one_of(st.sampled_from(enum), _VALUES)
+    return _VALUES
+
+
+@pytest.mark.parametrize("name", BODIES)
+def test_quick_valid_means_engine_valid(name: str) -> None:
+    schema, _ = default_registry().get(name)
+    quick = quick_check(schema)
+    if quick is None:
+        pytest.skip(f"no quick test for {name} (it needs a rule the translation cannot take)")
+    agreed = {"valid": 0}
+
+    @settings(max_examples=250, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(_shape(schema))
+    def check(payload: Any) -> None:
+        if quick(payload, False):
+            assert _engine_verdict(schema, payload), payload
+            agreed["valid"] += 1
+
+    check()
+
+
+@pytest.mark.parametrize(("schema", "built"), [
+    ({"type": "string", "format": "email"}, True),
+    ({"not": {"format": "email"}}, False),           # stricter under `not` would widen
+    ({"if": {"format": "email"}, "then": {"minLength": 3}}, False),
+    ({"oneOf": [{"format": "email"}, {"type": "string"}]}, False),
+    ({"not": {"type": "string"}}, True),              # exact under `not` is fine
+    ({"$schema": "http://json-schema.org/draft-07/schema#", "type": "string"}, False),
+    ({"$defs": {"a": {"$id": "other", "type": "string"}}, "type": "string"}, False),
+    ({"$dynamicRef": "#x"}, False),
+    ({"multipleOf": 0.1}, False),
+    ({"$ref": "other.json#/x"}, False),
+    ({"properties": {"a": {"pattern": "(?i)abc"}}}, True),  # "a" goes to the engine
+    ({"properties": {"a": {"oneOf": [{"format": "date"}, {"type": "integer"}]}}}, True),
+    ({"type": "string", "reservedWords": ["x"]}, False),  # the root itself would go there
+])
+def test_what_the_translation_refuses(schema: dict[str, Any], built: bool) -> None:
+    assert (quick_check(schema) is not None) is built
+
+
+def test_rules_it_cannot_read_send_their_values_to_the_engine() -> None:
+    schema = {"type": "object", "properties": {
+        "name": {"type": "string", "reservedWords": ["email"]},
+        "code": {"type": "string", "pattern": "^\\d+$"},
+        "when": {"type": "string", "format": "date"}}}
+    quick = quick_check(schema)
+    assert quick is not None
+    assert quick({}, True)
+    for payload in ({"name": "x"}, {"code": "12"}, {"when": "2024-01-01"}):
+        assert not quick(payload, True)
+        assert Validator(schema).validate(payload).ok  # the engine still says valid
+    assert not Validator(schema).validate({"name": "EMAIL"}).ok
+
+
+def test_formats_follow_the_validators_options() -> None:
+    schema = {"type": "string", "format": "email"}
+    assert translate(schema, assert_formats=False) == {"type": "string"}
+    mine = quick_check({"properties": {"a": schema}}, custom_formats=frozenset({"email"}))
+    assert mine is not None and not mine({"a": "john@example.com"}, True)
+    validator = Validator(schema, formats={"email": lambda v: "never"})
+    assert not validator.validate("john@example.com").ok
+
+
+def test_payloads_that_are_not_plain_json_go_to_the_engine() -> None:
+    from decimal import Decimal
+
+    quick = quick_check({"type": "object", "properties": {"n": {"type": "number"},
+                                                          "l": {"type": "array"}}})
+    assert quick is not None
+    assert quick({"n": 1.5, "l": []}, False)
+    # jsonschema-rs would take these for a number and an array; the engine does not.
+    for odd in ({"n": Decimal("1.5")}, {"l": ("x",)}, {1: "a"}, {"a": object()}):
+        assert not quick(odd, False)
+        validator = Validator({"type": "object", "properties": {"n": {"type": "number"},
+                                                                "l": {"type": "array"}}})
+        assert validator.validate(odd).ok == _engine_verdict(validator.schema, odd)

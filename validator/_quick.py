@@ -1,0 +1,250 @@
+"""A quick "certainly valid" test in Rust (jsonschema-rs), in front of the engine.
+
+Most payloads are valid, and for them only the verdict matters. This module translates a schema
+into a *stricter or equal* one that jsonschema-rs can check in about a microsecond: when it
+says valid, the engine would too, and the payload needs nothing more. When it says invalid (or
+cannot tell), the engine runs as before and reports the failures itself, so error bodies never
+come from here.
+
+How the translation stays on the safe side:
+
+* standard keywords are kept as they are, where both engines mean the same;
+* the engine's own rules become patterns that accept a subset of what the engine accepts:
+  ``notBlank`` → at least one letter or digit; ``format: email`` → a plain ASCII address
+  that email-validator accepts (dot-atom local part, LDH labels without ``--``, an alphabetic
+  top-level label, not a special-use domain, at most 254 characters); ``resource-id`` and
+  ``ipv4`` → their exact patterns; ``ip`` → IPv4 only;
+* anything else the engine checks (other formats, reserved words, emoji, phone numbers, a
+  ``pattern`` outside a plain ASCII subset …) makes its subschema ``false``, so a payload that
+  uses it always goes to the engine;
+* that last step only makes a schema stricter where strictness can only shrink what passes:
+  under ``not``, ``if``, ``oneOf``, ``contains``, ``dependentSchemas``, ``propertyNames`` or the
+  ``unevaluated*`` keywords it could widen it, so a schema needing it there gets no quick test
+  at all, as does any schema using ``$dynamicRef``, ``multipleOf`` with a fraction or
+  ``$ref`` outside itself.
+
+`tests/test_quick.py` holds the promise (quick-valid ⇒ engine-valid) on generated and
+hand-picked payloads, and the JSON-Schema-Test-Suite runs through it too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import email_validator
+
+try:  # an optional speed-up: without it the engine alone decides
+    import jsonschema_rs
+except ImportError:  # pragma: no cover - exercised only where the wheel is missing
+    jsonschema_rs = None  # type: ignore[assignment]
+
+__all__ = ["quick_check"]
+
+QuickCheck = Callable[[Any, bool], bool]
+"""``(payload, plain) → bool``; ``plain`` says the payload is known to be JSON data (from a JSON
+parser or built of JSON types), so the walk that checks it is skipped."""
+
+
+class _NoQuickTest(Exception):
+    """The schema needs something the translation cannot promise."""
+
+
+_DEC = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = rf"^{_DEC}\.{_DEC}\.{_DEC}\.{_DEC}$"
+_ATEXT = r"a-zA-Z0-9_!#$%&'*+/=?^`{|}~-"
+# Labels of at most 20 + 2 * 21 = 62 characters (under the 63 limit), hyphens only between
+# alphanumerics (so never "--"), and a top-level label of letters only.
+_LABEL = r"[a-zA-Z0-9]{1,20}(?:-[a-zA-Z0-9]{1,20}){0,2}"
+_EMAIL = rf"^[{_ATEXT}]+(?:\.[{_ATEXT}]+)*@(?:{_LABEL}\.)+[a-zA-Z]{{2,20}}$"
+_SPECIAL_USE = "(?i)[.@](?:" + "|".join(
+    re.escape(name) for name in email_validator.SPECIAL_USE_DOMAIN_NAMES) + ")$"
+
+_FORMATS: dict[str, dict[str, Any]] = {
+    "email": {"pattern": _EMAIL, "maxLength": 254, "not": {"pattern": _SPECIAL_USE}},
+    "resource-id": {"pattern": "^[A-Za-z0-9]{1,64}$"},
+    "ipv4": {"pattern": _IPV4},
+    "ip": {"pattern": _IPV4},
+}
+_NOT_BLANK = {"pattern": r"[\p{L}\p{N}]"}
+# Annotations and the engine's own markers: no effect on validity.
+_IGNORED = frozenset({"title", "description", "examples", "default", "deprecated", "readOnly",
+                      "writeOnly", "$comment", "$schema", "$id", "$anchor", "contentMediaType",
+                      "contentEncoding", "contentSchema", "validationType", "x-route", "mx"})
+_SCHEMA_MAP = ("properties", "patternProperties", "$defs", "definitions")
+_SCHEMA_ONE = ("items", "additionalProperties", "then", "else")
+_SCHEMA_LIST = ("allOf", "anyOf", "prefixItems")
+# Subschemas where a stricter schema could let more payloads through.
+_NON_MONOTONE = ("not", "if", "oneOf", "contains", "dependentSchemas", "propertyNames",
+                 "unevaluatedItems", "unevaluatedProperties")
+_PLAIN = frozenset({"type", "enum", "const", "required", "minLength", "maxLength", "minimum",
+                    "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems",
+                    "uniqueItems", "minProperties", "maxProperties", "dependentRequired",
+                    "minContains", "maxContains", "$ref"})
+# Patterns both engines read alike: ASCII literals, classes, groups, anchors, quantifiers and
+# escaped punctuation; no \d \w \s \b, no flags, no look-around, no backreferences.
+_SAFE_PATTERN = re.compile(
+    r"(?:[A-Za-z0-9 _\-^$.*+?()\[\]{},|:/@#%&=~'\"!<>;]|\\[\\.\-+*?()\[\]{}|^$/])*")
+# Inline flags and look-around are not read alike (or not at all); only "(?:" is kept.
+_GROUP_FLAGS = re.compile(r"\(\?(?!:)")
+
+
+def _positive(schema: Any, sealed: bool, formats: dict[str, dict[str, Any]] | None) -> Any:
+    """The stricter-or-equal translation. ``sealed``: inside a non-monotone keyword, where
+    nothing may be made stricter (any need to is a `_NoQuickTest`)."""
+    if isinstance(schema, bool):
+        return schema
+    if not isinstance(schema, dict):
+        raise _NoQuickTest
+    out: dict[str, Any] = {}
+    extra: list[dict[str, Any]] = []
+    impossible = False
+    for key, value in schema.items():
+        if key in _IGNORED or key.startswith("x-"):
+            continue
+        if key in _PLAIN:
+            # A $ref points at a schema translated on the positive side; reached from under
+            # `not` or `if` that would widen, not narrow.
+            if key == "$ref" and (sealed or not (isinstance(value, str)
+                                                 and value.startswith("#"))):
+                raise _NoQuickTest
+            out[key] = value
+        elif key in _SCHEMA_MAP:
+            out[key] = {name: _positive(sub, sealed, formats) for name, sub in value.items()}
+        elif key in _SCHEMA_ONE:
+            out[key] = _positive(value, sealed, formats)
+        elif key in _SCHEMA_LIST:
+            out[key] = [_positive(sub, sealed, formats) for sub in value]
+        elif key in _NON_MONOTONE:
+            try:
+                if key == "dependentSchemas":
+                    out[key] = {name: _positive(sub, True, formats)
+                                for name, sub in value.items()}
+                elif key == "oneOf":
+                    out[key] = [_positive(sub, True, formats) for sub in value]
+                else:
+                    out[key] = _positive(value, True, formats)
+            except _NoQuickTest:
+                if sealed:
+                    raise
+                # This subschema (on the positive side) goes to the engine as a whole.
+                impossible = True
+        elif key == "multipleOf":
+            if not isinstance(value, int):
+                raise _NoQuickTest
+            out[key] = value
+        elif key == "pattern":
+            if not isinstance(value, str) or not value.isascii() \
+                    or _SAFE_PATTERN.fullmatch(value) is None or _GROUP_FLAGS.search(value):
+                impossible = True
+            else:
+                extra.append({"pattern": value})
+        elif key == "format":
+            if formats is None:
+                continue  # formats are annotations under these options, as in the engine
+            translated = formats.get(value) if isinstance(value, str) else None
+            if translated is None or sealed:
+                # (Under `not` or `if`, even the translation, stricter than the engine's
+                # format, would widen.)
+                impossible = True
+            else:
+                extra.append(translated)
+        elif key == "notBlank":
+            if value is True and sealed:
+                impossible = True
+            elif value is True:
+                extra.append(_NOT_BLANK)
+        else:
+            # $dynamicRef, reservedWords, noEmoji, phoneRegion, an unknown keyword the engine
+            # may give meaning to …
+            if key in ("$dynamicRef", "$dynamicAnchor", "$vocabulary"):
+                raise _NoQuickTest
+            impossible = True
+    if impossible:
+        if sealed:
+            raise _NoQuickTest
+        # Whatever value stands here goes to the engine.
+        return False
+    if extra:
+        out["allOf"] = [*out.get("allOf", []), *extra]
+    return out
+
+
+def _one_resource_2020_12(schema: Any) -> bool:
+    """Draft 2020-12 (or no `$schema`), and no embedded resource whose `$id` would move the
+    base of a `#` reference."""
+    if isinstance(schema, dict):
+        dialect = schema.get("$schema")
+        if dialect is not None and "/draft/2020-12/" not in str(dialect):
+            return False
+
+    def nested_id(node: Any, root: bool) -> bool:
+        if isinstance(node, dict):
+            if not root and "$id" in node and isinstance(node["$id"], str):
+                return True
+            return any(nested_id(v, False) for k, v in node.items()
+                       if k not in ("enum", "const", "examples", "default"))
+        if isinstance(node, list):
+            return any(nested_id(v, False) for v in node)
+        return False
+
+    return not nested_id(schema, True)
+
+
+def translate(schema: Any, *, assert_formats: bool = True,
+              custom_formats: frozenset[str] = frozenset()) -> Any:
+    """The stricter-or-equal schema, or raise `_NoQuickTest`. Formats are left out when the
+    engine does not assert them; a format the caller gave its own checker for is never read
+    the built-in way."""
+    table = {k: v for k, v in _FORMATS.items() if k not in custom_formats} \
+        if assert_formats else None
+    return _positive(schema, False, table)
+
+
+def quick_check(schema: Any, *, assert_formats: bool = True,
+                custom_formats: frozenset[str] = frozenset()) -> QuickCheck | None:
+    """``payload → True`` only when the engine, under the same format options, would
+    certainly accept the payload; None when no such test can be built (no jsonschema-rs, or a
+    schema it cannot promise for)."""
+    if jsonschema_rs is None or not _one_resource_2020_12(schema):
+        return None
+    try:
+        translated = translate(schema, assert_formats=assert_formats,
+                               custom_formats=custom_formats)
+        if translated is False:
+            return None
+        validator = jsonschema_rs.Draft202012Validator(
+            translated, validate_formats=False, pattern_options=jsonschema_rs.RegexOptions())
+    except (_NoQuickTest, ValueError, TypeError, jsonschema_rs.ValidationError):
+        return None
+    except Exception:  # a schema jsonschema-rs refuses for its own reasons
+        return None
+    is_valid = validator.is_valid
+
+    def check(payload: Any, plain: bool = False) -> bool:
+        # jsonschema-rs reads a tuple as an array and a Decimal as a number, where the engine
+        # sees neither: only JSON data may take the quick way.
+        if not plain and not is_plain_json(payload):
+            return False
+        try:
+            return bool(is_valid(payload))
+        except Exception:
+            # Data jsonschema-rs cannot read (a lone surrogate …): the engine decides.
+            return False
+
+    return check
+
+
+def is_plain_json(value: Any) -> bool:
+    """Only dicts with string keys, lists, strings, ints, floats, booleans and None — the
+    exact types, as a JSON parser makes them."""
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not is_plain_json(item):
+                return False
+        return True
+    if kind is list:
+        return all(is_plain_json(item) for item in value)
+    return kind is str or kind is int or kind is float or kind is bool or value is None

@@ -44,6 +44,14 @@ def test_every_address_the_quick_pattern_takes_is_valid_for_email_validator(
     assert email_syntax_error(address) is None, address
 
 
+@pytest.mark.parametrize("address", [
+    "a@x.test", "a@x.TEST", "a@b.Local", "a@b.arpa", "a@localhost", "a@ab--cd.com",
+    "a@b.c0m", "ü@b.com", ".a@b.com", "a..b@b.com", "a@" + "b" * 64 + ".com"])
+def test_addresses_the_quick_test_leaves_to_email_validator(address: str) -> None:
+    quick = quick_check({"type": "string", "format": "email"})
+    assert quick is not None and not quick(address, True)
+
+
 @settings(max_examples=200, deadline=None, database=None)
 @given(st.from_regex(re.compile(_IPV4), fullmatch=True))
 def test_every_ipv4_the_quick_pattern_takes_is_an_ip(address: str) -> None:

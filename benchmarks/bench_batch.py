@@ -133,6 +133,20 @@ def _peak_kib(pid: int) -> int:
     return 0
 
 
+def _pss_kib(pid: int) -> int:
+    """Proportional set size: private pages plus a share of the pages a process shares with
+    others (forked workers share their parent's), so the sum over processes counts each page
+    once."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 class _Sampler(threading.Thread):
     """Peak resident memory of a process and of its descendants, from /proc, while it runs."""
 
@@ -145,18 +159,23 @@ class _Sampler(threading.Thread):
         # time never reaches our RUSAGE_CHILDREN: it is read from /proc while they live.
         self.cpu: dict[int, float] = {}
         self.parent_cpu = 0.0
+        self.pss_kib = 0
+        """The largest sum of PSS over the process tree seen in one sample."""
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
             self.parent_kib = max(self.parent_kib, _peak_kib(self.pid))
             self.parent_cpu = max(self.parent_cpu, _cpu_seconds(self.pid))
+            pss = _pss_kib(self.pid)
             stack = _children(self.pid)
             while stack:
                 child = stack.pop()
                 self.workers[child] = max(self.workers.get(child, 0), _peak_kib(child))
                 self.cpu[child] = max(self.cpu.get(child, 0.0), _cpu_seconds(child))
+                pss += _pss_kib(child)
                 stack.extend(_children(child))
+            self.pss_kib = max(self.pss_kib, pss)
             time.sleep(0.1)
 
 
@@ -171,6 +190,8 @@ class Measured:
     parent_mib: float
     worker_mib: float
     total_mib: float
+    pss_mib: float
+    """Peak of the summed PSS of all processes (sampled): the memory in use at once."""
     exit_code: int
     counts: dict[str, int]
 
@@ -201,7 +222,7 @@ def time_check(label: str, source: Path, out: Path, extra: list[str]) -> Measure
     return Measured(label, counts.get("read", 0), seconds, cpu, sampler.parent_cpu,
                     sampler.parent_kib / 1024,
                     worker / 1024, (sampler.parent_kib + sum(sampler.workers.values())) / 1024,
-                    code, counts)
+                    sampler.pss_kib / 1024, code, counts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,7 +301,8 @@ def _print(measured: Measured) -> None:
           f"{measured.rate:>9,.0f} rows/s  cpu {measured.cpu_seconds:6.1f} s "
           f"(parent {measured.parent_cpu_seconds:4.1f} s)  "
           f"peak parent {measured.parent_mib:5.0f} MiB, worker {measured.worker_mib:5.0f} MiB, "
-          f"all {measured.total_mib:5.0f} MiB  exit {measured.exit_code}  {measured.counts}")
+          f"all {measured.total_mib:5.0f} MiB (sum of peak RSS; PSS at once "
+          f"{measured.pss_mib:4.0f} MiB)  exit {measured.exit_code}  {measured.counts}")
 
 
 def main() -> None:

@@ -587,3 +587,14 @@ def test_queries_schemathesis_draws_from_the_document_are_accepted(name: str) ->
             assert failure.field_name, (text, failure)
 
     check()
+
+
+def test_every_shipped_schema_is_a_valid_json_schema() -> None:
+    """The registry trusts the shipped files (it skips the metaschema check at start-up), so
+    the check is made here."""
+    from validator._registry import check_schema
+
+    files = sorted((ROOT / "schemas").glob("*.json"))
+    assert len(files) == 55
+    for file in files:
+        check_schema(file.name, json.loads(file.read_text()))

@@ -32,6 +32,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from hashlib import blake2b
 from typing import Any, NamedTuple
 
@@ -186,7 +187,7 @@ def check_chunk(rows: Sequence[Any], schema_name: str, options: CheckOptions,
         results = iter(validator.validate_many(readable, verdicts=verdicts))
     else:
         # Parsed or mapped rows are JSON data by construction.
-        results = iter(validator.validate_many(readable, plain=True))
+        results = map(partial(validator.validate, plain=True), readable)
     suppress = bool(options.suppressed_addresses or options.suppressed_domains)
     outcomes: list[RowOutcome] = []
     for row in payloads:
@@ -239,8 +240,8 @@ def _plain_outcomes(rows: Sequence[Any], schema_name: str, options: CheckOptions
             [p for p in payloads if p.__class__ is not Malformed], verdicts=verdicts))
     else:
         # Parsed or mapped rows are JSON data by construction.
-        results = iter(validator.validate_many(
-            [p for p in payloads if p.__class__ is not Malformed], plain=True))
+        results = map(partial(validator.validate, plain=True),
+                      [p for p in payloads if p.__class__ is not Malformed])
     for payload in payloads:
         if payload.__class__ is Malformed:
             append(_malformed(payload, catalog))

@@ -170,3 +170,19 @@ def test_given_verdicts_are_used_and_a_missing_one_is_not_a_pass(
     assert results[1].unverified
     # The caller's answers stand: nothing was asked.
     assert checker.stats.total_queries == 0
+
+
+def test_the_quick_test_and_the_engine_ask_dns_the_same(dnslib_server: ZoneServer) -> None:
+    """With MX checks a valid-looking contact skips the engine (validator/_quick.py); the
+    addresses it asks DNS about, and the answers, are the engine's."""
+    quick = Validator("contacts.create", check_mx=True, mx_checker=checker_for(dnslib_server))
+    engine = Validator("contacts.create", check_mx=True, mx_checker=checker_for(dnslib_server))
+    engine._quick = None
+    assert quick._quick is not None
+    payloads = [contact(f"mx.{ZONE_APEX}"), contact(f"nxdomain.{ZONE_APEX}"),
+                contact(f"null-mx.{ZONE_APEX}"), contact(SERVFAIL_NAME),
+                {**contact(f"mx.{ZONE_APEX}"), "name": "  "},
+                {"email": "not an address", "campaign": CAMPAIGN}, {"campaign": CAMPAIGN}]
+    fast = quick.validate_many(payloads)
+    slow = engine.validate_many(payloads)
+    assert [r.failures for r in fast] == [r.failures for r in slow]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from validator import Validator, default_registry
 from validator._email import email_syntax_error
-from validator._quick import _EMAIL, _IPV4, _SPECIAL_USE, quick_check, translate
+from validator._quick import _EMAIL, _IPV4, _SPECIAL_USE, mx_paths, quick_check, translate
 
 pytest.importorskip("jsonschema_rs")
 
@@ -32,7 +32,10 @@ def test_the_quick_test_is_built_for_the_contact_schemas() -> None:
     for name in ("contacts.create", "contacts.update", "contacts.upsert-tags", "tags.create",
                  "contacts.list.query"):
         assert Validator(name)._quick is not None, name
-    assert Validator("contacts.create", check_mx=True)._quick is None
+    # With MX checks it stands in for the engine only where the addresses sit at plain paths.
+    with_mx = Validator("contacts.create", check_mx=True)
+    assert with_mx._quick is not None and with_mx._mx_paths == [("email",)]
+    assert Validator("contacts.create-batch", check_mx=True)._quick is None
 
 
 @settings(max_examples=300, deadline=None, database=None)
@@ -172,3 +175,12 @@ def test_payloads_that_are_not_plain_json_go_to_the_engine() -> None:
         validator = Validator({"type": "object", "properties": {"n": {"type": "number"},
                                                                 "l": {"type": "array"}}})
         assert validator.validate(odd).ok == _engine_verdict(validator.schema, odd)
+
+
+def test_mx_paths_are_plain_property_chains_or_nothing() -> None:
+    assert mx_paths({"properties": {"email": {"mx": True},
+                                    "boss": {"properties": {"email": {"mx": True}}}}}) == [
+        ("email",), ("boss", "email")]
+    assert mx_paths({"properties": {"list": {"items": {"mx": True}}}}) is None
+    assert mx_paths({"anyOf": [{"properties": {"email": {"mx": True}}}]}) is None
+    assert mx_paths({"properties": {"email": {"type": "string"}}}) == []

@@ -15,12 +15,12 @@ from . import _dns
 from ._aggregate import GENERAL_VALIDATION_ERROR, aggregate, order
 from ._catalog import DEFAULT_CATALOG, ErrorCatalog
 from ._compile import MX_PENDING, Compiler, Options, Unsupported
-from ._email import email_ascii_domain
+from ._email import email_ascii_domain, email_syntax_error
 from ._errors import ApiError, Failure, Path, ValidationFailed
 from ._fallback import FallbackEngine
 from ._formats import FormatChecker
 from ._query import QueryShape, is_query_schema, mark_query
-from ._quick import QuickCheck, quick_check
+from ._quick import QuickCheck, mx_paths, quick_check
 from ._registry import SchemaRegistry, check_schema, default_registry
 
 Payload = Mapping[str, Any] | list[Any] | str | bytes | bytearray | memoryview | Any
@@ -68,18 +68,20 @@ def _domains(staged: list[_Staged]) -> set[str]:
 
 _VALID = Result((), None)
 _Engine = Callable[[Any], list[Failure]]
-_Built = tuple[_Engine, QuickCheck | None]
+_Built = tuple[_Engine, QuickCheck | None, list[tuple[str, ...]]]
 _engines: dict[tuple[Any, ...], _Built] = {}
 _engines_lock = threading.Lock()
 
 
 def _build(schema: Any, base_uri: str, registry: SchemaRegistry, options: Options) -> _Built:
-    """The engine, and the quick test that lets most valid payloads skip it. The quick test
-    cannot know DNS answers, so there is none with MX checks."""
-    quick = None if options.check_mx else quick_check(
+    """The engine, and the quick test that lets most valid payloads skip it. With MX checks
+    the quick test only stands in for the engine when every `mx` rule sits at a plain path of
+    properties (then the addresses to look up are read from those paths)."""
+    paths = mx_paths(schema) if options.check_mx else []
+    quick = None if paths is None else quick_check(
         schema, assert_formats=options.assert_formats,
         custom_formats=frozenset(options.formats))
-    return _build_engine(schema, base_uri, registry, options), quick
+    return _build_engine(schema, base_uri, registry, options), quick, paths or []
 
 
 def _build_engine(schema: Any, base_uri: str, registry: SchemaRegistry, options: Options
@@ -167,7 +169,7 @@ class Validator:
             document, base_uri = dict(schema) if isinstance(schema, Mapping) else schema, ""
             check_schema("inline", document)
             built = _build(document, base_uri, self.registry, options)
-        engine, self._quick = built
+        engine, self._quick, self._mx_paths = built
         self.schema = document
         self._parse: Callable[[Any], tuple[Any, Failure | None]] = _parse
         if is_query_schema(document):
@@ -246,10 +248,10 @@ class Validator:
         data, parse_failure = self._parse(payload)
         if parse_failure is not None:
             return None, [parse_failure], []
+        quick = self._quick
+        if quick is not None and quick(data, plain or isinstance(payload, _TEXT)):
+            return data, [], self._addresses(data) if self.check_mx else []
         if not self.check_mx:
-            quick = self._quick
-            if quick is not None and quick(data, plain or isinstance(payload, _TEXT)):
-                return data, [], []
             return data, self._engine(data), []
         pending: list[tuple[Path, str]] = []
         token = MX_PENDING.set(pending)
@@ -258,6 +260,18 @@ class Validator:
         finally:
             MX_PENDING.reset(token)
         return data, failures, [(path, addr, email_ascii_domain(addr)) for path, addr in pending]
+
+    def _addresses(self, data: Any) -> list[tuple[Path, str, str]]:
+        """For a payload the quick test accepted: the addresses its `mx` rules look up, as
+        the engine would list them (well-formed ones only)."""
+        found: list[tuple[Path, str, str]] = []
+        for path in self._mx_paths:
+            value = data
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            if isinstance(value, str) and email_syntax_error(value) is None:
+                found.append((path, value, email_ascii_domain(value)))
+        return found
 
     def _finish(self, stage: _Staged, verdicts: Mapping[str, _dns.DomainVerdict]) -> Result:
         data, failures, pending = stage

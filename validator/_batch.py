@@ -184,7 +184,7 @@ def check_chunk(rows: Sequence[Any], schema_name: str, options: CheckOptions,
     readable = [row for row in payloads if not isinstance(row, Malformed)]
     if options.check_mx:
         # The run resolved the domains up front; the chunk only applies those answers.
-        results = iter(validator.validate_many(readable, verdicts=verdicts))
+        results = iter(validator.validate_many(readable, verdicts=verdicts, plain=True))
     else:
         # Parsed or mapped rows are JSON data by construction.
         results = map(partial(validator.validate, plain=True), readable)
@@ -237,7 +237,8 @@ def _plain_outcomes(rows: Sequence[Any], schema_name: str, options: CheckOptions
     if options.check_mx:
         # The run resolved the domains up front; the block only applies those answers.
         results: Iterator[Result] = iter(validator.validate_many(
-            [p for p in payloads if p.__class__ is not Malformed], verdicts=verdicts))
+            [p for p in payloads if p.__class__ is not Malformed], verdicts=verdicts,
+            plain=True))
     else:
         # Parsed or mapped rows are JSON data by construction.
         results = map(partial(validator.validate, plain=True),

@@ -236,6 +236,39 @@ def quick_check(schema: Any, *, assert_formats: bool = True,
     return check
 
 
+def mx_paths(schema: Any) -> list[tuple[str, ...]] | None:
+    """Where the schema asks for deliverability (``mx: true``), when every such place is a
+    plain chain of ``properties`` from the root (``["email"]``), so that a payload the quick
+    test accepts can be asked about its addresses without the engine; None otherwise."""
+    found: list[tuple[str, ...]] = []
+    elsewhere = False
+
+    def walk(node: Any, path: tuple[str, ...] | None) -> None:
+        nonlocal elsewhere
+        if isinstance(node, list):
+            for item in node:
+                walk(item, None)
+            return
+        if not isinstance(node, dict):
+            return
+        if "mx" in node and node["mx"] is not False:
+            if path is None:
+                elsewhere = True
+            else:
+                found.append(path)
+        for key, value in node.items():
+            if key in ("enum", "const", "examples", "default"):
+                continue
+            if key == "properties" and isinstance(value, dict):
+                for name, sub in value.items():
+                    walk(sub, (*path, name) if path is not None else None)
+            else:
+                walk(value, None)
+
+    walk(schema, ())
+    return None if elsewhere else found
+
+
 def is_plain_json(value: Any) -> bool:
     """Only dicts with string keys, lists, strings, ints, floats, booleans and None — the
     exact types, as a JSON parser makes them."""

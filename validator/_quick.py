@@ -23,6 +23,10 @@ How the translation stays on the safe side:
   at all, as does any schema using ``$dynamicRef``, ``multipleOf`` with a fraction or
   ``$ref`` outside itself.
 
+With MX checks the quick test can still stand in for the engine when every ``mx`` rule sits on
+a plain chain of ``properties`` (see `mx_paths`): the addresses to look up are then read from
+those paths.
+
 `tests/test_quick.py` holds the promise (quick-valid ⇒ engine-valid) on generated and
 hand-picked payloads, and the JSON-Schema-Test-Suite runs through it too.
 """

@@ -545,7 +545,8 @@ def test_check_block_is_a_pure_function_of_picklable_arguments(tmp_path: Path) -
 
 def test_compiled_csv_plan_matches_the_plain_one() -> None:
     from validator import default_registry
-    from validator._batch_map import SchemaView, build_plan
+    from validator._batch_map import build_plan
+    from validator._schema_view import SchemaView
 
     registry = default_registry()
     document, base_uri = registry.get("contacts.create")

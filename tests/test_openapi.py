@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from validator import Validator, validate
-from validator._openapi import OpenAPIError, import_documents, operation_name
+from validator._openapi import ImportResult, OpenAPIError, import_documents, operation_name
 from validator._overlay import RulesError, apply_rules, load_rules, merge_patch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -362,10 +362,15 @@ def _documents() -> dict[str, dict[str, Any]]:
     return {"/".join(path.parts[-2:]): load_document(path) for path in DOCUMENTS}
 
 
+@functools.cache
+def _reference_import() -> ImportResult:
+    """The reference documents imported with the rules' names, without the rules layer."""
+    return import_documents(list(DOCUMENTS), names=load_rules(RULES)["names"])
+
+
 def _official_bodies() -> list[tuple[str, Any, dict[str, Any]]]:
     """(schema name, the document's body schema, the document) for every imported body."""
-    rules = load_rules(RULES)
-    result = import_documents(list(DOCUMENTS), names=rules["names"])
+    result = _reference_import()
     documents = _documents()
     bodies = []
     for op in result.operations:
@@ -418,9 +423,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 _PLAIN = {name: (schema, document) for name, schema, document in _official_bodies()}
-_OPERATIONS = {op.name: op for op in import_documents(
-    list(DOCUMENTS), names=load_rules(RULES)["names"]).operations}
-_PURE = import_documents(list(DOCUMENTS), names=load_rules(RULES)["names"]).schemas
+_OPERATIONS = {op.name: op for op in _reference_import().operations}
+_PURE = _reference_import().schemas
 _OTHER_TYPES = [None, 7, -1.5, True, "text", "", [], {}, ["x"], {"k": 1}]
 
 

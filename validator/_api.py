@@ -22,6 +22,7 @@ from ._formats import FormatChecker
 from ._query import QueryShape, is_query_schema, mark_query
 from ._quick import QuickCheck, mx_paths, quick_check
 from ._registry import SchemaRegistry, check_schema, default_registry
+from ._schema_view import SchemaView
 
 Payload = Mapping[str, Any] | list[Any] | str | bytes | bytearray | memoryview | Any
 
@@ -123,6 +124,16 @@ def _parse(payload: Any) -> tuple[Any, Failure | None]:
     return payload, None
 
 
+def _view(document: Any, base_uri: str, registry: SchemaRegistry) -> SchemaView:
+    # An inline schema is not in the registry: added under a name of its own, so that its
+    # local $refs resolve too.
+    from referencing.jsonschema import DRAFT202012
+
+    uri = base_uri or "urn:validator:inline"
+    resources = registry.resources().with_resource(uri, DRAFT202012.create_resource(document))
+    return SchemaView(document, uri, resources)
+
+
 class Validator:
     """A schema compiled once, with the options it is checked under.
 
@@ -172,10 +183,12 @@ class Validator:
         engine, self._quick, self._mx_paths = built
         self.schema = document
         self._parse: Callable[[Any], tuple[Any, Failure | None]] = _parse
+        self.query_shape: QueryShape | None = None
+        """For a query schema: how a query string becomes the object the schema checks."""
         if is_query_schema(document):
             # Query parameters arrive as text: parsed and converted to the declared types
             # first, and every failure is about the query, not the body.
-            shape = QueryShape(document)
+            self.query_shape = shape = QueryShape(_view(document, base_uri, self.registry))
             body_engine = engine
             self._parse = lambda raw: (shape.payload(raw), None)
 

@@ -52,11 +52,12 @@ from ._batch_io import (
     byte_blocks,
     open_source,
 )
-from ._batch_map import CsvPlan, SchemaView, build_plan
+from ._batch_map import CsvPlan, build_plan
 from ._catalog import DEFAULT_CATALOG, ErrorCatalog
 from ._email import email_ascii_domain
 from ._errors import Failure
 from ._registry import default_registry
+from ._schema_view import SchemaView
 
 VALID, INVALID, UNVERIFIED = 0, 1, 2
 GENERAL_VALIDATION_ERROR = 1000

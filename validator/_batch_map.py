@@ -19,80 +19,19 @@ Rules (a user of the API would expect them; they are written into the docs):
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from referencing import Registry
-from referencing.exceptions import Unresolvable
+from ._schema_view import INTEGER_TEXT as _INTEGER
+from ._schema_view import NUMBER_TEXT as _NUMBER
+from ._schema_view import SchemaView
 
 CUSTOM_FIELDS = "customFieldValues"
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 # Converters are plain dataclasses, not closures, so that a plan can be pickled and sent to the
 # worker processes with the rows it maps.
 Converter = Callable[[str], Any]
-
-
-class SchemaView:
-    """Answers "what does the schema say about the value at this path?" across ``$ref``s."""
-
-    def __init__(self, document: Any, base_uri: str, resources: Registry[Any]) -> None:
-        self._root = document
-        self._resolver = resources.resolver(base_uri)
-
-    def node(self, path: Sequence[str | int]) -> dict[str, Any] | None:
-        node: Any = self._root
-        resolver = self._resolver
-        for key in (*path, None):
-            # Follow a chain of $refs before looking inside the node.
-            for _ in range(32):
-                if not isinstance(node, dict) or "$ref" not in node:
-                    break
-                try:
-                    resolved = resolver.lookup(node["$ref"])
-                except Unresolvable:
-                    return None
-                node, resolver = resolved.contents, resolved.resolver
-            if key is None:
-                break
-            if not isinstance(node, dict):
-                return None
-            if isinstance(key, int):
-                node = node.get("items")
-            else:
-                node = node.get("properties", {}).get(key)
-        return node if isinstance(node, dict) else None
-
-    def types(self, path: Sequence[str | int]) -> frozenset[str]:
-        node = self.node(path)
-        if node is None:
-            return frozenset()
-        declared = node.get("type")
-        if isinstance(declared, str):
-            return frozenset((declared,))
-        if isinstance(declared, list):
-            return frozenset(t for t in declared if isinstance(t, str))
-        return frozenset()
-
-    def mx_paths(self) -> list[tuple[str, ...]]:
-        """Paths of the object properties (not inside arrays) checked for deliverability."""
-        found: list[tuple[str, ...]] = []
-
-        def walk(path: tuple[str, ...], depth: int) -> None:
-            node = self.node(path)
-            if node is None or depth > 8:
-                return
-            if node.get("mx") is True and path:
-                found.append(path)
-            for name in node.get("properties", {}):
-                if isinstance(name, str):
-                    walk((*path, name), depth + 1)
-
-        walk((), 0)
-        return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,10 +20,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ._errors import Failure
+from ._schema_view import INTEGER_TEXT, NUMBER_TEXT, SchemaView
 
 QUERY = "query"
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
 
 
@@ -63,42 +62,23 @@ def _pairs(raw: Any) -> Iterable[tuple[str, Any]]:
 class QueryShape:
     """Converts query parameters to the types the query schema declares."""
 
-    def __init__(self, schema: Mapping[str, Any]) -> None:
-        self._schema = schema
+    def __init__(self, view: SchemaView) -> None:
+        self._view = view
 
-    def _node(self, path: list[str]) -> Mapping[str, Any] | None:
-        node: Any = self._schema
-        for key in path:
-            node = self._deref(node)
-            if not isinstance(node, Mapping):
-                return None
-            node = node.get("items") if key == "" else node.get("properties", {}).get(key)
-        node = self._deref(node)
-        return node if isinstance(node, Mapping) else None
-
-    def _deref(self, node: Any) -> Any:
-        for _ in range(16):
-            if not isinstance(node, Mapping) or not isinstance(node.get("$ref"), str) \
-                    or not node["$ref"].startswith("#/"):
-                return node
-            target: Any = self._schema
-            for part in node["$ref"][2:].split("/"):
-                target = target.get(part) if isinstance(target, Mapping) else None
-            node = target
-        return node
+    def _types(self, path: list[str]) -> frozenset[str]:
+        # "" (a `name[]` item) is the schema's `items`, which SchemaView reads from an int.
+        return self._view.types([0 if key == "" else key for key in path])
 
     def _convert(self, path: list[str], text: Any) -> Any:
         if not isinstance(text, str):
             return text
-        node = self._node(path)
-        declared = node.get("type") if node is not None else None
-        types = {declared} if isinstance(declared, str) else set(declared or ())
+        types = self._types(path)
         value = text.strip()
         if "boolean" in types and value in ("true", "false"):
             return value == "true"
-        if types & {"integer", "number"} and _INTEGER.fullmatch(value):
+        if types & {"integer", "number"} and INTEGER_TEXT.fullmatch(value):
             return int(value)
-        if "number" in types and _NUMBER.fullmatch(value):
+        if "number" in types and NUMBER_TEXT.fullmatch(value):
             return float(value)
         if "null" in types and value == "null":
             return None
@@ -150,9 +130,7 @@ class QueryShape:
         return out
 
     def _is_array(self, path: list[str]) -> bool:
-        node = self._node(path)
-        declared = node.get("type") if node is not None else None
-        return declared == "array" or (isinstance(declared, list) and declared == ["array"])
+        return self._types(path) == {"array"}
 
     def _walk(self, path: list[str], value: Any) -> Any:
         if isinstance(value, Mapping):

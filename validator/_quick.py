@@ -220,9 +220,7 @@ def quick_check(schema: Any, *, assert_formats: bool = True,
             return None
         validator = jsonschema_rs.Draft202012Validator(
             translated, validate_formats=False, pattern_options=jsonschema_rs.RegexOptions())
-    except (_NoQuickTest, ValueError, TypeError, jsonschema_rs.ValidationError):
-        return None
-    except Exception:  # a schema jsonschema-rs refuses for its own reasons
+    except Exception:  # _NoQuickTest, or a schema jsonschema-rs refuses for its own reasons
         return None
     is_valid = validator.is_valid
 

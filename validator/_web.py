@@ -25,7 +25,7 @@ from ._api import Result, Validator
 from ._catalog import DEFAULT_CATALOG, ErrorCatalog
 from ._errors import ApiError, Failure, Path, UnknownSchema
 from ._openapi import ROUTE
-from ._query import QueryShape, is_query_schema
+from ._query import is_query_schema
 from ._registry import SchemaRegistry, default_registry
 
 __all__ = [
@@ -563,7 +563,9 @@ class RequestGuard:
         if name is None:
             return None, []
         validator = self.validator(name)
-        data = QueryShape(validator.schema).payload(query)
+        if validator.query_shape is None:
+            raise ValueError(f"{name} is not a query schema (no \"validationType\": \"query\")")
+        data = validator.query_shape.payload(query)
         return data, list(validator.validate(data).failures)
 
     def with_query(self, result: Result | None, failures: list[Failure]) -> Result:

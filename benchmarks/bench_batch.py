@@ -45,11 +45,7 @@ CHECK = [sys.executable, "-m", "validator.cli", "check"]
 
 
 def _check_command() -> list[str]:
-    from validator.cli import main
-
-    if "check" in getattr(main, "commands", {}):
-        return CHECK
-    return [sys.executable, "-m", "validator._batch_cli"]
+    return [sys.executable, "-m", "validator", "check"]
 
 
 # --------------------------------------------------------------------------------------------

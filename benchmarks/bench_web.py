@@ -161,7 +161,7 @@ def main() -> None:
     _pin(0, client_cpus)
 
     servers = {
-        "serve": [sys.executable, "-m", "validator._serve_cli", "--host", "127.0.0.1",
+        "serve": [sys.executable, "-m", "validator", "serve", "--host", "127.0.0.1",
                   "--port"],
         "fastapi+pydantic": [sys.executable, str(Path(__file__).resolve()), "--serve-bare"],
     }

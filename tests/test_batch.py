@@ -19,17 +19,7 @@ from dns_server import BlackHole, ZoneServer
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _command() -> list[str]:
-    from validator.cli import main
-
-    # The command is attached to the main group in validator/cli.py; until then the module
-    # that defines it runs it directly, with the same options.
-    if "check" in getattr(main, "commands", {}):
-        return [sys.executable, "-m", "validator.cli", "check"]
-    return [sys.executable, "-m", "validator._batch_cli"]
-
-
-CHECK = _command()
+CHECK = [sys.executable, "-m", "validator", "check"]
 
 
 def run(*args: str | Path, stdin: bytes | None = None, cwd: Path | None = None,
@@ -516,8 +506,8 @@ def test_check_block_is_a_pure_function_of_picklable_arguments(tmp_path: Path) -
     over them anywhere, and folding the results in order gives the run's rows."""
     import pickle
 
-    from validator import _batch
-    from validator._batch_io import byte_blocks, open_source
+    from validator.batch import _run as _batch
+    from validator.batch._readers import byte_blocks, open_source
 
     path = tmp_path / "tricky.csv"
     path.write_bytes(_tricky_csv())
@@ -545,8 +535,8 @@ def test_check_block_is_a_pure_function_of_picklable_arguments(tmp_path: Path) -
 
 def test_compiled_csv_plan_matches_the_plain_one() -> None:
     from validator import default_registry
-    from validator._batch_map import build_plan
-    from validator._schema_view import SchemaView
+    from validator.batch._plan import build_plan
+    from validator.rules._schema_view import SchemaView
 
     registry = default_registry()
     document, base_uri = registry.get("contacts.create")

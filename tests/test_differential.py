@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from jsonschema import FormatChecker
 from jsonschema.validators import Draft202012Validator
 
+from validator import ValidationOptions as Options
 from validator import Validator, default_registry
-from validator._compile import Options
-from validator._fallback import FallbackEngine
-from validator._formats import FORMATS
+from validator.rules._fallback import FallbackEngine
+from validator.rules._formats import FORMATS
 
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(-10, 300), st.floats(allow_nan=False, width=32),

@@ -17,8 +17,8 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from validator import _email
-from validator._email import email_ascii_domain, email_syntax_error
+from validator.rules import _email
+from validator.rules._email import email_ascii_domain, email_syntax_error
 
 
 def reference(address: str) -> tuple[str | None, str | None]:

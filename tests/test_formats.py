@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from validator._formats import (
+from validator.rules._formats import (
     check_date,
     check_date_time,
     check_ip,

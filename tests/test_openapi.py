@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 from validator import Validator, validate
-from validator._openapi import ImportResult, OpenAPIError, import_documents, operation_name
-from validator._overlay import RulesError, apply_rules, load_rules, merge_patch
+from validator._exceptions import OpenAPIError, RulesError
+from validator.openapi._importer import ImportResult, import_documents, operation_name
+from validator.openapi._overlay import apply_rules, load_rules, merge_patch
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference" / "getresponse"
@@ -357,7 +358,7 @@ def _example(schema: Any, document: dict[str, Any], depth: int = 0) -> Any:
 @functools.cache
 def _documents() -> dict[str, dict[str, Any]]:
     """The reference documents, by the source name the importer gives them."""
-    from validator._openapi import load_document
+    from validator.openapi._importer import load_document
 
     return {"/".join(path.parts[-2:]): load_document(path) for path in DOCUMENTS}
 

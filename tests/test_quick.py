@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from validator import Validator, default_registry
-from validator._email import email_syntax_error
-from validator._quick import _EMAIL, _IPV4, _SPECIAL_USE, mx_paths, quick_check, translate
+from validator.rules._email import email_syntax_error
+from validator.rules._quick import _EMAIL, _IPV4, _SPECIAL_USE, mx_paths, quick_check, translate
 
 pytest.importorskip("jsonschema_rs")
 

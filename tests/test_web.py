@@ -24,9 +24,8 @@ import pytest
 from fastapi import Depends, FastAPI, Request
 from loadgen import http_request, run_load
 
-from validator._ratelimit import Limits, MemoryRateLimiter, RedisRateLimiter
-from validator._service import ServiceApp, openapi_document
-from validator._web import (
+from validator.asgi import ValidationMiddleware as AsgiMiddleware
+from validator.web._guard import (
     Credential,
     LookupCallback,
     RequestGuard,
@@ -36,8 +35,9 @@ from validator._web import (
     related,
     unique,
 )
-from validator.asgi import Receive, Scope, Send, ValidBody, install_error_handler
-from validator.asgi import ValidationMiddleware as AsgiMiddleware
+from validator.web._ratelimit import Limits, MemoryRateLimiter, RedisRateLimiter
+from validator.web._service import ServiceApp, openapi_document
+from validator.web.asgi import Receive, Scope, Send, ValidBody, install_error_handler
 from validator.wsgi import ValidationMiddleware as WsgiMiddleware
 
 KEY = {"X-Auth-Token": "api-key k3yAbc123"}
@@ -767,13 +767,10 @@ def test_openapi_document_bundles_the_shipped_schemas() -> None:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`validator serve` as a real process on a free loopback port."""
-    from validator.cli import main
-
     port = _free_port()
     keys = tmp_path_factory.mktemp("keys") / "keys.txt"
     keys.write_text("k3yAbc123\n")
-    command = ([sys.executable, "-m", "validator.cli", "serve"] if "serve" in main.commands
-               else [sys.executable, "-m", "validator._serve_cli"])
+    command = [sys.executable, "-m", "validator", "serve"]
     process = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port),
                                 "--key-file", str(keys)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -6,11 +6,29 @@
     (False, 1005)
 """
 
-from ._api import Result, Validator, validate
-from ._catalog import ErrorCatalog, ErrorCode
-from ._dns import DNSCache, DomainVerdict, MXChecker
-from ._errors import ApiError, Failure, SchemaError, UnknownSchema, ValidationFailed
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._api import Validator, validate
+from ._catalog import Code, ErrorCatalog, ErrorCode
+from ._exceptions import (
+    InputError,
+    OpenAPIError,
+    OptionsError,
+    RulesError,
+    SchemaError,
+    UnknownSchema,
+    ValidatorError,
+)
+from ._options import FormatChecker, ValidationOptions
 from ._registry import SchemaRegistry, default_registry
+from ._results import ApiError, Failure, Result, ValidationFailed
+from .dns import DNSOptions
+
+if TYPE_CHECKING:
+    from .dns import DNSCache, DomainVerdict, MXChecker
 
 
 def register_schema(name: str, schema: object) -> None:
@@ -18,10 +36,8 @@ def register_schema(name: str, schema: object) -> None:
     default_registry().register(name, schema)
 
 
-def register_schemas(path: str) -> list[str]:
+def register_schemas(path: str | Path) -> list[str]:
     """Add a schema file, or every `*.json` file of a folder, to the default registry."""
-    from pathlib import Path
-
     target = Path(path)
     if target.is_dir():
         return default_registry().register_dir(target)
@@ -33,20 +49,41 @@ def schema_names() -> list[str]:
     return default_registry().names()
 
 
+# dnspython is imported with the first MX checker or cache, not with the package.
+_LAZY = frozenset({"DNSCache", "DomainVerdict", "MXChecker"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import dns
+
+        return getattr(dns, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ApiError",
+    "Code",
     "DNSCache",
+    "DNSOptions",
     "DomainVerdict",
     "ErrorCatalog",
     "ErrorCode",
     "Failure",
+    "FormatChecker",
+    "InputError",
     "MXChecker",
+    "OpenAPIError",
+    "OptionsError",
     "Result",
+    "RulesError",
     "SchemaError",
     "SchemaRegistry",
     "UnknownSchema",
     "ValidationFailed",
+    "ValidationOptions",
     "Validator",
+    "ValidatorError",
     "default_registry",
     "register_schema",
     "register_schemas",

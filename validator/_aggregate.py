@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._catalog import ErrorCatalog
-from ._errors import ApiError, Failure, Path
-
-GENERAL_VALIDATION_ERROR = 1000
+from ._catalog import Code, ErrorCatalog
+from ._results import ApiError, Failure, Path
 
 
 def payload_position(payload: Any, path: Path,
@@ -65,7 +63,7 @@ def aggregate(
     if not failures:
         return None
     codes = {f.code for f in failures}
-    code = codes.pop() if len(codes) == 1 and not always_combine else GENERAL_VALIDATION_ERROR
+    code = codes.pop() if len(codes) == 1 and not always_combine else Code.VALIDATION_ERROR
     entry = catalog[code]
     return ApiError(
         http_status=entry.http_status,

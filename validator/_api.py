@@ -5,59 +5,28 @@ one aggregated error."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Unpack
 
 import orjson
 
-from . import _dns
-from ._aggregate import GENERAL_VALIDATION_ERROR, aggregate, order
-from ._catalog import DEFAULT_CATALOG, ErrorCatalog
-from ._compile import MX_PENDING, Compiler, Options, Unsupported
-from ._email import email_ascii_domain, email_syntax_error
-from ._errors import ApiError, Failure, Path, ValidationFailed
-from ._fallback import FallbackEngine
-from ._formats import FormatChecker
-from ._query import QueryShape, is_query_schema, mark_query
-from ._quick import QuickCheck, mx_paths, quick_check
+from ._aggregate import aggregate, order
+from ._catalog import DEFAULT_CATALOG, Code
+from ._options import OptionKeywords, ValidationOptions
 from ._registry import SchemaRegistry, check_schema, default_registry
-from ._schema_view import SchemaView
+from ._results import Failure, Path, Result
+from .rules._compile import MX_PENDING, Compiler, Unsupported
+from .rules._email import email_ascii_domain, email_syntax_error
+from .rules._fallback import FallbackEngine
+from .rules._query import QueryShape, is_query_schema, mark_query
+from .rules._quick import QuickCheck, mx_paths, quick_check
+from .rules._schema_view import SchemaView
+
+if TYPE_CHECKING:
+    from .dns import DomainVerdict, MXChecker
 
 Payload = Mapping[str, Any] | list[Any] | str | bytes | bytearray | memoryview | Any
 
-UNDELIVERABLE = 1002
-EXTERNAL_ERROR = 1010
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """The verdict on one payload: `ok`, the ordered `failures`, and the API's error body."""
-
-    failures: tuple[Failure, ...]
-    error: ApiError | None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def __bool__(self) -> bool:
-        return self.error is None
-
-    def raise_for_error(self) -> None:
-        if self.error is not None:
-            raise ValidationFailed(self)
-
-    @property
-    def unverified(self) -> bool:
-        """Every failure is a check that could not be made (1010), so the payload is
-        neither known good nor known bad (SPEC §6)."""
-        return only_unverifiable(self.failures)
-
-
-def only_unverifiable(failures: Sequence[Failure]) -> bool:
-    """Failures that all say "the check could not be made" (1010): unverified, not invalid."""
-    return bool(failures) and all(f.code == EXTERNAL_ERROR for f in failures)
 
 
 _Staged = tuple[Any, list[Failure], list[tuple[Path, str, str]]]
@@ -74,7 +43,8 @@ _engines: dict[tuple[Any, ...], _Built] = {}
 _engines_lock = threading.Lock()
 
 
-def _build(schema: Any, base_uri: str, registry: SchemaRegistry, options: Options) -> _Built:
+def _build(schema: Any, base_uri: str, registry: SchemaRegistry,
+           options: ValidationOptions) -> _Built:
     """The engine, and the quick test that lets most valid payloads skip it. With MX checks
     the quick test only stands in for the engine when every `mx` rule sits at a plain path of
     properties (then the addresses to look up are read from those paths)."""
@@ -85,7 +55,7 @@ def _build(schema: Any, base_uri: str, registry: SchemaRegistry, options: Option
     return _build_engine(schema, base_uri, registry, options), quick, paths or []
 
 
-def _build_engine(schema: Any, base_uri: str, registry: SchemaRegistry, options: Options
+def _build_engine(schema: Any, base_uri: str, registry: SchemaRegistry, options: ValidationOptions
                   ) -> _Engine:
     resources = registry.resources()
     try:
@@ -119,7 +89,7 @@ def _parse(payload: Any) -> tuple[Any, Failure | None]:
             return orjson.loads(payload), None
         except orjson.JSONDecodeError as exc:
             where = f"line {exc.lineno} column {exc.colno} (char {exc.pos})"
-            return None, Failure(GENERAL_VALIDATION_ERROR, (), None,
+            return None, Failure(Code.VALIDATION_ERROR, (), None,
                                  f"Malformed JSON: {exc.msg} at {where}", keyword="json")
     return payload, None
 
@@ -137,38 +107,31 @@ def _view(document: Any, base_uri: str, registry: SchemaRegistry) -> SchemaView:
 class Validator:
     """A schema compiled once, with the options it is checked under.
 
-    `schema` is a registered name (`"contacts.create"`) or a JSON Schema document.
+    `schema` is a registered name (`"contacts.create"`) or a JSON Schema document. Options
+    come as a `ValidationOptions`, as the README's keywords (`always_combine=True`,
+    `check_mx=True, dns_timeout=1.0` ...), or both (the keywords win). `mx_checker` shares an
+    MX checker (and its cache) between validators; otherwise one is built from `options.dns`.
     """
 
     def __init__(
         self,
         schema: str | Mapping[str, Any] | bool,
+        options: ValidationOptions | None = None,
         *,
         registry: SchemaRegistry | None = None,
-        catalog: ErrorCatalog | None = None,
-        always_combine: bool = False,
-        assert_formats: bool = True,
-        formats: Mapping[str, FormatChecker] | None = None,
-        phone_region: str | None = None,
-        check_mx: bool = False,
-        nameservers: Sequence[str] | None = None,
-        dns_port: int = 53,
-        dns_timeout: float = 2.0,
-        dns_budget: float | None = None,
-        mx_checker: _dns.MXChecker | None = None,
+        mx_checker: MXChecker | None = None,
+        **keywords: Unpack[OptionKeywords],
     ) -> None:
+        self.options = options = ValidationOptions.build(options, **keywords)
         self.registry = registry or default_registry()
         self.built_version = self.registry.version
-        self.catalog = catalog or DEFAULT_CATALOG
-        self.always_combine = always_combine
-        self.check_mx = check_mx
-        options = Options(assert_formats=assert_formats, check_mx=check_mx,
-                          phone_region=phone_region, formats=dict(formats or {}))
+        self.catalog = options.catalog or DEFAULT_CATALOG
+        self.always_combine = options.always_combine
+        self.check_mx = options.check_mx
         if isinstance(schema, str):
             self.schema_name: str | None = schema
             document, base_uri = self.registry.get(schema)
-            key = (id(self.registry), self.registry.version, schema, assert_formats, check_mx,
-                   phone_region, tuple(sorted((formats or {}).items())))
+            key = (id(self.registry), self.registry.version, schema, options.rules_key())
             with _engines_lock:
                 built = _engines.get(key)
             if built is None:
@@ -196,9 +159,13 @@ class Validator:
                 return mark_query(body_engine(data))
         self._engine = engine
         self._mx_checker = mx_checker
-        if check_mx and mx_checker is None:
-            self._mx_checker = _dns.MXChecker(nameservers=nameservers, port=dns_port,
-                                              timeout=dns_timeout, budget=dns_budget)
+        if options.check_mx and mx_checker is None:
+            self._mx_checker = options.dns.checker()
+
+    @property
+    def is_query(self) -> bool:
+        """Whether the schema checks a query string rather than a body."""
+        return self.query_shape is not None
 
     # -- one payload ---------------------------------------------------------------------
 
@@ -231,7 +198,7 @@ class Validator:
     # -- many payloads -------------------------------------------------------------------
 
     def validate_many(self, payloads: Iterable[Payload], *,
-                      verdicts: Mapping[str, _dns.DomainVerdict] | None = None,
+                      verdicts: Mapping[str, DomainVerdict] | None = None,
                       plain: bool = False) -> list[Result]:
         """Check a chunk of payloads; the distinct e-mail domains of the whole chunk are
         looked up once, concurrently, before any payload is judged.
@@ -252,7 +219,7 @@ class Validator:
     async def validate_many_async(self, payloads: Iterable[Payload]) -> list[Result]:
         staged = [self._stage(p) for p in payloads]
         domains = _domains(staged)
-        verdicts: Mapping[str, _dns.DomainVerdict] = {}
+        verdicts: Mapping[str, DomainVerdict] = {}
         if domains and self._mx_checker is not None:
             verdicts = await self._mx_checker.check_many_async(domains)
         return [self._finish(stage, verdicts) for stage in staged]
@@ -286,21 +253,21 @@ class Validator:
                 found.append((path, value, email_ascii_domain(value)))
         return found
 
-    def _finish(self, stage: _Staged, verdicts: Mapping[str, _dns.DomainVerdict]) -> Result:
+    def _finish(self, stage: _Staged, verdicts: Mapping[str, DomainVerdict]) -> Result:
         data, failures, pending = stage
         for path, address, domain in pending:
             verdict = verdicts.get(domain)
             if verdict is not None and verdict.status == "deliverable":
                 continue
             if verdict is not None and verdict.status == "undeliverable":
-                failures.append(Failure(UNDELIVERABLE, path, address,
+                failures.append(Failure(Code.FORBIDDEN_STATE, path, address,
                                         f"The address cannot receive mail: {verdict.reason}",
                                         keyword="mx"))
             else:
                 # No answer is never a pass (SPEC §3): the check could not be made.
                 reason = verdict.reason if verdict is not None else \
                     f"no DNS answer for {domain} was available"
-                failures.append(Failure(EXTERNAL_ERROR, path, address,
+                failures.append(Failure(Code.EXTERNAL_ERROR, path, address,
                                         f"Deliverability could not be checked: {reason}",
                                         keyword="mx"))
         if not failures:
@@ -318,23 +285,24 @@ class Validator:
 _validators: dict[tuple[Any, ...], Validator] = {}
 
 
-def validate(payload: Payload, schema: str | Mapping[str, Any] | bool, **options: Any) -> Result:
-    """Check one payload against a schema (a registered name or a schema document).
+def validate(payload: Payload, schema: str | Mapping[str, Any] | bool,
+             options: ValidationOptions | None = None, *, plain: bool = False,
+             registry: SchemaRegistry | None = None, mx_checker: MXChecker | None = None,
+             **keywords: Unpack[OptionKeywords]) -> Result:
+    """Check one payload against a schema (a registered name or a schema document), under
+    `options` and/or the README's keywords; `registry` and `mx_checker` as for `Validator`.
 
     Validators for named schemas are cached, so repeated calls cost a dictionary lookup.
+    `plain=True` is `Validator.validate`'s promise that a dict or list holds JSON data only.
     """
+    resolved = ValidationOptions.build(options, **keywords)
     if not isinstance(schema, str):
-        return Validator(schema, **options).validate(payload)
-    try:
-        key: tuple[Any, ...] | None = (schema, *sorted(
-            (k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()))
-        hash(key)
-    except TypeError:
-        key = None
-    validator = _validators.get(key) if key is not None else None
-    if validator is None or validator.registry.version != validator.built_version:
-        validator = Validator(schema, **options)
-        if key is not None:
-            _validators[key] = validator
-    return validator.validate(payload)
-
+        return Validator(schema, resolved, registry=registry,
+                         mx_checker=mx_checker).validate(payload, plain=plain)
+    key = (schema, resolved.key(), id(registry), id(mx_checker))
+    validator = _validators.get(key)
+    if validator is None or validator.registry.version != validator.built_version \
+            or (validator._mx_checker is not mx_checker and mx_checker is not None):
+        validator = Validator(schema, resolved, registry=registry, mx_checker=mx_checker)
+        _validators[key] = validator
+    return validator.validate(payload, plain=plain)

@@ -14,7 +14,7 @@ from jsonschema.validators import Draft202012Validator, validator_for
 from jsonschema_specifications import REGISTRY as METASCHEMAS
 from referencing.jsonschema import DRAFT202012
 
-from ._errors import SchemaError, UnknownSchema
+from ._exceptions import SchemaError, UnknownSchema
 
 SHIPPED_BASE = "https://getresponse-validator.invalid/schemas/"
 

@@ -20,13 +20,14 @@ from typing import Any, Literal
 
 import orjson
 
-from ._aggregate import GENERAL_VALIDATION_ERROR, aggregate, order, single_error
-from ._api import Result, Validator
-from ._catalog import DEFAULT_CATALOG, ErrorCatalog
-from ._errors import ApiError, Failure, Path, UnknownSchema
-from ._openapi import ROUTE
-from ._query import is_query_schema
-from ._registry import SchemaRegistry, default_registry
+from .._aggregate import aggregate, order, single_error
+from .._api import Validator
+from .._catalog import DEFAULT_CATALOG, Code, ErrorCatalog
+from .._exceptions import UnknownSchema
+from .._registry import SchemaRegistry, default_registry
+from .._results import ApiError, Failure, Path, Result
+from ..openapi._importer import ROUTE
+from ..rules._query import is_query_schema
 
 __all__ = [
     "Credential",
@@ -47,15 +48,6 @@ __all__ = [
 
 log = logging.getLogger("validator.web")
 
-INTERNAL_ERROR = 1
-RELATED_NOT_FOUND: Literal[1001] = 1001
-WRONG_FORMAT = 1003
-WRONG_LENGTH = 1007
-UNIQUE_TAKEN: Literal[1008] = 1008
-EXTERNAL_ERROR = 1010
-NOT_FOUND = 1013
-AUTHENTICATION = 1014
-BAD_HEADERS = 1021
 
 DEFAULT_MAX_BODY = 1 << 20
 DEFAULT_MAX_DEPTH = 32
@@ -226,7 +218,7 @@ class Lookup:
     `schemas` limits the lookup to those schema names (None: every schema).
     """
 
-    code: Literal[1001, 1008]
+    code: Literal[Code.RELATED_NOT_FOUND, Code.NOT_UNIQUE]
     path: tuple[str | int, ...]
     callback: LookupCallback
     schemas: frozenset[str] | None = None
@@ -236,12 +228,12 @@ class Lookup:
         return self.schemas is None or schema in self.schemas
 
     def fails(self, answer: bool) -> bool:
-        return not answer if self.code == RELATED_NOT_FOUND else bool(answer)
+        return not answer if self.code == Code.RELATED_NOT_FOUND else bool(answer)
 
     def failure(self, path: Path, value: Any) -> Failure:
         if self.description is not None:
             text = self.description
-        elif self.code == RELATED_NOT_FOUND:
+        elif self.code == Code.RELATED_NOT_FOUND:
             text = f"Related resource {value!r} cannot be found"
         else:
             text = f"Value {value!r} is already used by another resource"
@@ -251,14 +243,14 @@ class Lookup:
 def related(path: Sequence[str | int], exists: LookupCallback, *,
             schemas: Iterable[str] | None = None, description: str | None = None) -> Lookup:
     """1001 when `exists(value)` is false: the referenced campaign, tag ... is unknown."""
-    return Lookup(RELATED_NOT_FOUND, tuple(path), exists,
+    return Lookup(Code.RELATED_NOT_FOUND, tuple(path), exists,
                   None if schemas is None else frozenset(schemas), description)
 
 
 def unique(path: Sequence[str | int], taken: LookupCallback, *,
            schemas: Iterable[str] | None = None, description: str | None = None) -> Lookup:
     """1008 when `taken(value)` is true: another resource already has this unique value."""
-    return Lookup(UNIQUE_TAKEN, tuple(path), taken,
+    return Lookup(Code.NOT_UNIQUE, tuple(path), taken,
                   None if schemas is None else frozenset(schemas), description)
 
 
@@ -391,12 +383,12 @@ class RequestGuard:
         if found is not None and found.built_version == self.registry.version:
             return found
         if schema.startswith("_") or schema not in self.registry:
-            raise Refused(self.error(NOT_FOUND, f"There is no schema named {schema!r}",
+            raise Refused(self.error(Code.NOT_FOUND, f"There is no schema named {schema!r}",
                                      {"schema": schema, "known": self.registry.names()}))
         try:
             found = Validator(schema, **self.validator_options)
         except UnknownSchema:
-            raise Refused(self.error(NOT_FOUND, f"There is no schema named {schema!r}",
+            raise Refused(self.error(Code.NOT_FOUND, f"There is no schema named {schema!r}",
                                      {"schema": schema})) from None
         with self._lock:
             self._validators[schema] = found
@@ -409,7 +401,7 @@ class RequestGuard:
     def internal_error(self, exc: BaseException) -> ApiError:
         """Code 1 for a fault of ours: logged with its traceback, never shown to the client."""
         log.error("internal error while checking a request", exc_info=exc)
-        return self.error(INTERNAL_ERROR, "Internal error, please try again later", {})
+        return self.error(Code.INTERNAL_ERROR, "Internal error, please try again later", {})
 
     def _header_failure(self, code: int, name: str, value: str | None,
                         description: str) -> ApiError:
@@ -420,7 +412,7 @@ class RequestGuard:
         return error
 
     def _auth_error(self, authentication_type: str, message: str) -> ApiError:
-        return self.error(AUTHENTICATION, message, {"authenticationType": authentication_type})
+        return self.error(Code.AUTHENTICATION, message, {"authenticationType": authentication_type})
 
     # -- headers ---------------------------------------------------------------------------
 
@@ -479,7 +471,7 @@ class RequestGuard:
         if raw_length is not None:
             if not raw_length.strip().isdigit():
                 raise Refused(self._header_failure(
-                    BAD_HEADERS, "Content-Length", raw_length,
+                    Code.BAD_HEADERS, "Content-Length", raw_length,
                     "Expected a non-negative integer"))
             length = int(raw_length)
         has_body = (length or 0) > 0 or "transfer-encoding" in headers
@@ -488,19 +480,19 @@ class RequestGuard:
             media, _, params = (content_type or "").partition(";")
             if media.strip().lower() != "application/json":
                 raise Refused(self._header_failure(
-                    BAD_HEADERS, "Content-Type", content_type,
+                    Code.BAD_HEADERS, "Content-Type", content_type,
                     f"Expected application/json, got {content_type or 'no Content-Type'}"))
             charset = _charset(params)
             if charset is not None and charset not in ("utf-8", "utf8"):
                 raise Refused(self._header_failure(
-                    BAD_HEADERS, "Content-Type", content_type,
+                    Code.BAD_HEADERS, "Content-Type", content_type,
                     f"Unsupported charset {charset!r}: JSON bodies must be UTF-8"))
         if length is not None and length > self.max_body:
             raise Refused(self.too_large())
         return BodyPolicy(length)
 
     def too_large(self) -> ApiError:
-        failure = Failure(WRONG_LENGTH, (), None,
+        failure = Failure(Code.WRONG_LENGTH, (), None,
                           f"The request body is larger than the limit of {self.max_body} bytes",
                           limits={"max": self.max_body}, keyword="maxBodySize")
         error = aggregate([failure], self.catalog)
@@ -530,7 +522,7 @@ class RequestGuard:
         # A body cannot nest deeper than it has brackets, so most bodies skip the walk.
         if (body.count(b"{") + body.count(b"[") > self.max_depth
                 and _depth_over(data, self.max_depth)):
-            failure = Failure(GENERAL_VALIDATION_ERROR, (), None,
+            failure = Failure(Code.VALIDATION_ERROR, (), None,
                               f"The body nests objects and arrays deeper than "
                               f"{self.max_depth} levels", keyword="maxDepth")
             return None, Result((failure,), aggregate([failure], self.catalog))
@@ -621,9 +613,9 @@ class RequestGuard:
 def _lookup_fault(lookup: Lookup, path: Path, value: Any, exc: Exception) -> Failure:
     # The host's data source failed: the check could not be made, which SPEC §3 names 1010.
     log.warning("lookup for %s failed", "/".join(map(str, path)), exc_info=exc)
-    return Failure(EXTERNAL_ERROR, path, value,
-                   f"The {'related resource' if lookup.code == RELATED_NOT_FOUND else 'unique'}"
-                   " check could not be made", keyword="lookup")
+    kind = "related resource" if lookup.code == Code.RELATED_NOT_FOUND else "unique"
+    return Failure(Code.EXTERNAL_ERROR, path, value, f"The {kind} check could not be made",
+                   keyword="lookup")
 
 
 def _charset(params: str) -> str | None:

@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from ._errors import SchemaError
+from .._exceptions import OpenAPIError
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # An annotation on each generated schema: the request it checks ("POST /contacts"), from which
@@ -46,10 +46,6 @@ _STORAGE_FORMATS = frozenset({"int32", "int64", "float", "double", "byte", "bina
 _DROPPED = frozenset({"discriminator", "xml", "externalDocs", "nullable", "example"})
 _PREPOSITIONS = frozenset({"from", "by", "to", "for", "in", "of", "with", "on"})
 _VERB_FOR = {"post": "create", "put": "update", "patch": "update", "delete": "delete"}
-
-
-class OpenAPIError(SchemaError):
-    """The document cannot be read or translated; the message says where."""
 
 
 @dataclass(slots=True)

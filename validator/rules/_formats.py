@@ -14,9 +14,8 @@ from datetime import date
 
 import phonenumbers
 
+from .._options import FormatChecker
 from ._email import email_syntax_error
-
-FormatChecker = Callable[[str], "str | None"]
 
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 # RFC 3339 date-time, plus the API's own `+0000` offset (no colon) seen in its responses.

@@ -14,12 +14,14 @@ from jsonschema import FormatChecker, ValidationError
 from jsonschema.protocols import Validator as JsonschemaValidator
 from jsonschema.validators import extend
 
+from .._catalog import Code
+from .._options import ValidationOptions
+from .._registry import dialect_of
+from .._results import Failure, Path
 from . import _keywords as kw
-from ._compile import MX_PENDING, Options, json_key, words_regex
+from ._compile import MX_PENDING, json_key, words_regex
 from ._email import email_syntax_error
-from ._errors import Failure, Path
 from ._formats import FORMATS, check_phone
-from ._registry import dialect_of
 
 
 class _EngineError(ValidationError):
@@ -86,7 +88,7 @@ class _MXMarker(ValidationError):
     pass
 
 
-def _format_checker(options: Options) -> FormatChecker:
+def _format_checker(options: ValidationOptions) -> FormatChecker:
     checker = FormatChecker()
     for name, check in {**FORMATS, **options.formats}.items():
         if check is check_phone and options.phone_region:
@@ -106,7 +108,7 @@ def _format_checker(options: Options) -> FormatChecker:
 
 
 class FallbackEngine:
-    def __init__(self, schema: Any, registry: referencing.Registry[Any], options: Options
+    def __init__(self, schema: Any, registry: referencing.Registry[Any], options: ValidationOptions
                  ) -> None:
         base = dialect_of(schema)
         keywords = {
@@ -227,7 +229,7 @@ def _convert(error: ValidationError, validator: Any) -> list[Failure]:
         return named or [kw.bad_format((*path, instance), instance, error.message, keyword)]
     if keyword is None or value is False:
         return [kw.forbidden(path, instance)]
-    return [kw.failure(kw.WRONG_FORMAT, path, instance, error.message, keyword or "")]
+    return [kw.failure(Code.WRONG_FORMAT, path, instance, error.message, keyword or "")]
 
 
 def _dependent_key(error: ValidationError) -> str:

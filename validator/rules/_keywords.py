@@ -12,13 +12,8 @@ from typing import Any
 
 import orjson
 
-from ._errors import Failure, Path
-
-WRONG_FORMAT = 1003
-WRONG_COUNT = 1004
-EMPTY = 1005
-WRONG_TYPE = 1006
-WRONG_LENGTH = 1007
+from .._catalog import Code
+from .._results import Failure, Path
 
 _JSON_TYPE_NAMES = {
     bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
@@ -60,20 +55,21 @@ def failure(
     The whole body (path `()`) keeps its code: a body of `null` or `[]` is the wrong type
     of body, not an empty field.
     """
-    if code != EMPTY and path and keyword not in _STRUCTURAL and is_empty(value):
+    if code != Code.EMPTY_VALUE and path and keyword not in _STRUCTURAL and is_empty(value):
         detail = description[0].lower() + description[1:]
         description = f"Value cannot be {_empty_word(value)}: {detail}"
-        code = EMPTY
+        code = Code.EMPTY_VALUE
     return Failure(code, path, value, description, keyword=keyword, **context)
 
 
 def missing(path: Path, keyword: str = "required") -> Failure:
-    return Failure(EMPTY, path, None, "Field is required but missing", keyword=keyword)
+    return Failure(Code.EMPTY_VALUE, path, None, "Field is required but missing", keyword=keyword)
 
 
 def wrong_type(path: Path, value: Any, expected: list[str]) -> Failure:
     wanted = " or ".join(expected)
-    return failure(WRONG_TYPE, path, value, f"Expected {wanted}, got {json_type(value)}", "type",
+    return failure(Code.WRONG_TYPE, path, value,
+                   f"Expected {wanted}, got {json_type(value)}", "type",
                    expected_type=expected)
 
 
@@ -97,7 +93,7 @@ def _bounds_phrase(low: Any, high: Any, unit: str = "") -> str:
 def wrong_length(path: Path, value: str, low: int | None, high: int | None, keyword: str
                  ) -> Failure:
     return failure(
-        WRONG_LENGTH, path, value,
+        Code.WRONG_LENGTH, path, value,
         f"Expected string length {_bounds_phrase(low, high)}, got {len(value)}",
         keyword, limits=_limits(low, high),
     )
@@ -108,7 +104,7 @@ def wrong_count(
     what: str,
 ) -> Failure:
     return failure(
-        WRONG_COUNT, path, value,
+        Code.WRONG_COUNT, path, value,
         f"Expected {_bounds_phrase(low, high)} {what}, got {count}",
         keyword, limits=_limits(low, high),
     )
@@ -127,21 +123,22 @@ def out_of_range(
         phrase = f"between {low} and {high}"
     else:
         phrase = " and ".join(parts)
-    return failure(WRONG_FORMAT, path, value, f"Expected a number {phrase}, got {value}", keyword,
+    return failure(Code.WRONG_FORMAT, path, value,
+                   f"Expected a number {phrase}, got {value}", keyword,
                    limits=_limits(low, high))
 
 
 def not_multiple(path: Path, value: Any, divisor: Any) -> Failure:
-    return failure(WRONG_FORMAT, path, value, f"Expected a multiple of {divisor}, got {value}",
+    return failure(Code.WRONG_FORMAT, path, value, f"Expected a multiple of {divisor}, got {value}",
                    "multipleOf")
 
 
 def bad_format(path: Path, value: Any, description: str, keyword: str = "format") -> Failure:
-    return failure(WRONG_FORMAT, path, value, description, keyword)
+    return failure(Code.WRONG_FORMAT, path, value, description, keyword)
 
 
 def no_pattern_match(path: Path, value: str, pattern: str) -> Failure:
-    return failure(WRONG_FORMAT, path, value, f"Value does not match the pattern {pattern}",
+    return failure(Code.WRONG_FORMAT, path, value, f"Value does not match the pattern {pattern}",
                    "pattern", regex=pattern)
 
 
@@ -150,54 +147,57 @@ def not_allowed_value(path: Path, value: Any, allowed: list[Any], keyword: str) 
         description = f"Value must be {_show(allowed[0])}"
     else:
         description = "Value must be one of: " + ", ".join(_show(v) for v in allowed)
-    return failure(WRONG_FORMAT, path, value, description, keyword, allowed_values=list(allowed))
+    return failure(Code.WRONG_FORMAT, path, value,
+                   description, keyword, allowed_values=list(allowed))
 
 
 def unknown_property(path: Path, value: Any) -> Failure:
-    return failure(WRONG_FORMAT, path, value,
+    return failure(Code.WRONG_FORMAT, path, value,
                    f"Unknown property {path[-1]!r} is not allowed here", "additionalProperties")
 
 
 def forbidden(path: Path, value: Any, keyword: str = "false") -> Failure:
     where = f"Property {path[-1]!r}" if path else "Value"
-    return failure(WRONG_FORMAT, path, value, f"{where} is not allowed here", keyword)
+    return failure(Code.WRONG_FORMAT, path, value, f"{where} is not allowed here", keyword)
 
 
 def not_unique(path: Path, value: list[Any], first: int, again: int) -> Failure:
-    return failure(WRONG_FORMAT, path, value,
+    return failure(Code.WRONG_FORMAT, path, value,
                    f"Items must be unique; item {again} repeats item {first}", "uniqueItems")
 
 
 def reserved_word(path: Path, value: str) -> Failure:
-    return failure(WRONG_FORMAT, path, value,
+    return failure(Code.WRONG_FORMAT, path, value,
                    f"{value!r} is a reserved word and cannot be used", "reservedWords")
 
 
 def forbidden_word(path: Path, value: str, word: str) -> Failure:
-    return failure(WRONG_FORMAT, path, value, f"Value contains the forbidden word {word!r}",
+    return failure(Code.WRONG_FORMAT, path, value, f"Value contains the forbidden word {word!r}",
                    "forbiddenWords")
 
 
 def forbidden_character(path: Path, value: str, char: str) -> Failure:
-    return failure(WRONG_FORMAT, path, value, f"Value contains the forbidden character {char!r}",
+    return failure(Code.WRONG_FORMAT, path, value,
+                   f"Value contains the forbidden character {char!r}",
                    "forbiddenCharacters")
 
 
 def emoji(path: Path, value: str, char: str) -> Failure:
-    return failure(WRONG_FORMAT, path, value, f"Value contains an emoji ({char!r})", "noEmoji")
+    return failure(Code.WRONG_FORMAT, path, value, f"Value contains an emoji ({char!r})", "noEmoji")
 
 
 def blank(path: Path, value: str) -> Failure:
-    return Failure(EMPTY, path, value, "Value cannot be blank (whitespace only)",
+    return Failure(Code.EMPTY_VALUE, path, value, "Value cannot be blank (whitespace only)",
                    keyword="notBlank")
 
 
 def negated(path: Path, value: Any) -> Failure:
-    return failure(WRONG_FORMAT, path, value, "Value matches a schema it must not match", "not")
+    return failure(Code.WRONG_FORMAT, path, value,
+                   "Value matches a schema it must not match", "not")
 
 
 def too_many_matches(path: Path, value: Any, matched: list[int]) -> Failure:
-    return failure(WRONG_FORMAT, path, value,
+    return failure(Code.WRONG_FORMAT, path, value,
                    f"Value must match exactly one allowed form, but matches forms {matched}",
                    "oneOf")
 
@@ -241,7 +241,8 @@ def no_branch_matches(path: Path, value: Any, branches: list[list[Failure]], key
     fewest = min(candidates, key=len)
     if all(len(b) > len(fewest) for b in candidates if b is not fewest):
         return fewest
-    return [failure(WRONG_FORMAT, path, value, "Value matches none of the allowed forms", keyword)]
+    return [failure(Code.WRONG_FORMAT, path, value,
+                    "Value matches none of the allowed forms", keyword)]
 
 
 def _show(value: Any) -> str:

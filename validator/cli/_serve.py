@@ -1,14 +1,18 @@
-"""`validator serve`: the validation service (see `validator._service`) under uvicorn.
-
-Attached to the `validator` command group by `main.add_command(serve)`; also runnable on its
-own as `python -m validator._serve_cli`.
-"""
+"""`validator serve`: the validation service (see `validator.web`) under uvicorn."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import click
+
+from ._options import (
+    always_combine_option,
+    dns_from,
+    dns_options,
+    register_schemas,
+    schema_dirs_option,
+)
 
 __all__ = ["serve"]
 
@@ -29,37 +33,28 @@ __all__ = ["serve"]
               help="Largest request body in bytes.")
 @click.option("--max-depth", type=click.IntRange(1), default=32, show_default=True,
               help="Deepest nesting of objects and arrays in a body.")
-@click.option("--always-combine", is_flag=True, help="Always answer 1000, as the live API does.")
-@click.option("--check-mx", is_flag=True, help="Check that e-mail domains accept mail (DNS).")
-@click.option("--dns-server", metavar="HOST[:PORT]", help="Nameserver for MX checks.")
-@click.option("--dns-timeout", type=float, default=2.0, show_default=True,
-              help="Seconds per DNS lookup.")
-@click.option("--dns-budget", type=float, default=3.0, show_default=True,
-              help="Seconds all DNS lookups of one request may take; then 1010.")
-@click.option("--schemas", "schema_dirs", multiple=True, type=click.Path(exists=True),
-              help="A schema file or a folder of *.json schemas to add (repeatable).")
+@always_combine_option
+@dns_options(check_mx_default=None, budget=3.0)
+@schema_dirs_option
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @click.option("--access-log", is_flag=True, help="Log every request (slower).")
 def serve(host: str, port: int, key_file: str | None, no_auth: bool, rate_limit: bool,
           redis_url: str | None, max_body: int, max_depth: int, always_combine: bool,
           check_mx: bool, dns_server: str | None, dns_timeout: float, dns_budget: float,
+          dns_cache: str | None,
           schema_dirs: tuple[str, ...], log_level: str, access_log: bool) -> None:
     """Serve the API's routes and POST /validate/{schema} over HTTP: an empty 200/202 for a
     valid request, the API's error body otherwise. GET /openapi.json describes it."""
     import uvicorn
 
-    from ._service import create_app
+    from ..web import create_app
 
-    # Imported here: cli.py imports this module to attach the command.
-    from .cli import _register, parse_dns_server
-
-    _register(schema_dirs)
+    register_schemas(schema_dirs)
     options: dict[str, Any] = {"always_combine": always_combine}
     if check_mx:
-        nameservers, dns_port = parse_dns_server(dns_server)
-        options.update(check_mx=True, nameservers=nameservers, dns_port=dns_port,
-                       dns_timeout=dns_timeout, dns_budget=dns_budget)
+        dns = dns_from(dns_server, dns_timeout, budget=dns_budget, cache=dns_cache)
+        options.update(check_mx=True, dns=dns)
     app = create_app(key_file=key_file, require_auth=not no_auth,
                      rate_limit=rate_limit, redis_url=redis_url, max_body=max_body,
                      max_depth=max_depth, validator_options=options)
@@ -68,6 +63,3 @@ def serve(host: str, port: int, key_file: str | None, no_auth: bool, rate_limit:
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log,
                 lifespan="on")
 
-
-if __name__ == "__main__":
-    serve()

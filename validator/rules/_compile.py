@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
@@ -25,10 +24,13 @@ import referencing.exceptions
 import regex
 from referencing.jsonschema import DRAFT202012
 
+from .._catalog import Code
+from .._exceptions import SchemaError
+from .._options import FormatChecker, ValidationOptions
+from .._results import Failure, Path
 from . import _keywords as kw
 from ._email import email_syntax_error
-from ._errors import Failure, Path, SchemaError
-from ._formats import FORMATS, MATCHERS, FormatChecker, check_phone, standard_checker
+from ._formats import FORMATS, MATCHERS, check_phone, standard_checker
 
 if TYPE_CHECKING:
     from referencing._core import Resolver
@@ -52,14 +54,6 @@ MX_PENDING: ContextVar[list[tuple[Path, str]] | None] = ContextVar("mx_pending",
 
 class Unsupported(Exception):
     """The schema uses a keyword that only the fallback engine implements."""
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    assert_formats: bool = True
-    check_mx: bool = False
-    phone_region: str | None = None
-    formats: Mapping[str, FormatChecker] = field(default_factory=dict)
 
 
 def flat(cell: Cell) -> Path:
@@ -124,7 +118,7 @@ def _failed_multiple(value: int | float, divisor: int | float) -> bool:
 
 
 class Compiler:
-    def __init__(self, registry: referencing.Registry[Any], options: Options) -> None:
+    def __init__(self, registry: referencing.Registry[Any], options: ValidationOptions) -> None:
         self._registry = registry
         self._options = options
         self._done: dict[tuple[int, str], Node | None] = {}
@@ -519,7 +513,7 @@ def _collapse_empty(out: list[Failure], mark: int, value: Any, path: Cell) -> No
     here = flat(path)
     empty = kw.is_empty(value)
     keep = next((f for f in out[mark:] if f.field_name == here
-                 and (empty or f.code == kw.EMPTY)), None)
+                 and (empty or f.code == Code.EMPTY_VALUE)), None)
     if keep is not None:
         out[mark:] = [f for f in out[mark:] if f is keep or f.field_name != here]
 

@@ -38,31 +38,28 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from . import _dns
-from ._aggregate import aggregate, order
-from ._api import Result, Validator, only_unverifiable
-from ._batch_io import (
+from .._aggregate import aggregate, order
+from .._api import Validator
+from .._catalog import DEFAULT_CATALOG, Code, ErrorCatalog
+from .._exceptions import InputError
+from .._registry import default_registry
+from .._results import Failure, Result, only_unverifiable
+from ..dns import DNSOptions, _mx
+from ..rules._email import email_ascii_domain
+from ..rules._schema_view import SchemaView
+from ._plan import CsvPlan, build_plan
+from ._readers import (
     _UNDECODABLE,
     AtomicOutput,
     Format,
-    InputError,
     Record,
     Source,
     ValidWriter,
     byte_blocks,
     open_source,
 )
-from ._batch_map import CsvPlan, build_plan
-from ._catalog import DEFAULT_CATALOG, ErrorCatalog
-from ._email import email_ascii_domain
-from ._errors import Failure
-from ._registry import default_registry
-from ._schema_view import SchemaView
 
 VALID, INVALID, UNVERIFIED = 0, 1, 2
-GENERAL_VALIDATION_ERROR = 1000
-UNDELIVERABLE = 1002
-DUPLICATE = 1008
 # Counters keyed by free text (domains, reasons) stop growing here, so that a file with
 # millions of distinct bad domains still runs in flat memory; the rest is counted as "(other)".
 _COUNTER_CAP = 20_000
@@ -140,7 +137,7 @@ def _suppression(payload: Any, options: CheckOptions) -> Failure | None:
         mask = "@" + domain
     else:
         return None
-    return Failure(UNDELIVERABLE, ("email",), email,
+    return Failure(Code.FORBIDDEN_STATE, ("email",), email,
                    f"The address is on the suppression list ({mask})", keyword="suppress")
 
 
@@ -167,7 +164,7 @@ def _identity(payload: Any) -> tuple[str | None, str | None]:
 
 
 def check_chunk(rows: Sequence[Any], schema_name: str, options: CheckOptions,
-                verdicts: Mapping[str, _dns.DomainVerdict], plan: CsvPlan | None = None
+                verdicts: Mapping[str, _mx.DomainVerdict], plan: CsvPlan | None = None
                 ) -> list[RowOutcome]:
     """Judge a chunk of rows, in order. Pure: the outcome depends only on the arguments (DNS
     answers come in as ``verdicts``, keyed by ASCII domain).
@@ -214,7 +211,7 @@ def check_chunk(rows: Sequence[Any], schema_name: str, options: CheckOptions,
 
 
 def _malformed(row: Malformed, catalog: ErrorCatalog) -> RowOutcome:
-    failure = Failure(GENERAL_VALIDATION_ERROR, (), row.raw, row.description, keyword="row")
+    failure = Failure(Code.VALIDATION_ERROR, (), row.raw, row.description, keyword="row")
     error = aggregate([failure], catalog)
     assert error is not None
     return RowOutcome(INVALID, (failure,), error.to_json())
@@ -222,7 +219,7 @@ def _malformed(row: Malformed, catalog: ErrorCatalog) -> RowOutcome:
 
 def _plain_outcomes(rows: Sequence[Any], schema_name: str, options: CheckOptions,
                     plan: CsvPlan | None, dedupe: bool,
-                    verdicts: Mapping[str, _dns.DomainVerdict]) -> list[int | RowOutcome]:
+                    verdicts: Mapping[str, _mx.DomainVerdict]) -> list[int | RowOutcome]:
     """What ``check_chunk`` says when there is no suppression list, without an object per
     valid row: a valid row is its ``dedupe_key`` (0 without --dedupe)."""
     validator = _validator(schema_name, options)
@@ -482,7 +479,7 @@ def count_invalid(outcome: RowOutcome, by_code: Counter[int], by_field: Counter[
 
 
 def check_block(block: Block, spec: BlockSpec, schema_name: str, options: CheckOptions,
-                verdicts: Mapping[str, _dns.DomainVerdict]) -> BlockResult:
+                verdicts: Mapping[str, _mx.DomainVerdict]) -> BlockResult:
     """Parse, map, check and write out a block of records. Pure, like ``check_chunk``: the
     result depends only on the arguments, so a distributed engine can map it over partitions
     (a Dask bag of blocks) and a run can fold the results in order."""
@@ -498,7 +495,7 @@ def check_block(block: Block, spec: BlockSpec, schema_name: str, options: CheckO
 
 
 def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: CheckOptions,
-                 verdicts: Mapping[str, _dns.DomainVerdict]) -> BlockResult:
+                 verdicts: Mapping[str, _mx.DomainVerdict]) -> BlockResult:
     lines, raws, rows = parse_block(block, spec)
     dedupe = spec.dedupe
     outcomes: Sequence[int | RowOutcome]
@@ -572,7 +569,7 @@ def _init_worker(schema_name: str, options: CheckOptions,
     gc.freeze()
 
 
-def _pool_check(block: Block, spec: BlockSpec, verdicts: dict[str, _dns.DomainVerdict]
+def _pool_check(block: Block, spec: BlockSpec, verdicts: dict[str, _mx.DomainVerdict]
                 ) -> BlockResult:
     assert _worker_setup is not None
     return check_block(block, spec, _worker_setup[0], _worker_setup[1], verdicts)
@@ -602,10 +599,7 @@ class RunConfig:
     report_path: str | None = None
     dedupe: bool = True
     options: CheckOptions = field(default_factory=CheckOptions)
-    nameservers: list[str] | None = None
-    dns_port: int = 53
-    dns_timeout: float = 2.0
-    dns_cache_path: str | None = None
+    dns: DNSOptions = field(default_factory=DNSOptions)
     jobs: int = 1
     chunk_size: int = 2000
 
@@ -697,7 +691,7 @@ def load_suppression(path: str) -> tuple[frozenset[str], frozenset[str]]:
             if not entry:
                 continue
             if entry.startswith("@") and len(entry) > 1 and "@" not in entry[1:]:
-                domains.add(_dns.normalise_domain(entry[1:]))
+                domains.add(_mx.normalise_domain(entry[1:]))
             elif entry.count("@") == 1 and not entry.endswith("@"):
                 addresses.add(entry)
             else:
@@ -724,8 +718,8 @@ class _Run:
         # keys and lines (``firsts``), 16 bytes a row.
         self.seen: dict[int, int] = {}
         self.firsts: list[tuple[int, array[int], array[int]]] = []
-        self.verdicts: dict[str, _dns.DomainVerdict] = {}
-        self.checker: _dns.MXChecker | None = None
+        self.verdicts: dict[str, _mx.DomainVerdict] = {}
+        self.checker: _mx.MXChecker | None = None
         self.failures_in_a_row = 0
         self.outage = ""
         registry = default_registry()
@@ -794,19 +788,15 @@ class _Run:
                 return
             yield block
 
-    def resolve(self, domains: set[str]) -> dict[str, _dns.DomainVerdict]:
+    def resolve(self, domains: set[str]) -> dict[str, _mx.DomainVerdict]:
         if not self.mx_paths:
             return {}
         missing = [d for d in domains if d not in self.verdicts]
         if missing:
             if self.checker is None:
-                cache = (_dns.DNSCache(path=self.config.dns_cache_path)
-                         if self.config.dns_cache_path else _dns.DNSCache())
-                self.checker = _dns.MXChecker(nameservers=self.config.nameservers,
-                                              port=self.config.dns_port,
-                                              timeout=self.config.dns_timeout, cache=cache)
+                self.checker = self.config.dns.checker(private_cache=True)
             if self.failures_in_a_row >= DNS_GIVE_UP:
-                found = {d: _dns.DomainVerdict(d, "unknown", self.outage) for d in missing}
+                found = {d: _mx.DomainVerdict(d, "unknown", self.outage) for d in missing}
             else:
                 found = self.checker.check_many(missing)
             self.summary.dns_domains += len(found)
@@ -856,7 +846,7 @@ class _Run:
         where = f"line {first_line}"
         if first_file != file_index:
             where += f" of {self.files[first_file]}"
-        failure = Failure(DUPLICATE, ("email",), email,
+        failure = Failure(Code.NOT_UNIQUE, ("email",), email,
                           f"The same e-mail is already added to campaign {campaign_id} "
                           f"({where})", keyword="dedupe")
         # Only MX failures (1010, on the e-mail itself) can precede it here, so appending
@@ -1056,7 +1046,7 @@ def _pool(config: RunConfig, mx_paths: tuple[tuple[str, ...], ...]) -> ProcessPo
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
-        context.set_forkserver_preload(["validator._batch"])
+        context.set_forkserver_preload(["validator.batch._run"])
     return ProcessPoolExecutor(max_workers=config.jobs, mp_context=context,
                                initializer=_init_worker,
                                initargs=(config.schema_name, config.options, mx_paths))
@@ -1156,7 +1146,7 @@ def _run_source(state: _Run, source: Source, file_index: int) -> None:
         report_progress()
 
     def submit_check(item: _Pending, pool: ProcessPoolExecutor) -> None:
-        verdicts: dict[str, _dns.DomainVerdict] = {}
+        verdicts: dict[str, _mx.DomainVerdict] = {}
         if item.domains is not None:
             began = time.perf_counter()
             domains = item.domains.result()

@@ -35,13 +35,9 @@ from typing import Any
 
 import orjson
 
-from ._errors import SchemaError
+from .._exceptions import RulesError
 
 _KNOWN = frozenset({"$comment", "names", "bodyProperties", "bodyFormats", "schemas"})
-
-
-class RulesError(SchemaError):
-    """The rules file is malformed or names something the import did not produce."""
 
 
 def load_rules(path: str | Path) -> dict[str, Any]:

@@ -23,9 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from ._aggregate import single_error
-from ._catalog import ErrorCatalog
-from ._errors import ApiError
+from .._aggregate import single_error
+from .._catalog import Code, ErrorCatalog
+from .._exceptions import RateLimiterUnavailable
+from .._results import ApiError
 
 __all__ = [
     "Decision",
@@ -36,8 +37,6 @@ __all__ = [
     "RedisRateLimiter",
 ]
 
-QUOTA_REACHED = 1015
-SERVICE_UNAVAILABLE = 1019
 
 Exceeded = Literal["second", "window", "concurrent"]
 
@@ -83,14 +82,10 @@ class Decision:
         what = {"second": "per second", "window": "for this time window",
                 "concurrent": "of simultaneous requests"}[self.exceeded or "window"]
         return single_error(
-            QUOTA_REACHED, catalog,
+            Code.QUOTA_REACHED, catalog,
             f"You have reached your requests limit {what}, please wait...",
             {"currentLimit": self.current_limit, "timeToReset": _seconds(self.time_to_reset)},
         )
-
-
-class RateLimiterUnavailable(Exception):
-    """The shared counter store cannot be reached; adapters answer 1019 (503)."""
 
 
 class RateLimiter(Protocol):
@@ -103,7 +98,7 @@ class RateLimiter(Protocol):
 
 
 def unavailable_error(catalog: ErrorCatalog) -> ApiError:
-    return single_error(SERVICE_UNAVAILABLE, catalog,
+    return single_error(Code.SERVICE_UNAVAILABLE, catalog,
                         "Rate limit store unavailable, please try again later", {})
 
 

@@ -1,4 +1,4 @@
-"""The `validator check` command: batch runs over contact files (see `_batch`)."""
+"""`validator check`: batch runs over contact files (see `validator.batch`)."""
 
 from __future__ import annotations
 
@@ -22,20 +22,19 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import _batch
-from ._batch_io import FORMATS, Format, InputError
-from ._errors import SchemaError, UnknownSchema
-from ._registry import default_registry
-
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-
-def _dns_server(value: str | None) -> tuple[list[str] | None, int]:
-    # Imported here: validator.cli imports this module to attach the command.
-    from .cli import parse_dns_server
-
-    return parse_dns_server(value)
+from .._exceptions import InputError, UnknownSchema
+from .._registry import default_registry
+from ..batch import _run
+from ..batch._readers import FORMATS, Format
+from ._options import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    always_combine_option,
+    dns_from,
+    dns_options,
+    register_schemas,
+    schema_dirs_option,
+)
 
 
 def _load_mapping(path: str) -> dict[str, str | None]:
@@ -85,7 +84,7 @@ class _Display:
         if self.progress is not None:
             self.progress.stop()
 
-    def update(self, progress: _batch.Progress) -> None:
+    def update(self, progress: _run.Progress) -> None:
         if self.progress is None:
             return
         if self.task is None or progress.source != self.source:
@@ -102,7 +101,7 @@ class _Display:
                              rate=rate)
 
 
-def _print_summary(console: Console, summary: _batch.RunSummary) -> None:
+def _print_summary(console: Console, summary: _run.RunSummary) -> None:
     table = Table(title="validator check", show_header=True, header_style="bold")
     table.add_column("rows", justify="left")
     table.add_column("count", justify="right")
@@ -175,27 +174,20 @@ def _parse_separator(value: str, option: str) -> str:
 @click.option("--suppress", "suppress_paths", multiple=True,
               type=click.Path(exists=True, dir_okay=False),
               help="Suppression list: addresses or @domain masks, one a line (1002).")
-@click.option("--check-mx/--no-check-mx", default=True, show_default=True,
-              help="Check that e-mail domains accept mail (DNS), once per distinct domain.")
-@click.option("--dns-server", metavar="HOST[:PORT]", help="Nameserver for MX checks.")
-@click.option("--dns-timeout", type=click.FloatRange(min=0, min_open=True), default=2.0,
-              show_default=True, help="Seconds per domain.")
-@click.option("--dns-cache", "dns_cache_path", type=click.Path(dir_okay=False),
-              help="SQLite file that keeps DNS verdicts between runs.")
-@click.option("--always-combine", is_flag=True, help="Always answer 1000, as the live API does.")
+@dns_options(check_mx_default=True)
+@always_combine_option
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: the machine's cores).")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Rows per unit of work.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
-@click.option("--schemas", "schema_dirs", multiple=True, type=click.Path(exists=True),
-              help="A schema file or a folder of *.json schemas to add (repeatable).")
+@schema_dirs_option
 def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimiter: str | None,
           encoding: str | None, mapping_path: str | None, campaign_id: str | None,
           list_separator: str, value_separator: str, valid_path: str | None,
           rejects_path: str | None, unverified_path: str | None, report_path: str | None,
           dedupe: bool, suppress_paths: tuple[str, ...], check_mx: bool,
-          dns_server: str | None, dns_timeout: float, dns_cache_path: str | None,
+          dns_server: str | None, dns_timeout: float, dns_cache: str | None,
           always_combine: bool, jobs: int | None, chunk_size: int, quiet: bool,
           schema_dirs: tuple[str, ...]) -> None:
     """Check contact files (CSV, JSON Lines, JSON arrays; gzip; - for stdin) row by row.
@@ -215,31 +207,26 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise click.BadParameter(f"folder {folder} does not exist", param_hint=path)
-    registry = default_registry()
+    register_schemas(schema_dirs)
     try:
-        for path in schema_dirs:
-            if os.path.isdir(path):
-                registry.register_dir(path)
-            else:
-                registry.register_file(path)
-        registry.get(schema_name)
-    except (SchemaError, UnknownSchema) as exc:
+        default_registry().get(schema_name)
+    except UnknownSchema as exc:
         raise click.UsageError(str(exc.args[0])) from exc
-    nameservers, port = _dns_server(dns_server)
+    dns = dns_from(dns_server, dns_timeout, cache=dns_cache)
     addresses: set[str] = set()
     domains: set[str] = set()
     try:
         for path in suppress_paths:
-            more_addresses, more_domains = _batch.load_suppression(path)
+            more_addresses, more_domains = _run.load_suppression(path)
             addresses |= more_addresses
             domains |= more_domains
     except InputError as exc:
         raise click.BadParameter(str(exc), param_hint="--suppress") from exc
-    options = _batch.CheckOptions(
+    options = _run.CheckOptions(
         check_mx=check_mx, always_combine=always_combine,
         suppressed_addresses=frozenset(addresses), suppressed_domains=frozenset(domains),
         schema_paths=tuple(os.path.abspath(p) for p in schema_dirs), campaign_id=campaign_id)
-    config = _batch.RunConfig(
+    config = _run.RunConfig(
         inputs=list(files), schema_name=schema_name, fmt=fmt,
         delimiter=_parse_separator(delimiter, "--delimiter") if delimiter else None,
         encoding=encoding,
@@ -247,15 +234,14 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
         list_separator=_parse_separator(list_separator, "--list-separator"),
         value_separator=_parse_separator(value_separator, "--value-separator"),
         valid_path=valid_path, rejects_path=rejects_path, unverified_path=unverified_path,
-        report_path=report_path, dedupe=dedupe, options=options, nameservers=nameservers,
-        dns_port=port, dns_timeout=dns_timeout, dns_cache_path=dns_cache_path,
+        report_path=report_path, dedupe=dedupe, options=options, dns=dns,
         jobs=jobs or os.cpu_count() or 1, chunk_size=chunk_size)
 
     console = Console(stderr=True)
     previous: Any = signal.signal(signal.SIGTERM, _terminate)
     try:
         with _Display(console, enabled=console.is_terminal and not quiet) as display:
-            summary = _batch.run(config, display.update)
+            summary = _run.run(config, display.update)
     except KeyboardInterrupt:
         click.echo("validator: interrupted; no output file was written", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -275,6 +261,3 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
             click.echo(f"validator: {error}", err=True)
     sys.exit(summary.exit_code)
 
-
-if __name__ == "__main__":
-    check()

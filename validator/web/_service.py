@@ -16,10 +16,11 @@ from urllib.parse import urldefrag, urljoin
 
 import orjson
 
-from ._errors import ApiError
+from .._catalog import Code
+from .._registry import SchemaRegistry
+from .._results import ApiError
+from ._guard import Refused, RequestGuard, Route, RouteMatch, RouteTable
 from ._ratelimit import RateLimiter
-from ._registry import SchemaRegistry
-from ._web import NOT_FOUND, Refused, RequestGuard, Route, RouteMatch, RouteTable
 from .asgi import ASGIApp, Message, Receive, Scope, Send, ValidationMiddleware, send_error
 
 __all__ = ["ServiceApp", "create_app", "openapi_document"]
@@ -298,7 +299,7 @@ class ServiceApp:
         await send_error(send, self._not_found(method, path))
 
     def _not_found(self, method: str, path: str) -> ApiError:
-        return Refused(self.guard.error(NOT_FOUND, f"There is no route {method} {path}",
+        return Refused(self.guard.error(Code.NOT_FOUND, f"There is no route {method} {path}",
                                         {"method": method, "path": path})).error
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -328,8 +329,8 @@ def create_app(*, key_file: str | None = None, require_auth: bool = True,
                rate_limit: bool = False, redis_url: str | None = None,
                **guard_options: Any) -> ServiceApp:
     """The service app from `validator serve`'s options."""
+    from ._guard import key_file_check
     from ._ratelimit import MemoryRateLimiter, RedisRateLimiter
-    from ._web import key_file_check
 
     if key_file is not None:
         guard_options["key_check"] = key_file_check(key_file)

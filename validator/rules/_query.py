@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ._errors import Failure
+from .._results import Failure
 from ._schema_view import INTEGER_TEXT, NUMBER_TEXT, SchemaView
 
 QUERY = "query"

@@ -24,6 +24,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal, Protocol
 
+from .._exceptions import InputError
+
 Format = Literal["csv", "jsonl", "json"]
 FORMATS: tuple[Format, ...] = ("csv", "jsonl", "json")
 
@@ -38,10 +40,6 @@ _READ = 1 << 20
 
 class _Closeable(Protocol):
     def close(self) -> None: ...
-
-
-class InputError(Exception):
-    """The input cannot be used at all (unreadable, undecodable, not the announced format)."""
 
 
 @dataclass(slots=True)

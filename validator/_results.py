@@ -1,15 +1,16 @@
-"""What a check reports: one `Failure` per broken rule, one `ApiError` body per payload."""
+"""What a check reports: one `Failure` per broken rule, one `ApiError` body per payload, and
+the `Result` that carries both."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-if TYPE_CHECKING:
-    from ._api import Result
+from ._catalog import Code
+from ._exceptions import ValidatorError
 
 Path = tuple[str | int, ...]
 
@@ -96,24 +97,44 @@ class ApiError:
         return f"{self.code} ({self.http_status}): {self.message}"
 
 
-class ValidationFailed(Exception):
-    """Raised by `Result.raise_for_error()`; carries the API error body."""
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The verdict on one payload: `ok`, the ordered `failures`, and the API's error body."""
+
+    failures: tuple[Failure, ...]
+    error: ApiError | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def __bool__(self) -> bool:
+        return self.error is None
+
+    def raise_for_error(self) -> None:
+        if self.error is not None:
+            raise ValidationFailed(self)
+
+    @property
+    def unverified(self) -> bool:
+        """Every failure is a check that could not be made (1010), so the payload is
+        neither known good nor known bad (SPEC §6)."""
+        return only_unverifiable(self.failures)
+
+
+def only_unverifiable(failures: tuple[Failure, ...] | list[Failure]) -> bool:
+    """Failures that all say "the check could not be made" (1010): unverified, not invalid."""
+    return bool(failures) and all(f.code == Code.EXTERNAL_ERROR for f in failures)
+
+
+class ValidationFailed(ValidatorError):
+    """Raised by `Result.raise_for_error()`; carries the API error body.
+
+    It lives beside `Result` rather than in `_exceptions` so that neither module needs the
+    other's names at import time."""
 
     def __init__(self, result: Result) -> None:
         assert result.error is not None
         super().__init__(str(result.error))
         self.result = result
         self.error: ApiError = result.error
-
-
-class UnknownSchema(LookupError):
-    """A schema name that no registry knows; the message lists the known ones."""
-
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"unknown schema {name!r}; known schemas: {', '.join(known) or 'none'}")
-        self.name = name
-        self.known = known
-
-
-class SchemaError(ValueError):
-    """A schema document that is not usable: invalid JSON Schema or an unreadable file."""

@@ -1,0 +1,5 @@
+"""`python -m validator` runs the `validator` command."""
+
+from .cli import main
+
+main()

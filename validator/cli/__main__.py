@@ -1,0 +1,5 @@
+"""`python -m validator.cli` runs the `validator` command."""
+
+from ._main import main
+
+main()

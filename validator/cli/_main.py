@@ -1,0 +1,21 @@
+"""The `validator` command group; each command lives in a module of its own."""
+
+from __future__ import annotations
+
+import click
+
+from ._check import check
+from ._codes import codes
+from ._schemas import schemas
+from ._serve import serve
+from ._validate import validate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="getresponse-validator")
+def main() -> None:
+    """Validate JSON payloads the way the GetResponse REST API v3 does."""
+
+
+for _command in (validate, check, schemas, codes, serve):
+    main.add_command(_command)

@@ -1,0 +1,86 @@
+"""What every command shares: exit codes, the options that mean the same everywhere (schema
+folders, DNS, 1000-combining) and how their values become the package's option objects."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from .._exceptions import OptionsError, SchemaError
+from .._registry import default_registry
+from ..dns import DNSOptions
+
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def register_schemas(paths: tuple[str, ...]) -> None:
+    """Add `--schemas` files and folders to the default registry; a bad one is a usage
+    error."""
+    registry = default_registry()
+    for path in paths:
+        try:
+            if os.path.isdir(path):
+                registry.register_dir(path)
+            else:
+                registry.register_file(path)
+        except SchemaError as exc:
+            raise click.UsageError(str(exc)) from exc
+
+
+def schema_dirs_option(command: _F) -> _F:
+    return click.option(
+        "--schemas", "schema_dirs", multiple=True, type=click.Path(exists=True),
+        help="A schema file or a folder of *.json schemas to add (repeatable).")(command)
+
+
+def always_combine_option(command: _F) -> _F:
+    return click.option("--always-combine", is_flag=True,
+                        help="Always answer 1000, as the live API does.")(command)
+
+
+_SECONDS = click.FloatRange(min=0, min_open=True)
+
+
+def dns_options(*, check_mx_default: bool | None, budget: float | None = None,
+                cache: bool = True) -> Callable[[_F], _F]:
+    """`--check-mx` (a flag, or `--check-mx/--no-check-mx` with a default), `--dns-server`,
+    `--dns-timeout`, `--dns-budget` (where a command has a budget) and `--dns-cache`."""
+
+    def decorate(command: _F) -> _F:
+        if cache:
+            command = click.option(
+                "--dns-cache", "dns_cache", type=click.Path(dir_okay=False),
+                help="SQLite file that keeps DNS verdicts between runs.")(command)
+        if budget is not None:
+            command = click.option(
+                "--dns-budget", type=_SECONDS, default=budget, show_default=True,
+                help="Seconds all DNS lookups of one request may take; then 1010.")(command)
+        command = click.option("--dns-timeout", type=_SECONDS, default=2.0,
+                               show_default=True, help="Seconds per domain.")(command)
+        command = click.option("--dns-server", metavar="HOST[:PORT]",
+                               help="Nameserver for MX checks (default: the system's).")(command)
+        if check_mx_default is None:
+            return click.option("--check-mx", is_flag=True,
+                                help="Check that e-mail domains accept mail (DNS).")(command)
+        return click.option("--check-mx/--no-check-mx", default=check_mx_default,
+                            show_default=True,
+                            help="Check that e-mail domains accept mail (DNS), once per "
+                                 "distinct domain.")(command)
+
+    return decorate
+
+
+def dns_from(server: str | None, timeout: float, budget: float | None = None,
+             cache: str | None = None) -> DNSOptions:
+    """The DNS options of a command line; a bad value is a usage error naming the option."""
+    try:
+        return DNSOptions.from_server(server, timeout=timeout, budget=budget, cache_path=cache)
+    except OptionsError as exc:
+        raise click.BadParameter(str(exc), param_hint="--dns-server") from exc

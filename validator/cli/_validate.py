@@ -1,0 +1,54 @@
+"""`validator validate`: one payload, the API's answer."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import orjson
+
+from .._api import Validator
+from .._exceptions import OptionsError, UnknownSchema
+from .._options import ValidationOptions
+from ._options import (
+    EXIT_INVALID,
+    EXIT_USAGE,
+    always_combine_option,
+    dns_from,
+    dns_options,
+    register_schemas,
+    schema_dirs_option,
+)
+
+
+@click.command()
+@click.option("--schema", "schema_name", required=True, help="Schema name, e.g. contacts.create.")
+@click.argument("file", default="-", type=click.Path(allow_dash=True, dir_okay=False))
+@always_combine_option
+@dns_options(check_mx_default=None)
+@click.option("--pretty", is_flag=True, help="Indent the error body.")
+@schema_dirs_option
+def validate(schema_name: str, file: str, always_combine: bool, check_mx: bool,
+             dns_server: str | None, dns_timeout: float, dns_cache: str | None, pretty: bool,
+             schema_dirs: tuple[str, ...]) -> None:
+    """Check one JSON payload (FILE, or - for stdin). Prints the API's error body and exits 1
+    when the payload would be refused; prints nothing and exits 0 when it is valid."""
+    register_schemas(schema_dirs)
+    options = ValidationOptions(always_combine=always_combine, check_mx=check_mx,
+                                dns=dns_from(dns_server, dns_timeout, cache=dns_cache))
+    try:
+        validator = Validator(schema_name, options)
+    except UnknownSchema as exc:
+        raise click.UsageError(str(exc.args[0])) from exc
+    except OptionsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else open(file, "rb").read()  # noqa: SIM115
+    except OSError as exc:
+        click.echo(f"validator: cannot read {file}: {exc.strerror}", err=True)
+        sys.exit(EXIT_USAGE)
+    result = validator.validate(data)
+    if result.error is not None:
+        option = orjson.OPT_INDENT_2 if pretty else 0
+        click.echo(orjson.dumps(result.error.to_dict(), option=option).decode())
+        sys.exit(EXIT_INVALID)

@@ -1,0 +1,94 @@
+"""How MX checks reach DNS: one typed set of options, checked once, for every caller (the
+Python API, batch runs, the web adapters and each command)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .._exceptions import OptionsError
+
+if TYPE_CHECKING:
+    from ._mx import MXChecker
+
+
+@dataclass(frozen=True, slots=True)
+class DNSOptions:
+    """The resolver for MX checks.
+
+    * `nameservers`: addresses to ask; `None` reads the system's configuration.
+    * `port`: their port.
+    * `timeout`: seconds the check of one domain may take (all its questions together).
+    * `budget`: seconds a whole chunk of checks may take (one request, one `validate_many`);
+      domains not decided by then are 1010. `None`: no bound beyond `timeout`.
+    * `cache_path`: a SQLite file that keeps verdicts between runs; `None`: the process-wide
+      in-memory cache.
+
+    Bad values raise `OptionsError` (a `ValueError`) naming the option.
+    """
+
+    nameservers: tuple[str, ...] | None = None
+    port: int = 53
+    timeout: float = 2.0
+    budget: float | None = None
+    cache_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.nameservers is not None:
+            if isinstance(self.nameservers, str):
+                raise OptionsError("nameservers must be a sequence of addresses, not one string")
+            object.__setattr__(self, "nameservers", tuple(self.nameservers))
+            if not self.nameservers or not all(self.nameservers):
+                raise OptionsError("nameservers must not be empty (use None for the system's)")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) \
+                or not 0 < self.port < 65536:
+            raise OptionsError(f"port must be between 1 and 65535, got {self.port!r}")
+        if not _positive(self.timeout):
+            raise OptionsError(f"timeout must be a positive number of seconds, "
+                               f"got {self.timeout!r}")
+        if self.budget is not None and not _positive(self.budget):
+            raise OptionsError(f"budget must be a positive number of seconds, "
+                               f"got {self.budget!r}")
+
+    @classmethod
+    def from_server(cls, server: str | None, *, timeout: float = 2.0,
+                    budget: float | None = None, cache_path: str | None = None) -> DNSOptions:
+        """Options for `HOST[:PORT]` (IPv6 as `[::1]:5353`); `None` or "" for the system's
+        resolver."""
+        if not server:
+            return cls(timeout=timeout, budget=budget, cache_path=cache_path)
+        host, port = server, "53"
+        if server.startswith("["):
+            host, _, rest = server[1:].partition("]")
+            port = rest.removeprefix(":") or "53"
+        elif server.count(":") == 1:
+            host, port = server.split(":")
+        if not port.isdigit() or not 0 < int(port) < 65536 or not host:
+            raise OptionsError(f"expected HOST or HOST:PORT, got {server!r}")
+        return cls(nameservers=(host,), port=int(port), timeout=timeout, budget=budget,
+                   cache_path=cache_path)
+
+    def checker(self, *, private_cache: bool = False) -> MXChecker:
+        """The MX checker these options describe: the one way the package builds one.
+
+        Its cache is the SQLite file of `cache_path`, else a new in-memory one with
+        `private_cache` (a batch run: one cache for the run), else the process-wide one."""
+        import sqlite3
+
+        from ._mx import DNSCache, MXChecker, default_cache
+
+        try:
+            if self.cache_path is not None:
+                cache = DNSCache(path=self.cache_path)
+            else:
+                cache = DNSCache() if private_cache else default_cache
+        except (OSError, sqlite3.Error) as exc:
+            raise OptionsError(f"cannot use {self.cache_path} as a DNS cache: {exc}") from exc
+        return MXChecker(nameservers=self.nameservers, port=self.port, timeout=self.timeout,
+                         budget=self.budget, cache=cache)
+
+
+def _positive(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)

@@ -1,0 +1,313 @@
+"""ASGI adapter: a middleware for Starlette, FastAPI or any ASGI app, and a FastAPI dependency.
+
+    from validator.asgi import ValidationMiddleware
+    app.add_middleware(ValidationMiddleware)           # the API's routes, SPEC §5 header rules
+
+A request matching the route table is checked before the application sees it: headers (1021,
+1014 and the optional key check), rate limits when a limiter is given, the body (size limit
+while it streams in, JSON, nesting, schema, lookups). A refused request is answered with the
+API's error body, its status and `Content-Type: application/json`. An accepted request reaches
+the application with its body bytes unchanged, and the parsed body as
+`request.state.validated.body` (`scope["state"]["validated"]`).
+
+The middleware is plain ASGI (no `BaseHTTPMiddleware`), so it adds no task or stream copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from .._catalog import ErrorCatalog
+from .._registry import SchemaRegistry
+from ._guard import (
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_DEPTH,
+    Credential,
+    KeyCheck,
+    Lookup,
+    Refused,
+    RequestGuard,
+    Route,
+    RouteMatch,
+    RouteTable,
+    Validated,
+)
+from ._ratelimit import RateLimiter, RateLimiterUnavailable, unavailable_error
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from .._results import ApiError
+else:
+    # FastAPI reads `ValidBody.__call__`'s annotation at run time to inject the request, so
+    # the name must exist; the middleware itself needs no framework at all.
+    try:
+        from starlette.requests import Request
+    except ImportError:
+        Request = Any
+
+__all__ = ["ApiErrorException", "ValidBody", "ValidationMiddleware", "install_error_handler"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its body arrived; there is nobody to answer."""
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    # ASGI header names are lowercase bytes; the first of repeated headers wins, as most
+    # servers do for the single-valued headers checked here.
+    out: dict[str, str] = {}
+    for name, value in scope.get("headers", ()):
+        out.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return out
+
+
+async def send_error(send: Send, error: ApiError,
+                     extra: Iterable[tuple[str, str]] = ()) -> None:
+    body = error.to_json()
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode())]
+    headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra)
+    await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _receive_chunks(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
+
+
+async def authenticate(guard: RequestGuard, headers: dict[str, str]) -> Credential | None:
+    if not guard.require_auth:
+        return None
+    credential = guard.credential(headers)
+    await guard.check_key_async(credential)
+    return credential
+
+
+async def _read(guard: RequestGuard, chunks: AsyncIterator[bytes]) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > guard.max_body:
+            raise Refused(guard.too_large())
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def check_body(guard: RequestGuard, match: RouteMatch, headers: dict[str, str],
+                     credential: Credential | None, chunks: AsyncIterator[bytes],
+                     query_string: bytes = b"") -> tuple[Validated, bytes]:
+    """Content headers, then the body as it streams in, then the schema and lookups; the
+    query string against the route's query schema, if it has one. Returns the verdict and the
+    body bytes exactly as they arrived."""
+    query, query_failures = guard.check_query(match, query_string)
+    if match.schema is None:
+        # A route that checks only its query (GET /v3/contacts): the body is passed on as is.
+        body = await _read(guard, chunks)
+        result = guard.with_query(None, query_failures)
+        if result.error is not None:
+            raise Refused(result.error)
+        assert match.route.query_schema is not None
+        return Validated(match.route.query_schema, None, match.params, credential, result,
+                         query), body
+    guard.validator(match.schema)  # an unknown schema is refused before the body is read
+    guard.check_content(headers)
+    body = await _read(guard, chunks)
+    data, refusal = guard.parse(guard.validator(match.schema), body)
+    if refusal is not None:
+        refusal = guard.with_query(refusal, query_failures)
+        assert refusal.error is not None
+        raise Refused(refusal.error)
+    result = guard.with_query(await guard.judge_async(match.schema, data), query_failures)
+    if result.error is not None:
+        raise Refused(result.error)
+    return Validated(match.schema, data, match.params, credential, result, query), body
+
+
+def _limiter_key(credential: Credential | None, scope: Scope) -> str:
+    if credential is not None:
+        return credential.value
+    client = scope.get("client")
+    return f"ip:{client[0] if client else 'unknown'}"
+
+
+class ValidationMiddleware:
+    """Checks the requests of `guard.routes` before `app` sees them (see the module text).
+
+    Give either a ready `guard` or the `RequestGuard` options as keywords. `rate_limiter`
+    (e.g. `MemoryRateLimiter()`) turns on the API's rate limits; off by default.
+    """
+
+    def __init__(self, app: ASGIApp, guard: RequestGuard | None = None, *,
+                 rate_limiter: RateLimiter | None = None,
+                 routes: RouteTable | Iterable[Route | tuple[str, str, str]] | None = None,
+                 require_auth: bool = True, key_check: KeyCheck | None = None,
+                 max_body: int = DEFAULT_MAX_BODY, max_depth: int = DEFAULT_MAX_DEPTH,
+                 lookups: Iterable[Lookup] = (), catalog: ErrorCatalog | None = None,
+                 registry: SchemaRegistry | None = None,
+                 validator_options: Mapping[str, Any] | None = None) -> None:
+        self.app = app
+        # Explicit keywords rather than **options: Starlette's add_middleware() types the
+        # factory with a ParamSpec, which mypy cannot match against a **kwargs signature.
+        self.guard = guard if guard is not None else RequestGuard(
+            routes, require_auth=require_auth, key_check=key_check, max_body=max_body,
+            max_depth=max_depth, lookups=lookups, catalog=catalog, registry=registry,
+            validator_options=validator_options)
+        self.rate_limiter = rate_limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        match = self.guard.routes.match(scope["method"], scope["path"])
+        if match is None:
+            await self.app(scope, receive, send)
+            return
+        await self.handle(match, scope, receive, send, self.app)
+
+    async def handle(self, match: RouteMatch, scope: Scope, receive: Receive, send: Send,
+                     app: ASGIApp) -> None:
+        """Check one matched request, then hand it to `app` (the service calls this too)."""
+        guard = self.guard
+        limiter = self.rate_limiter
+        limiter_key: str | None = None
+        extra: list[tuple[str, str]] = []
+        try:
+            headers = _headers(scope)
+            credential = await authenticate(guard, headers)
+            if limiter is not None:
+                key = _limiter_key(credential, scope)
+                decision = await limiter.acquire_async(key)
+                extra = decision.headers()
+                if not decision.allowed:
+                    raise Refused(decision.error(guard.catalog))
+                limiter_key = key
+            validated, raw = await check_body(guard, match, headers, credential,
+                                              _receive_chunks(receive),
+                                              scope.get("query_string", b""))
+        except Refused as refused:
+            await self._release(limiter_key)
+            await send_error(send, refused.error, extra)
+            return
+        except _ClientGone:
+            await self._release(limiter_key)
+            return
+        except RateLimiterUnavailable:
+            await send_error(send, unavailable_error(guard.catalog))
+            return
+        except Exception as exc:
+            await self._release(limiter_key)
+            await send_error(send, guard.internal_error(exc), extra)
+            return
+
+        scope.setdefault("state", {})["validated"] = validated
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            return await receive()
+
+        async def send_with_limits(message: Message) -> None:
+            if extra and message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = [*message.get("headers", ()),
+                                      *((k.encode(), v.encode()) for k, v in extra)]
+            await send(message)
+
+        try:
+            await app(scope, replay, send_with_limits)
+        finally:
+            await self._release(limiter_key)
+
+    async def _release(self, key: str | None) -> None:
+        if key is None or self.rate_limiter is None:
+            return
+        try:
+            await self.rate_limiter.release_async(key)
+        except RateLimiterUnavailable:
+            # The slot expires in the store on its own; the answer is already decided.
+            return
+
+
+# -- FastAPI ---------------------------------------------------------------------------------
+
+
+class ApiErrorException(Exception):
+    """Raised by `ValidBody`; `install_error_handler` renders it as the API's error body."""
+
+    def __init__(self, error: ApiError, headers: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.headers = list(headers)
+
+
+async def _error_response(request: Request, exc: Exception) -> Response:
+    from starlette.responses import Response
+
+    assert isinstance(exc, ApiErrorException)
+    return Response(exc.error.to_json(), status_code=exc.error.http_status,
+                    headers=dict(exc.headers), media_type="application/json")
+
+
+def install_error_handler(app: Any) -> None:
+    """Make a FastAPI/Starlette app answer `ApiErrorException` with the API's error body."""
+    app.add_exception_handler(ApiErrorException, _error_response)
+
+
+class ValidBody:
+    """A FastAPI dependency that checks one route's request and returns the parsed body:
+
+        contacts = ValidBody("contacts.create")
+
+        @app.post("/v3/contacts", status_code=202)
+        async def create(body: dict = Depends(contacts)) -> None: ...
+
+    Call `install_error_handler(app)` once so refusals become the API's error bodies. When the
+    middleware already checked the request, its result is reused.
+    """
+
+    def __init__(self, schema: str, guard: RequestGuard | None = None,
+                 **guard_options: Any) -> None:
+        self.schema = schema
+        self.guard = guard if guard is not None else RequestGuard(**guard_options)
+        self._route = Route("POST", "/", schema)
+
+    async def __call__(self, request: Request) -> Any:
+        state = request.scope.get("state", {})
+        done = state.get("validated")
+        if isinstance(done, Validated) and done.schema == self.schema:
+            return done.body
+        guard = self.guard
+        match = RouteMatch(self._route, self.schema, dict(request.path_params))
+        try:
+            headers = _headers(request.scope)
+            credential = await authenticate(guard, headers)
+            validated, _ = await check_body(guard, match, headers, credential,
+                                            request.stream(), request.scope.get(
+                                                "query_string", b""))
+        except Refused as refused:
+            raise ApiErrorException(refused.error) from None
+        except ApiErrorException:
+            raise
+        except Exception as exc:
+            raise ApiErrorException(guard.internal_error(exc)) from None
+        request.scope.setdefault("state", {})["validated"] = validated
+        return validated.body

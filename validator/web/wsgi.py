@@ -1,0 +1,233 @@
+"""WSGI adapter: a middleware for Flask or any WSGI app.
+
+    from validator.wsgi import ValidationMiddleware
+    app.wsgi_app = ValidationMiddleware(app.wsgi_app)
+
+The same rules as the ASGI adapter (see `validator.asgi`), synchronously: a refused request is
+answered with the API's error body; an accepted one reaches the application with its body
+bytes unchanged in `wsgi.input`, and the parsed body as `environ["validator.validated"].body`.
+Async key checks and lookups are run to completion on a private event loop, since a WSGI
+worker thread has none of its own. MX checks use the engine's synchronous resolver.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Protocol
+
+from .._catalog import ErrorCatalog
+from .._registry import SchemaRegistry
+from .._results import ApiError
+from ._guard import (
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_DEPTH,
+    Credential,
+    KeyCheck,
+    Lookup,
+    Refused,
+    RequestGuard,
+    Route,
+    RouteMatch,
+    RouteTable,
+    Validated,
+)
+from ._ratelimit import RateLimiter, RateLimiterUnavailable, unavailable_error
+
+__all__ = ["ValidationMiddleware"]
+
+ENVIRON_KEY = "validator.validated"
+_CHUNK = 64 * 1024
+
+
+class StartResponse(Protocol):
+    def __call__(self, status: str, headers: list[tuple[str, str]],
+                 exc_info: Any = ..., /) -> Callable[[bytes], object]: ...
+
+
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
+            403: "Forbidden", 404: "Not Found", 409: "Conflict", 429: "Too Many Requests",
+            500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def _status_line(status: int) -> str:
+    return f"{status} {_REASONS.get(status, 'Error')}"
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            out[key[5:].replace("_", "-").lower()] = value
+    # CGI keeps these two outside HTTP_*.
+    if environ.get("CONTENT_TYPE"):
+        out["content-type"] = environ["CONTENT_TYPE"]
+    if environ.get("CONTENT_LENGTH"):
+        out["content-length"] = environ["CONTENT_LENGTH"]
+    return out
+
+
+def _length(headers: dict[str, str]) -> int | None:
+    raw = headers.get("content-length", "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
+def _chunks(environ: dict[str, Any], declared: int | None, limit: int) -> Iterator[bytes]:
+    stream = environ["wsgi.input"]
+    if declared is not None:
+        remaining = declared
+        while remaining > 0:
+            chunk = stream.read(min(_CHUNK, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+            yield chunk
+        return
+    if not environ.get("wsgi.input_terminated"):
+        # Without a length and without a server that ends the stream, reading could block
+        # forever; such a request has no body we can read safely.
+        return
+    # Chunked body: read at most one byte past the limit, which is enough to refuse it.
+    read = 0
+    while read <= limit:
+        chunk = stream.read(min(_CHUNK, limit + 1 - read))
+        if not chunk:
+            return
+        read += len(chunk)
+        yield chunk
+
+
+def _error(start_response: StartResponse, error: ApiError,
+           extra: Iterable[tuple[str, str]] = ()) -> list[bytes]:
+    body = error.to_json()
+    start_response(_status_line(error.http_status),
+                   [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                    *extra])
+    return [body]
+
+
+class ValidationMiddleware:
+    """Checks the requests of `guard.routes` before `app` sees them.
+
+    Give either a ready `guard` or the `RequestGuard` options as keywords; `rate_limiter`
+    turns on the API's rate limits (off by default).
+    """
+
+    def __init__(self, app: WSGIApp, guard: RequestGuard | None = None, *,
+                 rate_limiter: RateLimiter | None = None,
+                 routes: RouteTable | Iterable[Route | tuple[str, str, str]] | None = None,
+                 require_auth: bool = True, key_check: KeyCheck | None = None,
+                 max_body: int = DEFAULT_MAX_BODY, max_depth: int = DEFAULT_MAX_DEPTH,
+                 lookups: Iterable[Lookup] = (), catalog: ErrorCatalog | None = None,
+                 registry: SchemaRegistry | None = None,
+                 validator_options: Mapping[str, Any] | None = None) -> None:
+        self.app = app
+        # Explicit keywords rather than **options: Starlette's add_middleware() types the
+        # factory with a ParamSpec, which mypy cannot match against a **kwargs signature.
+        self.guard = guard if guard is not None else RequestGuard(
+            routes, require_auth=require_auth, key_check=key_check, max_body=max_body,
+            max_depth=max_depth, lookups=lookups, catalog=catalog, registry=registry,
+            validator_options=validator_options)
+        self.rate_limiter = rate_limiter
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse
+                 ) -> Iterable[bytes]:
+        match = self.guard.routes.match(environ.get("REQUEST_METHOD", "GET"),
+                                        environ.get("PATH_INFO", "") or "/")
+        if match is None:
+            return self.app(environ, start_response)
+        return self.handle(match, environ, start_response)
+
+    def handle(self, match: RouteMatch, environ: dict[str, Any],
+               start_response: StartResponse) -> Iterable[bytes]:
+        guard = self.guard
+        limiter = self.rate_limiter
+        limiter_key: str | None = None
+        extra: list[tuple[str, str]] = []
+        try:
+            headers = _headers(environ)
+            credential: Credential | None = None
+            if guard.require_auth:
+                credential = guard.credential(headers)
+                guard.check_key_sync(credential)
+            if limiter is not None:
+                key = credential.value if credential is not None else \
+                    f"ip:{environ.get('REMOTE_ADDR', 'unknown')}"
+                decision = limiter.acquire(key)
+                extra = [(k.title(), v) for k, v in decision.headers()]
+                if not decision.allowed:
+                    raise Refused(decision.error(guard.catalog))
+                limiter_key = key
+            query, query_failures = guard.check_query(match, environ.get("QUERY_STRING", ""))
+            schema = match.schema
+            if schema is None:
+                # A route that checks only its query: the body is passed on as is.
+                schema = str(match.route.query_schema)
+                body = guard.read_chunks(_chunks(environ, _length(headers), guard.max_body))
+                data, result = None, guard.with_query(None, query_failures)
+            else:
+                guard.validator(schema)
+                policy = guard.check_content(headers)
+                body = guard.read_chunks(_chunks(environ, policy.content_length,
+                                                 guard.max_body))
+                data, refusal = guard.parse(guard.validator(schema), body)
+                result = refusal if refusal is not None else guard.judge_sync(schema, data)
+                result = guard.with_query(result, query_failures)
+            if result.error is not None:
+                raise Refused(result.error)
+        except Refused as refused:
+            self._release(limiter_key)
+            return _error(start_response, refused.error, extra)
+        except RateLimiterUnavailable:
+            return _error(start_response, unavailable_error(guard.catalog))
+        except Exception as exc:
+            self._release(limiter_key)
+            return _error(start_response, guard.internal_error(exc), extra)
+
+        environ[ENVIRON_KEY] = Validated(schema, data, match.params, credential, result, query)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+
+        def start_with_limits(status: str, response_headers: list[tuple[str, str]],
+                              exc_info: Any = None, /) -> Callable[[bytes], object]:
+            return start_response(status, [*response_headers, *extra], exc_info)
+
+        try:
+            return _Released(self.app(environ, start_with_limits), self, limiter_key)
+        except BaseException:
+            self._release(limiter_key)
+            raise
+
+    def _release(self, key: str | None) -> None:
+        if key is None or self.rate_limiter is None:
+            return
+        try:
+            self.rate_limiter.release(key)
+        except RateLimiterUnavailable:
+            # The slot expires in the store on its own; the answer is already decided.
+            return
+
+
+class _Released:
+    """The application's response iterable; the concurrency slot is freed when the server
+    closes it, i.e. once the response has been sent (PEP 3333 `close()`)."""
+
+    def __init__(self, inner: Iterable[bytes], owner: ValidationMiddleware,
+                 key: str | None) -> None:
+        self._inner = inner
+        self._owner = owner
+        self._key = key
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._inner)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._inner, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._owner._release(self._key)
+            self._key = None

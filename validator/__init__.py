@@ -38,10 +38,7 @@ def register_schema(name: str, schema: object) -> None:
 
 def register_schemas(path: str | Path) -> list[str]:
     """Add a schema file, or every `*.json` file of a folder, to the default registry."""
-    target = Path(path)
-    if target.is_dir():
-        return default_registry().register_dir(target)
-    return [default_registry().register_file(target)]
+    return default_registry().register_path(path)
 
 
 def schema_names() -> list[str]:

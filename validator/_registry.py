@@ -16,6 +16,10 @@ from referencing.jsonschema import DRAFT202012
 
 from ._exceptions import SchemaError, UnknownSchema
 
+ROUTE_KEY = "x-route"
+"""The annotation of a generated schema that names its operation (`"POST /contacts"`): written
+by the OpenAPI import, read by the web adapters' default routes."""
+
 SHIPPED_BASE = "https://getresponse-validator.invalid/schemas/"
 
 
@@ -90,6 +94,13 @@ class SchemaRegistry:
         schema = _load(file)
         self.register(name, schema, base_uri=file.resolve().as_uri())
         return name
+
+    def register_path(self, path: str | Path) -> list[str]:
+        """A schema file, or every `*.json` file of a folder: the one way a user's path
+        becomes registered schemas (the API, `--schemas` and batch workers all use it)."""
+        if Path(path).is_dir():
+            return self.register_dir(path)
+        return [self.register_file(path)]
 
     def register_dir(self, path: str | Path, *, base: str | None = None) -> list[str]:
         folder = Path(path)

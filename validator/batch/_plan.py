@@ -23,9 +23,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rules._schema_view import INTEGER_TEXT as _INTEGER
-from ..rules._schema_view import NUMBER_TEXT as _NUMBER
-from ..rules._schema_view import SchemaView
+from ..rules import INTEGER_TEXT as _INTEGER
+from ..rules import NUMBER_TEXT as _NUMBER
+from ..rules import SchemaView
 
 CUSTOM_FIELDS = "customFieldValues"
 

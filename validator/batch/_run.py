@@ -45,8 +45,7 @@ from .._exceptions import InputError
 from .._registry import default_registry
 from .._results import Failure, Result, only_unverifiable
 from ..dns import DNSOptions, _mx
-from ..rules._email import email_ascii_domain
-from ..rules._schema_view import SchemaView
+from ..rules import SchemaView, email_ascii_domain
 from ._plan import CsvPlan, build_plan
 from ._readers import (
     _UNDECODABLE,
@@ -114,10 +113,7 @@ def _validator(schema_name: str, options: CheckOptions) -> Validator:
         # user's already, so it skips this.
         if schema_name not in registry:
             for path in options.schema_paths:
-                if os.path.isdir(path):
-                    registry.register_dir(path)
-                else:
-                    registry.register_file(path)
+                registry.register_path(path)
         found = _validators[key] = Validator(schema_name, check_mx=options.check_mx,
                                              always_combine=options.always_combine)
     return found

@@ -3,7 +3,6 @@ folders, DNS, 1000-combining) and how their values become the package's option o
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,10 +25,7 @@ def register_schemas(paths: tuple[str, ...]) -> None:
     registry = default_registry()
     for path in paths:
         try:
-            if os.path.isdir(path):
-                registry.register_dir(path)
-            else:
-                registry.register_file(path)
+            registry.register_path(path)
         except SchemaError as exc:
             raise click.UsageError(str(exc)) from exc
 

@@ -34,11 +34,11 @@ from typing import Any
 import orjson
 
 from .._exceptions import OpenAPIError
+from .._registry import ROUTE_KEY as ROUTE
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # An annotation on each generated schema: the request it checks ("POST /contacts"), from which
 # the web adapters build their routes.
-ROUTE = "x-route"
 METHODS = ("get", "put", "post", "patch", "delete")
 # Formats OpenAPI uses for storage sizes and encodings; JSON Schema has no such formats, and
 # an engine that asserts formats must not trip over them.

@@ -24,10 +24,9 @@ from .._aggregate import aggregate, order, single_error
 from .._api import Validator
 from .._catalog import DEFAULT_CATALOG, Code, ErrorCatalog
 from .._exceptions import UnknownSchema
-from .._registry import SchemaRegistry, default_registry
+from .._registry import ROUTE_KEY, SchemaRegistry, default_registry
 from .._results import ApiError, Failure, Path, Result
-from ..openapi._importer import ROUTE
-from ..rules._query import is_query_schema
+from ..rules import is_query_schema
 
 __all__ = [
     "Credential",
@@ -150,7 +149,7 @@ def api_routes(registry: SchemaRegistry | None = None, prefix: str = API_PREFIX
     found: dict[tuple[str, str], dict[str, str]] = {}
     for name in registry.names():
         document, _ = registry.get(name)
-        route = document.get(ROUTE) if isinstance(document, dict) else None
+        route = document.get(ROUTE_KEY) if isinstance(document, dict) else None
         if not isinstance(route, str) or " " not in route:
             continue
         method, path = route.split(" ", 1)

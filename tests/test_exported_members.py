@@ -104,7 +104,7 @@ def test_exceptions_keep_the_standard_bases_they_had() -> None:
 
 
 def _code_literals(path: Path) -> list[tuple[int, str]]:
-    """Integer literals 1000–1029 in code (docstrings and comments are prose, not facts)."""
+    """Integer literals 1000 to 1029 in code (docstrings and comments are prose, not facts)."""
     hits = []
     for token in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
         if token.type == tokenize.NUMBER and token.string.isdigit() \

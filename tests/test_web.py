@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +25,35 @@ import pytest
 from fastapi import Depends, FastAPI, Request
 from loadgen import http_request, run_load
 
+from validator import Code, ErrorCatalog, ValidationOptions, ValidatorError
+from validator.asgi import (
+    ApiErrorException,
+    Receive,
+    Scope,
+    Send,
+    ValidBody,
+    install_error_handler,
+)
 from validator.asgi import ValidationMiddleware as AsgiMiddleware
-from validator.web._guard import (
+from validator.web import (
     Credential,
+    GuardKeywords,
+    GuardOptions,
+    Limits,
     LookupCallback,
+    MemoryRateLimiter,
+    RedisRateLimiter,
+    Refused,
     RequestGuard,
     Route,
     RouteTable,
+    ServiceApp,
+    create_app,
     key_file_check,
+    openapi_document,
     related,
     unique,
 )
-from validator.web._ratelimit import Limits, MemoryRateLimiter, RedisRateLimiter
-from validator.web._service import ServiceApp, openapi_document
-from validator.web.asgi import Receive, Scope, Send, ValidBody, install_error_handler
 from validator.wsgi import ValidationMiddleware as WsgiMiddleware
 
 KEY = {"X-Auth-Token": "api-key k3yAbc123"}
@@ -356,9 +372,9 @@ def test_lookups_1001_1008_and_failing_lookup_1010(use_async: bool) -> None:
 
 
 def test_mx_check_in_a_request_has_a_budget_and_never_blocks_the_loop(black_hole: Any) -> None:
-    guard = RequestGuard(validator_options={
-        "check_mx": True, "nameservers": ["127.0.0.1"], "dns_port": black_hole.port,
-        "dns_timeout": 5.0, "dns_budget": 0.5})
+    guard = RequestGuard(validation=ValidationOptions.build(
+        check_mx=True, nameservers=["127.0.0.1"], dns_port=black_hole.port, dns_timeout=5.0,
+        dns_budget=0.5))
     app = ServiceApp(guard)
 
     async def go() -> tuple[httpx.Response, float, float]:
@@ -543,6 +559,203 @@ def test_wsgi_async_callbacks_and_internal_fault() -> None:
                                                            headers=HEADERS)
     assert assert_error(fault, 1, 500)["context"] == {}
     assert b"secret" not in fault.get_data()
+
+
+# -- one set of options for every backend --------------------------------------------------
+
+
+async def asgi_ok(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def wsgi_ok(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Content-Length", "0")])
+    return [b""]
+
+
+Request_ = tuple[str, str, bytes, dict[str, str]]
+Answer = tuple[int, str | None, str | None, Any]
+
+# Requests that between them reach every rule: auth and the key check, content headers, size,
+# JSON, nesting, the schema, lookups (one failing), the query schema, query and body together.
+EVERY_RULE: list[Request_] = [
+    ("POST", "/v3/contacts", VALID, HEADERS),
+    ("POST", "/v3/contacts", INVALID, HEADERS),
+    ("POST", "/v3/contacts", VALID, JSON),
+    ("POST", "/v3/contacts", VALID, {**JSON, "Authorization": "Bearer revoked"}),
+    ("POST", "/v3/contacts", VALID, {**KEY, "Content-Type": "text/plain"}),
+    ("POST", "/v3/contacts", b" " * 3000, HEADERS),
+    ("POST", "/v3/contacts", b'{"email": ', HEADERS),
+    ("POST", "/v3/contacts", b'{"email":"a@example.com","x":' + b"[" * 9 + b"]" * 9 + b"}",
+     HEADERS),
+    ("POST", "/v3/contacts", b'{"email":"a@example.com","campaign":{"campaignId":"zzz9"}}',
+     HEADERS),
+    ("POST", "/v3/contacts", b'{"email":"taken@example.com","campaign":{"campaignId":"pV3r"},'
+                             b'"tags":[{"tagId":"aB1"}]}', HEADERS),
+    ("GET", "/v3/contacts?perPage=5000&page=0", b"", KEY),
+    ("POST", "/v3/campaigns/abc/blocklists?additionalFlags=sideways", b'{"masks": 5}',
+     HEADERS),
+]
+
+
+def _answer(response: httpx.Response) -> Answer:
+    body = orjson.loads(response.content) if response.content else None
+    if body is not None:
+        assert uuid.UUID(body.pop("uuid")).version == 4  # the one part that differs
+    return (response.status_code, response.headers.get("content-type"),
+            response.headers.get("x-ratelimit-remaining"), body)
+
+
+def _both(asgi_app: Any, wsgi_app: Any, requests: list[Request_]
+          ) -> tuple[list[Answer], list[Answer]]:
+    """What an ASGI and a WSGI app answer to the same requests, sent the same way."""
+
+    async def through_asgi() -> list[Answer]:
+        transport = httpx.ASGITransport(app=asgi_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return [_answer(await client.request(method, path, content=body, headers=headers))
+                    for method, path, body, headers in requests]
+
+    with httpx.Client(transport=httpx.WSGITransport(app=wsgi_app), base_url="http://t") as c:
+        wsgi = [_answer(c.request(method, path, content=body, headers=headers))
+                for method, path, body, headers in requests]
+    return asyncio.run(through_asgi()), wsgi
+
+
+def test_one_options_object_gives_both_adapters_the_same_answers() -> None:
+    options = GuardOptions(key_check=lambda credential: credential.value != "revoked",
+                           max_body=2048, max_depth=6, lookups=tuple(_lookups(False)),
+                           validation=ValidationOptions(always_combine=True))
+    asgi, wsgi = _both(AsgiMiddleware(asgi_ok, options), WsgiMiddleware(wsgi_ok, options),
+                       EVERY_RULE)
+    assert asgi == wsgi
+    # always_combine: a single 1001 or 1003 is answered 1000, as the live API does.
+    assert [(status, body and body["code"]) for status, _, _, body in asgi] == [
+        (200, None), (400, Code.VALIDATION_ERROR), (403, Code.AUTHENTICATION),
+        (403, Code.AUTHENTICATION), (400, Code.BAD_HEADERS), (400, Code.WRONG_LENGTH),
+        *[(400, Code.VALIDATION_ERROR)] * 6]
+    assert [e["code"] for e in asgi[8][3]["context"]] == [Code.RELATED_NOT_FOUND]
+    assert [e["code"] for e in asgi[9][3]["context"]] == [Code.NOT_UNIQUE, Code.EXTERNAL_ERROR]
+    assert all(content_type == "application/json" for status, content_type, _, _ in asgi
+               if status != 200)
+
+    # The same rate limits (a limiter for each adapter): the same counts, the same 1015.
+    def limited() -> GuardOptions:
+        return replace(options, rate_limiter=MemoryRateLimiter(Limits(per_second=100,
+                                                                      per_window=4)))
+
+    asgi, wsgi = _both(AsgiMiddleware(asgi_ok, limited()), WsgiMiddleware(wsgi_ok, limited()),
+                       [EVERY_RULE[i] for i in (0, 1, 3, 0, 0, 0)])
+    assert asgi == wsgi
+    assert [(status, remaining) for status, _, remaining, _ in asgi] == [
+        (200, "3"), (400, "2"), (403, None), (200, "1"), (200, "0"), (429, "0")]
+    assert asgi[-1][3]["context"] == {"currentLimit": 4, "timeToReset": "600 seconds"}
+
+
+def test_the_documented_keywords_still_configure_every_backend(tmp_path: Path) -> None:
+    def check(credential: Credential) -> bool:
+        return credential.value == "good"
+
+    limiter = MemoryRateLimiter()
+    lookups = _lookups(False)
+    keywords: GuardKeywords = {
+        "routes": [("POST", "/mine/{id}", "tags.create")], "require_auth": False,
+        "key_check": check, "rate_limiter": limiter, "max_body": 4096, "max_depth": 8,
+        "lookups": lookups, "validation": ValidationOptions(always_combine=True)}
+    guards = [AsgiMiddleware(echo, **keywords).guard, WsgiMiddleware(wsgi_ok, **keywords).guard,
+              ValidBody("tags.create", **keywords).guard, RequestGuard(**keywords),
+              ServiceApp(**keywords).guard]
+    for guard in guards:
+        options = guard.options
+        assert (options.require_auth, options.key_check, options.rate_limiter,
+                options.max_body, options.max_depth, options.lookups) == (
+            False, check, limiter, 4096, 8, tuple(lookups))
+        assert options.validation.always_combine and guard.validation.always_combine
+        assert (found := guard.routes.match("POST", "/mine/x")) and found.schema == "tags.create"
+    # The keywords and the object they stand for make the same options (a route table has
+    # no equality of its own; its routes do).
+    built = GuardOptions.build(**keywords)
+    written = GuardOptions(routes=RouteTable([Route("POST", "/mine/{id}", "tags.create")]),
+                           require_auth=False, max_body=4096, max_depth=8,
+                           lookups=tuple(lookups),
+                           validation=ValidationOptions(always_combine=True))
+    assert guards[0].options.routes and built.routes and written.routes
+    assert guards[0].options.routes.routes == built.routes.routes == written.routes.routes
+    assert replace(guards[0].options, routes=None) == replace(built, routes=None) == replace(
+        written, routes=None)
+    assert set(GuardKeywords.__annotations__) == set(GuardOptions.__dataclass_fields__)
+    # Starlette's add_middleware() passes keywords through to the middleware.
+    app = FastAPI()
+    app.add_middleware(AsgiMiddleware, max_body=64)
+    app.post("/v3/contacts")(lambda: None)
+    assert_error(asgi_call(app, "POST", "/v3/contacts", content=VALID, headers=HEADERS),
+                 Code.WRONG_LENGTH, 400)
+    # create_app: serve's own options, then the guard's keywords, typed.
+    keys = tmp_path / "keys.txt"
+    keys.write_text("good\n")
+    service = create_app(key_file=str(keys), rate_limit=True, max_body=4096,
+                         validation=ValidationOptions(always_combine=True))
+    assert isinstance(service.guard.rate_limiter, MemoryRateLimiter)
+    assert service.guard.max_body == 4096 and service.guard.validation.always_combine
+    assert service.guard.routes.match("POST", "/validate/tags.create") is not None
+    assert asgi_call(service, "POST", "/validate/tags.create", content=b'{"name":"vip_2024"}',
+                     headers={**JSON, "X-Auth-Token": "api-key good"}).status_code == 200
+    assert_error(asgi_call(service, "POST", "/validate/tags.create",
+                           content=b'{"name":"vip_2024"}', headers=HEADERS),
+                 Code.AUTHENTICATION, 403)
+    assert create_app(require_auth=False).guard.require_auth is False
+
+
+def test_options_are_checked_once_for_every_backend() -> None:
+    with pytest.raises(TypeError, match=r"unknown option.*validator_options.*known: "):
+        AsgiMiddleware(echo, validator_options={"check_mx": True})  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"max_body.*ready RequestGuard"):
+        WsgiMiddleware(wsgi_ok, RequestGuard(), max_body=10)
+    for bad in ({"max_body": -1}, {"max_depth": 0}, {"lookups": ["email"]},
+                {"validation": {"check_mx": True}}):
+        with pytest.raises(ValueError) as caught:
+            GuardOptions.build(**bad)
+        assert isinstance(caught.value, ValidatorError)
+    # One catalog for every answer, given either way: the guard's own errors and the schemas'.
+    base = "https://docs.example/errors#"
+    catalog = ErrorCatalog(more_info_base=base)
+    for options in (GuardOptions(catalog=catalog),
+                    GuardOptions(validation=ValidationOptions(catalog=catalog))):
+        app = AsgiMiddleware(echo, options)
+        for content, headers, code, status in ((VALID, JSON, Code.AUTHENTICATION, 403),
+                                               (INVALID, HEADERS, Code.VALIDATION_ERROR, 400)):
+            body = assert_error(asgi_call(app, "POST", "/v3/contacts", content=content,
+                                          headers=headers), code, status)
+            assert body["moreInfo"] == f"{base}{code}"
+
+
+def test_one_exception_for_every_refusal() -> None:
+    assert ApiErrorException is Refused
+    assert issubclass(ApiErrorException, ValidatorError)
+    guard = RequestGuard()
+    with pytest.raises(ApiErrorException) as caught:
+        guard.credential({})
+    assert caught.value.error.code == Code.AUTHENTICATION and caught.value.headers == []
+    with pytest.raises(ValidatorError) as unknown:
+        guard.validator("no.such")
+    assert isinstance(unknown.value, ApiErrorException)
+    assert unknown.value.error.code == Code.NOT_FOUND
+    # What ValidBody raises and what an endpoint raises itself, rendered by one handler.
+    app = FastAPI()
+    install_error_handler(app)
+    tags = ValidBody("tags.create", guard)
+
+    @app.post("/mine/tags")
+    async def make_tag(body: Any = Depends(tags)) -> None:  # noqa: B008
+        raise ApiErrorException(guard.error(Code.NOT_UNIQUE, "Tag exists", {"name": "vip"}),
+                                [("Retry-After", "1")])
+
+    refused = asgi_call(app, "POST", "/mine/tags", content=b'{"name":"x"}', headers=HEADERS)
+    assert_error(refused, Code.WRONG_LENGTH, 400)
+    own = asgi_call(app, "POST", "/mine/tags", content=b'{"name":"vip_2024"}', headers=HEADERS)
+    assert assert_error(own, Code.NOT_UNIQUE, 409)["context"] == {"name": "vip"}
+    assert own.headers["retry-after"] == "1"
 
 
 # -- rate limits -------------------------------------------------------------------------

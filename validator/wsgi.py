@@ -1,4 +1,5 @@
 """The WSGI adapter, importable as documented: `from validator.wsgi import ValidationMiddleware`."""
 
-from .web.wsgi import *  # noqa: F403
-from .web.wsgi import __all__ as __all__
+from .web.wsgi import ValidationMiddleware
+
+__all__ = ["ValidationMiddleware"]

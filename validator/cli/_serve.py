@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 import click
 
+from .._options import ValidationOptions
 from ._options import (
     always_combine_option,
     dns_from,
@@ -51,13 +52,15 @@ def serve(host: str, port: int, key_file: str | None, no_auth: bool, rate_limit:
     from ..web import create_app
 
     register_schemas(schema_dirs)
-    options: dict[str, Any] = {"always_combine": always_combine}
+    validation = ValidationOptions(always_combine=always_combine)
     if check_mx:
-        dns = dns_from(dns_server, dns_timeout, budget=dns_budget, cache=dns_cache)
-        options.update(check_mx=True, dns=dns)
+        # The DNS options are read only when MX checks use them, so an unused --dns-server
+        # never keeps the server from starting.
+        validation = replace(validation, check_mx=True, dns=dns_from(
+            dns_server, dns_timeout, budget=dns_budget, cache=dns_cache))
     app = create_app(key_file=key_file, require_auth=not no_auth,
                      rate_limit=rate_limit, redis_url=redis_url, max_body=max_body,
-                     max_depth=max_depth, validator_options=options)
+                     max_depth=max_depth, validation=validation)
     click.echo(f"validator: serving on http://{host}:{port} (OpenAPI at /openapi.json)",
                err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log,

@@ -1,285 +1,39 @@
 """Request rules shared by the ASGI and WSGI adapters and the service (SPEC §5).
 
-Everything here is free of any web framework: a route table that maps `METHOD /path/{param}`
-to schema names, the header checks (1021, 1014), the body limits (size, charset, nesting), the
-optional 1001/1008 lookups, and the conversion of unexpected faults into code 1. The adapters
-only move bytes and headers in and out; the decisions are taken here so that every backend
-answers a request the same way.
+Everything here is free of any web framework: the header checks (1021, 1014), the rate limits,
+the body limits (size, charset, nesting), the schema, the optional 1001/1008 lookups, and the
+conversion of unexpected faults into code 1. The adapters only move bytes and headers in and
+out; the decisions are taken here, from one `GuardOptions`, so that every backend answers a
+request the same way.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import re
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path as FilePath
-from typing import Any, Literal
+from collections.abc import Awaitable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Generic, TypeVar, Unpack
 
 import orjson
 
 from .._aggregate import aggregate, order, single_error
 from .._api import Validator
-from .._catalog import DEFAULT_CATALOG, Code, ErrorCatalog
-from .._exceptions import UnknownSchema
-from .._registry import ROUTE_KEY, SchemaRegistry, default_registry
+from .._catalog import DEFAULT_CATALOG, Code
+from .._exceptions import RateLimiterUnavailable, UnknownSchema
+from .._registry import default_registry
 from .._results import ApiError, Failure, Path, Result
-from ..rules import is_query_schema
+from ._auth import TOKEN, Credential
+from ._lookups import Lookup, lookup_targets
+from ._options import GuardKeywords, GuardOptions
+from ._ratelimit import Decision, RateLimiter
+from ._refused import Refused
+from ._routes import RouteMatch, RouteTable
 
-__all__ = [
-    "Credential",
-    "KeyCheck",
-    "Lookup",
-    "LookupCallback",
-    "Refused",
-    "RequestGuard",
-    "Route",
-    "RouteMatch",
-    "RouteTable",
-    "Validated",
-    "api_routes",
-    "key_file_check",
-    "related",
-    "unique",
-]
+__all__ = ["RequestGuard", "Validated"]
 
 log = logging.getLogger("validator.web")
-
-
-DEFAULT_MAX_BODY = 1 << 20
-DEFAULT_MAX_DEPTH = 32
-
-# The API's routes come from the generated schemas (their `x-route` annotation); its path
-# prefix is the version. Creating a contact is asynchronous in the API and answered 202.
-API_PREFIX = "/v3"
-ACCEPTED_SCHEMAS = frozenset({"contacts.create"})
-
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-# -- routes ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RouteMatch:
-    route: Route
-    schema: str | None
-    """The body's schema; None on a route that checks only the query."""
-    params: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """`method` + `pattern` (`/v3/contacts/{contactId}`) → the `schema` of the body, and the
-    `query_schema` of the query string (either may be left out, not both).
-
-    With `schema_param` the schema name is taken from that path parameter instead, which is
-    how the service's `POST /validate/{schema}` is routed.
-    """
-
-    method: str
-    pattern: str
-    schema: str | None = None
-    schema_param: str | None = None
-    success_status: int = 200
-    query_schema: str | None = None
-    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.schema is not None and self.schema_param is not None:
-            raise ValueError("a route takes schema or schema_param, not both")
-        if self.schema is None and self.schema_param is None and self.query_schema is None:
-            raise ValueError("a route needs a schema, a schema_param or a query_schema")
-        parts = _PARAM.split(self.pattern)
-        # split() alternates literal text and parameter names; a parameter is one path
-        # segment, so `/v3/contacts/{id}` never swallows `/v3/contacts/x/tags`.
-        source = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)"
-                         for i, p in enumerate(parts))
-        if self.schema_param is not None and self.schema_param not in parts[1::2]:
-            raise ValueError(f"{self.pattern!r} has no parameter {{{self.schema_param}}}")
-        object.__setattr__(self, "method", self.method.upper())
-        object.__setattr__(self, "regex", re.compile(f"{source}/?"))
-
-    def match(self, method: str, path: str) -> RouteMatch | None:
-        if method != self.method:
-            return None
-        found = self.regex.fullmatch(path)
-        if found is None:
-            return None
-        params = found.groupdict()
-        schema = params[self.schema_param] if self.schema_param is not None else self.schema
-        return RouteMatch(self, schema, params)
-
-
-class RouteTable:
-    """The routes whose requests are checked; requests matching none pass through untouched."""
-
-    def __init__(self, routes: Iterable[Route | tuple[str, str, str]] = ()) -> None:
-        self.routes: list[Route] = []
-        for route in routes:
-            if isinstance(route, Route):
-                self.routes.append(route)
-            else:
-                self.add(*route)
-
-    def add(self, method: str, pattern: str, schema: str, *, success_status: int = 200) -> None:
-        self.routes.append(Route(method, pattern, schema, success_status=success_status))
-
-    def match(self, method: str, path: str) -> RouteMatch | None:
-        for route in self.routes:
-            found = route.match(method, path)
-            if found is not None:
-                return found
-        return None
-
-    @classmethod
-    def default(cls, registry: SchemaRegistry | None = None) -> RouteTable:
-        return cls(api_routes(registry))
-
-
-def api_routes(registry: SchemaRegistry | None = None, prefix: str = API_PREFIX
-               ) -> list[Route]:
-    """A route for every operation the registry's schemas name in their `x-route`
-    (`"POST /contacts"`, written by the OpenAPI importer): its body schema and its query
-    schema. Literal paths come before parameterised ones, so `/contacts/batch` is never
-    taken for `/contacts/{contactId}`."""
-    registry = registry or default_registry()
-    found: dict[tuple[str, str], dict[str, str]] = {}
-    for name in registry.names():
-        document, _ = registry.get(name)
-        route = document.get(ROUTE_KEY) if isinstance(document, dict) else None
-        if not isinstance(route, str) or " " not in route:
-            continue
-        method, path = route.split(" ", 1)
-        slot = found.setdefault((method.upper(), prefix + path), {})
-        slot["query" if is_query_schema(document) else "body"] = name
-    routes = [Route(method, pattern, names.get("body"), query_schema=names.get("query"),
-                    success_status=202 if names.get("body") in ACCEPTED_SCHEMAS else 200)
-              for (method, pattern), names in found.items()]
-    routes.sort(key=lambda r: (r.pattern.count("{"), -len(r.pattern), r.pattern, r.method))
-    return routes
-
-
-# -- authentication ----------------------------------------------------------------------
-
-AuthKind = Literal["api-key", "bearer"]
-# The `authenticationType` the API names in a 1014 context (its documented example says
-# "auth_token" for X-Auth-Token); OAuth bearer tokens are named after their scheme.
-AUTH_TYPES: dict[str, str] = {"api-key": "auth_token", "bearer": "oauth2"}
-# RFC 6750 b64token, and the API's keys (letters and digits); no spaces, no controls.
-_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-
-
-@dataclass(frozen=True, slots=True)
-class Credential:
-    kind: AuthKind
-    value: str
-
-    @property
-    def authentication_type(self) -> str:
-        return AUTH_TYPES[self.kind]
-
-
-KeyCheck = Callable[[Credential], bool | Awaitable[bool]]
-
-
-def key_file_check(path: str | FilePath) -> KeyCheck:
-    """A key check that accepts the keys listed in a file, one a line (`#` starts a comment).
-
-    Both API keys and bearer tokens are looked up in the same list.
-    """
-    keys = set()
-    for line in FilePath(path).read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            keys.add(line)
-
-    def check(credential: Credential) -> bool:
-        return credential.value in keys
-
-    return check
-
-
-# -- lookups (1001, 1008) ----------------------------------------------------------------
-
-LookupCallback = Callable[[Any], bool | Awaitable[bool]]
-
-
-@dataclass(frozen=True, slots=True)
-class Lookup:
-    """A check against the host's data, run on values that passed the schema.
-
-    `path` addresses values in the body; `"*"` stands for every index of an array
-    (`("tags", "*", "tagId")`). For 1001 the callback says whether the related resource
-    exists (False → failure); for 1008 whether the value is already taken (True → failure).
-    `schemas` limits the lookup to those schema names (None: every schema).
-    """
-
-    code: Literal[Code.RELATED_NOT_FOUND, Code.NOT_UNIQUE]
-    path: tuple[str | int, ...]
-    callback: LookupCallback
-    schemas: frozenset[str] | None = None
-    description: str | None = None
-
-    def applies_to(self, schema: str) -> bool:
-        return self.schemas is None or schema in self.schemas
-
-    def fails(self, answer: bool) -> bool:
-        return not answer if self.code == Code.RELATED_NOT_FOUND else bool(answer)
-
-    def failure(self, path: Path, value: Any) -> Failure:
-        if self.description is not None:
-            text = self.description
-        elif self.code == Code.RELATED_NOT_FOUND:
-            text = f"Related resource {value!r} cannot be found"
-        else:
-            text = f"Value {value!r} is already used by another resource"
-        return Failure(self.code, path, value, text, keyword="lookup")
-
-
-def related(path: Sequence[str | int], exists: LookupCallback, *,
-            schemas: Iterable[str] | None = None, description: str | None = None) -> Lookup:
-    """1001 when `exists(value)` is false: the referenced campaign, tag ... is unknown."""
-    return Lookup(Code.RELATED_NOT_FOUND, tuple(path), exists,
-                  None if schemas is None else frozenset(schemas), description)
-
-
-def unique(path: Sequence[str | int], taken: LookupCallback, *,
-           schemas: Iterable[str] | None = None, description: str | None = None) -> Lookup:
-    """1008 when `taken(value)` is true: another resource already has this unique value."""
-    return Lookup(Code.NOT_UNIQUE, tuple(path), taken,
-                  None if schemas is None else frozenset(schemas), description)
-
-
-def _values_at(data: Any, pattern: tuple[str | int, ...], prefix: Path = ()
-               ) -> list[tuple[Path, Any]]:
-    if not pattern:
-        return [(prefix, data)]
-    head, rest = pattern[0], pattern[1:]
-    if head == "*":
-        if isinstance(data, list):
-            return [hit for i, item in enumerate(data) for hit in _values_at(item, rest,
-                                                                            (*prefix, i))]
-        if isinstance(data, dict):
-            return [hit for k, item in data.items() for hit in _values_at(item, rest,
-                                                                         (*prefix, k))]
-        return []
-    if isinstance(data, dict) and isinstance(head, str) and head in data:
-        return _values_at(data[head], rest, (*prefix, head))
-    if isinstance(data, list) and isinstance(head, int) and 0 <= head < len(data):
-        return _values_at(data[head], rest, (*prefix, head))
-    return []
-
-
-def _touches(failure_path: Path, path: Path) -> bool:
-    """A failure on the value itself or on anything containing or inside it."""
-    short = min(len(failure_path), len(path))
-    return failure_path[:short] == path[:short]
-
-
-# -- the outcome of a check ----------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,15 +48,6 @@ class Validated:
     credential: Credential | None
     result: Result
     query: Any = None
-
-
-class Refused(Exception):
-    """A request answered with an error body instead of reaching the application."""
-
-    def __init__(self, error: ApiError, headers: Sequence[tuple[str, str]] = ()) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.headers = list(headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,50 +74,39 @@ def _depth_over(data: Any, limit: int) -> bool:
 
 
 class RequestGuard:
-    """The request rules, configured once and shared by every request (thread-safe).
+    """The request rules of one `GuardOptions` (or of its fields as keywords), configured
+    once and shared by every request (thread-safe); see `GuardOptions` for each option."""
 
-    * `routes`: which requests are checked and against which schema.
-    * `require_auth`: SPEC §5's 1014 rule; `key_check(credential)` (sync or async) decides
-      whether a well-formed key is valid — without it every well-formed key is.
-    * `max_body` (bytes) and `max_depth` (nesting of objects/arrays) bound what is parsed.
-    * `lookups`: optional 1001/1008 checks against the host's data.
-    * `validator_options`: passed to each `Validator` (e.g. `check_mx=True, dns_budget=1.0`).
-    """
-
-    def __init__(
-        self,
-        routes: RouteTable | Iterable[Route | tuple[str, str, str]] | None = None,
-        *,
-        require_auth: bool = True,
-        key_check: KeyCheck | None = None,
-        max_body: int = DEFAULT_MAX_BODY,
-        max_depth: int = DEFAULT_MAX_DEPTH,
-        lookups: Iterable[Lookup] = (),
-        catalog: ErrorCatalog | None = None,
-        registry: SchemaRegistry | None = None,
-        validator_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        if routes is None:
-            self.routes = RouteTable.default()
-        elif isinstance(routes, RouteTable):
-            self.routes = routes
-        else:
-            self.routes = RouteTable(routes)
-        if max_body < 0 or max_depth < 1:
-            raise ValueError("max_body must be >= 0 and max_depth >= 1")
-        self.require_auth = require_auth
-        self.key_check = key_check
-        self.max_body = max_body
-        self.max_depth = max_depth
-        self.lookups = tuple(lookups)
-        self.catalog = catalog or DEFAULT_CATALOG
-        self.registry = registry or default_registry()
-        self.validator_options = dict(validator_options or {})
-        self.validator_options.setdefault("catalog", self.catalog)
-        self.validator_options.setdefault("registry", self.registry)
-        self.check_mx = bool(self.validator_options.get("check_mx"))
+    def __init__(self, options: GuardOptions | None = None, /,
+                 **keywords: Unpack[GuardKeywords]) -> None:
+        self.options = options = GuardOptions.build(options, **keywords)
+        # Plain attributes, read on every request.
+        self.routes = options.routes if options.routes is not None else RouteTable.default()
+        self.require_auth = options.require_auth
+        self.key_check = options.key_check
+        self.rate_limiter = options.rate_limiter
+        self.max_body = options.max_body
+        self.max_depth = options.max_depth
+        self.lookups: tuple[Lookup, ...] = options.lookups
+        self.catalog = options.catalog or options.validation.catalog or DEFAULT_CATALOG
+        self.registry = options.registry or default_registry()
+        # One catalog for every answer: the schemas' errors and the guard's own.
+        self.validation = replace(options.validation, catalog=self.catalog)
+        self.check_mx = self.validation.check_mx
         self._validators: dict[str, Validator] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, given: RequestGuard | GuardOptions | None, keywords: GuardKeywords
+           ) -> RequestGuard:
+        """What a backend was given: a ready guard, or the options (an object, keywords or
+        both) to make one of."""
+        if isinstance(given, RequestGuard):
+            if keywords:
+                raise TypeError(f"options ({', '.join(sorted(keywords))}) given with a ready "
+                                f"RequestGuard; pass either the guard or the options")
+            return given
+        return cls(given, **keywords)
 
     # -- building blocks -------------------------------------------------------------------
 
@@ -385,7 +119,7 @@ class RequestGuard:
             raise Refused(self.error(Code.NOT_FOUND, f"There is no schema named {schema!r}",
                                      {"schema": schema, "known": self.registry.names()}))
         try:
-            found = Validator(schema, **self.validator_options)
+            found = Validator(schema, self.validation, registry=self.registry)
         except UnknownSchema:
             raise Refused(self.error(Code.NOT_FOUND, f"There is no schema named {schema!r}",
                                      {"schema": schema})) from None
@@ -422,7 +156,7 @@ class RequestGuard:
         if token is not None:
             scheme, _, key = token.strip().partition(" ")
             key = key.strip()
-            if scheme.lower() != "api-key" or not _TOKEN.fullmatch(key):
+            if scheme.lower() != "api-key" or not TOKEN.fullmatch(key):
                 raise Refused(self._auth_error(
                     "auth_token", "Unable to authenticate request: X-Auth-Token must be "
                     "'api-key <your API key>'"))
@@ -431,7 +165,7 @@ class RequestGuard:
         if authorization is not None:
             scheme, _, key = authorization.strip().partition(" ")
             key = key.strip()
-            if scheme.lower() != "bearer" or not _TOKEN.fullmatch(key):
+            if scheme.lower() != "bearer" or not TOKEN.fullmatch(key):
                 raise Refused(self._auth_error(
                     "oauth2", "Unable to authenticate request: Authorization must be "
                     "'Bearer <access token>'"))
@@ -461,6 +195,52 @@ class RequestGuard:
             answer = await answer
         if not answer:
             raise self.key_refused(credential)
+
+    # -- rate limits -----------------------------------------------------------------------
+
+    def admit(self, credential: Credential | None, address: str | None
+              ) -> tuple[str, list[tuple[str, str]]] | None:
+        """Take a slot of the rate limits for the caller's key (without authentication, the
+        client's address): the limiter key and the rate-limit headers, or None without a
+        limiter. Over a limit: refused with 1015 and the headers. The store down:
+        `RateLimiterUnavailable`, which the adapters answer 1019."""
+        limiter = self.rate_limiter
+        if limiter is None:
+            return None
+        key = _limiter_key(credential, address)
+        return self._admitted(key, limiter.acquire(key))
+
+    async def admit_async(self, credential: Credential | None, address: str | None
+                          ) -> tuple[str, list[tuple[str, str]]] | None:
+        limiter = self.rate_limiter
+        if limiter is None:
+            return None
+        key = _limiter_key(credential, address)
+        return self._admitted(key, await limiter.acquire_async(key))
+
+    def _admitted(self, key: str, decision: Decision) -> tuple[str, list[tuple[str, str]]]:
+        headers = decision.headers()
+        if not decision.allowed:
+            raise Refused(decision.error(self.catalog), headers)
+        return key, headers
+
+    def release(self, key: str | None) -> None:
+        """Give back the concurrency slot `admit` took (nothing for None)."""
+        if key is None or self.rate_limiter is None:
+            return
+        try:
+            self.rate_limiter.release(key)
+        except RateLimiterUnavailable:
+            # The slot expires in the store on its own; the answer is already decided.
+            return
+
+    async def release_async(self, key: str | None) -> None:
+        if key is None or self.rate_limiter is None:
+            return
+        try:
+            await self.rate_limiter.release_async(key)
+        except RateLimiterUnavailable:
+            return
 
     def check_content(self, headers: Mapping[str, str]) -> BodyPolicy:
         """1021 for a body that is not `application/json` (UTF-8); 1007 for a declared length
@@ -527,18 +307,6 @@ class RequestGuard:
             return None, Result((failure,), aggregate([failure], self.catalog))
         return data, None
 
-    def _lookup_targets(self, schema: str, data: Any, result: Result
-                        ) -> list[tuple[Lookup, Path, Any]]:
-        targets = []
-        for lookup in self.lookups:
-            if not lookup.applies_to(schema):
-                continue
-            for path, value in _values_at(data, lookup.path):
-                if value is None or any(_touches(f.field_name, path) for f in result.failures):
-                    continue
-                targets.append((lookup, path, value))
-        return targets
-
     def _merge(self, validator: Validator, data: Any, result: Result,
                extra: list[Failure]) -> Result:
         if not extra:
@@ -565,20 +333,20 @@ class RequestGuard:
         if not failures:
             return result if result is not None else Result((), None)
         every = [*failures, *(result.failures if result is not None else ())]
-        always = bool(self.validator_options.get("always_combine"))
-        return Result(tuple(every), aggregate(every, self.catalog, always_combine=always))
+        return Result(tuple(every), aggregate(every, self.catalog,
+                                              always_combine=self.validation.always_combine))
 
     def judge_sync(self, schema: str, data: Any) -> Result:
         validator = self.validator(schema)
         result = validator.validate(data, plain=True)  # parsed by orjson
         extra = []
-        for lookup, path, value in self._lookup_targets(schema, data, result):
+        for lookup, path, value in lookup_targets(self.lookups, schema, data, result):
             try:
                 answer = lookup.callback(value)
                 if inspect.isawaitable(answer):
                     answer = _run_sync(answer)
             except Exception as exc:
-                extra.append(_lookup_fault(lookup, path, value, exc))
+                extra.append(lookup.fault(path, value, exc))
                 continue
             if lookup.fails(bool(answer)):
                 extra.append(lookup.failure(path, value))
@@ -592,7 +360,7 @@ class RequestGuard:
         # to a thread would cost more than it saves. With MX checks it awaits DNS.
         result = await validator.validate_async(data) if self.check_mx \
             else validator.validate(data, plain=True)
-        targets = self._lookup_targets(schema, data, result)
+        targets = lookup_targets(self.lookups, schema, data, result)
         if not targets:
             return result
 
@@ -602,19 +370,17 @@ class RequestGuard:
                 if inspect.isawaitable(answer):
                     answer = await answer
             except Exception as exc:
-                return _lookup_fault(lookup, path, value, exc)
+                return lookup.fault(path, value, exc)
             return lookup.failure(path, value) if lookup.fails(bool(answer)) else None
 
         found = await asyncio.gather(*(ask(*t) for t in targets))
         return self._merge(validator, data, result, [f for f in found if f is not None])
 
 
-def _lookup_fault(lookup: Lookup, path: Path, value: Any, exc: Exception) -> Failure:
-    # The host's data source failed: the check could not be made, which SPEC §3 names 1010.
-    log.warning("lookup for %s failed", "/".join(map(str, path)), exc_info=exc)
-    kind = "related resource" if lookup.code == Code.RELATED_NOT_FOUND else "unique"
-    return Failure(Code.EXTERNAL_ERROR, path, value, f"The {kind} check could not be made",
-                   keyword="lookup")
+def _limiter_key(credential: Credential | None, address: str | None) -> str:
+    if credential is not None:
+        return credential.value
+    return f"ip:{address if address is not None else 'unknown'}"
 
 
 def _charset(params: str) -> str | None:
@@ -633,3 +399,21 @@ def _run_sync(awaitable: Awaitable[Any]) -> Any:
         return await awaitable
 
     return asyncio.run(wait())
+
+
+AppT = TypeVar("AppT")
+
+
+class MiddlewareBase(Generic[AppT]):
+    """What the ASGI and WSGI middlewares share: the application they wrap and the guard that
+    decides, given ready, as a `GuardOptions`, or as its fields in keywords
+    (`ValidationMiddleware(app, max_body=4096, rate_limiter=MemoryRateLimiter())`)."""
+
+    def __init__(self, app: AppT, guard: RequestGuard | GuardOptions | None = None,
+                 **options: Unpack[GuardKeywords]) -> None:
+        self.app = app
+        self.guard = RequestGuard.of(guard, options)
+
+    @property
+    def rate_limiter(self) -> RateLimiter | None:
+        return self.guard.rate_limiter

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import replace
+from typing import Any, Unpack
 from urllib.parse import urldefrag, urljoin
 
 import orjson
@@ -19,8 +20,11 @@ import orjson
 from .._catalog import Code
 from .._registry import SchemaRegistry
 from .._results import ApiError
-from ._guard import Refused, RequestGuard, Route, RouteMatch, RouteTable
-from ._ratelimit import RateLimiter
+from ._auth import key_file_check
+from ._guard import RequestGuard
+from ._options import GuardKeywords, GuardOptions
+from ._ratelimit import MemoryRateLimiter, RedisRateLimiter
+from ._routes import Route, RouteMatch, RouteTable
 from .asgi import ASGIApp, Message, Receive, Scope, Send, ValidationMiddleware, send_error
 
 __all__ = ["ServiceApp", "create_app", "openapi_document"]
@@ -241,19 +245,24 @@ async def _send_json(send: Send, status: int, body: bytes) -> None:
 
 
 class ServiceApp:
-    """The service as an ASGI app (what `validator serve` runs under uvicorn)."""
+    """The service as an ASGI app (what `validator serve` runs under uvicorn).
 
-    def __init__(self, guard: RequestGuard | None = None, *,
-                 rate_limiter: RateLimiter | None = None, **guard_options: Any) -> None:
-        if guard is None:
-            routes = guard_options.pop("routes", None) or RouteTable.default()
-            if not isinstance(routes, RouteTable):
-                routes = RouteTable(routes)
-            routes.routes.append(VALIDATE_ROUTE)
-            guard = RequestGuard(routes, **guard_options)
+    Give a ready `RequestGuard` (its routes are served as they are), or a `GuardOptions`
+    and/or its fields as keywords: then `POST /validate/{schema}` is added to the routes.
+    """
+
+    def __init__(self, guard: RequestGuard | GuardOptions | None = None,
+                 **options: Unpack[GuardKeywords]) -> None:
+        if isinstance(guard, RequestGuard):
+            guard = RequestGuard.of(guard, options)
+        else:
+            settings = GuardOptions.build(guard, **options)
+            routes = settings.routes or RouteTable.default()
+            guard = RequestGuard(replace(settings,
+                                         routes=RouteTable([*routes.routes, VALIDATE_ROUTE])))
         self.guard = guard
-        self.rate_limiter = rate_limiter
-        self.checker = ValidationMiddleware(_empty(404), guard, rate_limiter=rate_limiter)
+        self.rate_limiter = guard.rate_limiter
+        self.checker = ValidationMiddleware(_empty(404), guard)
         self._answers = {route: _empty(route.success_status) for route in guard.routes.routes}
         self._openapi: bytes | None = None
 
@@ -299,8 +308,8 @@ class ServiceApp:
         await send_error(send, self._not_found(method, path))
 
     def _not_found(self, method: str, path: str) -> ApiError:
-        return Refused(self.guard.error(Code.NOT_FOUND, f"There is no route {method} {path}",
-                                        {"method": method, "path": path})).error
+        return self.guard.error(Code.NOT_FOUND, f"There is no route {method} {path}",
+                                {"method": method, "path": path})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -325,18 +334,16 @@ class ServiceApp:
                 return
 
 
-def create_app(*, key_file: str | None = None, require_auth: bool = True,
+def create_app(options: GuardOptions | None = None, /, *, key_file: str | None = None,
                rate_limit: bool = False, redis_url: str | None = None,
-               **guard_options: Any) -> ServiceApp:
-    """The service app from `validator serve`'s options."""
-    from ._guard import key_file_check
-    from ._ratelimit import MemoryRateLimiter, RedisRateLimiter
-
+               **keywords: Unpack[GuardKeywords]) -> ServiceApp:
+    """The service app from `validator serve`'s options: `key_file` (the accepted keys, one a
+    line) becomes the key check, `rate_limit` the API's limits in this process and
+    `redis_url` the same limits shared through Redis; the rest is `GuardOptions`."""
     if key_file is not None:
-        guard_options["key_check"] = key_file_check(key_file)
-    limiter: RateLimiter | None = None
+        keywords["key_check"] = key_file_check(key_file)
     if redis_url is not None:
-        limiter = RedisRateLimiter(redis_url)
+        keywords["rate_limiter"] = RedisRateLimiter(redis_url)
     elif rate_limit:
-        limiter = MemoryRateLimiter()
-    return ServiceApp(rate_limiter=limiter, require_auth=require_auth, **guard_options)
+        keywords["rate_limiter"] = MemoryRateLimiter()
+    return ServiceApp(GuardOptions.build(options, **keywords))

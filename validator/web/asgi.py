@@ -15,25 +15,15 @@ The middleware is plain ASGI (no `BaseHTTPMiddleware`), so it adds no task or st
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
+from typing import TYPE_CHECKING, Any, Unpack
 
-from .._catalog import ErrorCatalog
-from .._registry import SchemaRegistry
-from ._guard import (
-    DEFAULT_MAX_BODY,
-    DEFAULT_MAX_DEPTH,
-    Credential,
-    KeyCheck,
-    Lookup,
-    Refused,
-    RequestGuard,
-    Route,
-    RouteMatch,
-    RouteTable,
-    Validated,
-)
-from ._ratelimit import RateLimiter, RateLimiterUnavailable, unavailable_error
+from ._auth import Credential
+from ._guard import MiddlewareBase, RequestGuard, Validated
+from ._options import GuardKeywords, GuardOptions
+from ._ratelimit import RateLimiterUnavailable, unavailable_error
+from ._refused import Refused
+from ._routes import Route, RouteMatch
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -48,7 +38,8 @@ else:
     except ImportError:
         Request = Any
 
-__all__ = ["ApiErrorException", "ValidBody", "ValidationMiddleware", "install_error_handler"]
+__all__ = ["ApiErrorException", "Receive", "Scope", "Send", "ValidBody", "ValidationMiddleware",
+           "install_error_handler"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -139,36 +130,13 @@ async def check_body(guard: RequestGuard, match: RouteMatch, headers: dict[str, 
     return Validated(match.schema, data, match.params, credential, result, query), body
 
 
-def _limiter_key(credential: Credential | None, scope: Scope) -> str:
-    if credential is not None:
-        return credential.value
-    client = scope.get("client")
-    return f"ip:{client[0] if client else 'unknown'}"
-
-
-class ValidationMiddleware:
+class ValidationMiddleware(MiddlewareBase[ASGIApp]):
     """Checks the requests of `guard.routes` before `app` sees them (see the module text).
 
-    Give either a ready `guard` or the `RequestGuard` options as keywords. `rate_limiter`
-    (e.g. `MemoryRateLimiter()`) turns on the API's rate limits; off by default.
+    Give a ready `RequestGuard`, a `GuardOptions`, or its fields as keywords
+    (`ValidationMiddleware(app, max_body=4096, rate_limiter=MemoryRateLimiter())`); rate
+    limits are off unless a limiter is given.
     """
-
-    def __init__(self, app: ASGIApp, guard: RequestGuard | None = None, *,
-                 rate_limiter: RateLimiter | None = None,
-                 routes: RouteTable | Iterable[Route | tuple[str, str, str]] | None = None,
-                 require_auth: bool = True, key_check: KeyCheck | None = None,
-                 max_body: int = DEFAULT_MAX_BODY, max_depth: int = DEFAULT_MAX_DEPTH,
-                 lookups: Iterable[Lookup] = (), catalog: ErrorCatalog | None = None,
-                 registry: SchemaRegistry | None = None,
-                 validator_options: Mapping[str, Any] | None = None) -> None:
-        self.app = app
-        # Explicit keywords rather than **options: Starlette's add_middleware() types the
-        # factory with a ParamSpec, which mypy cannot match against a **kwargs signature.
-        self.guard = guard if guard is not None else RequestGuard(
-            routes, require_auth=require_auth, key_check=key_check, max_body=max_body,
-            max_depth=max_depth, lookups=lookups, catalog=catalog, registry=registry,
-            validator_options=validator_options)
-        self.rate_limiter = rate_limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -184,34 +152,30 @@ class ValidationMiddleware:
                      app: ASGIApp) -> None:
         """Check one matched request, then hand it to `app` (the service calls this too)."""
         guard = self.guard
-        limiter = self.rate_limiter
         limiter_key: str | None = None
         extra: list[tuple[str, str]] = []
         try:
             headers = _headers(scope)
             credential = await authenticate(guard, headers)
-            if limiter is not None:
-                key = _limiter_key(credential, scope)
-                decision = await limiter.acquire_async(key)
-                extra = decision.headers()
-                if not decision.allowed:
-                    raise Refused(decision.error(guard.catalog))
-                limiter_key = key
+            client = scope.get("client")
+            admitted = await guard.admit_async(credential, client[0] if client else None)
+            if admitted is not None:
+                limiter_key, extra = admitted
             validated, raw = await check_body(guard, match, headers, credential,
                                               _receive_chunks(receive),
                                               scope.get("query_string", b""))
         except Refused as refused:
-            await self._release(limiter_key)
-            await send_error(send, refused.error, extra)
+            await guard.release_async(limiter_key)
+            await send_error(send, refused.error, [*extra, *refused.headers])
             return
         except _ClientGone:
-            await self._release(limiter_key)
+            await guard.release_async(limiter_key)
             return
         except RateLimiterUnavailable:
             await send_error(send, unavailable_error(guard.catalog))
             return
         except Exception as exc:
-            await self._release(limiter_key)
+            await guard.release_async(limiter_key)
             await send_error(send, guard.internal_error(exc), extra)
             return
 
@@ -235,41 +199,28 @@ class ValidationMiddleware:
         try:
             await app(scope, replay, send_with_limits)
         finally:
-            await self._release(limiter_key)
-
-    async def _release(self, key: str | None) -> None:
-        if key is None or self.rate_limiter is None:
-            return
-        try:
-            await self.rate_limiter.release_async(key)
-        except RateLimiterUnavailable:
-            # The slot expires in the store on its own; the answer is already decided.
-            return
+            await guard.release_async(limiter_key)
 
 
 # -- FastAPI ---------------------------------------------------------------------------------
 
-
-class ApiErrorException(Exception):
-    """Raised by `ValidBody`; `install_error_handler` renders it as the API's error body."""
-
-    def __init__(self, error: ApiError, headers: Iterable[tuple[str, str]] = ()) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.headers = list(headers)
+ApiErrorException = Refused
+"""What `ValidBody` raises and `install_error_handler` renders: the guard's one exception,
+under the name the README documents."""
 
 
 async def _error_response(request: Request, exc: Exception) -> Response:
     from starlette.responses import Response
 
-    assert isinstance(exc, ApiErrorException)
+    assert isinstance(exc, Refused)
     return Response(exc.error.to_json(), status_code=exc.error.http_status,
                     headers=dict(exc.headers), media_type="application/json")
 
 
 def install_error_handler(app: Any) -> None:
-    """Make a FastAPI/Starlette app answer `ApiErrorException` with the API's error body."""
-    app.add_exception_handler(ApiErrorException, _error_response)
+    """Make a FastAPI/Starlette app answer `ApiErrorException` (what `ValidBody` raises) with
+    the API's error body."""
+    app.add_exception_handler(Refused, _error_response)
 
 
 class ValidBody:
@@ -281,13 +232,15 @@ class ValidBody:
         async def create(body: dict = Depends(contacts)) -> None: ...
 
     Call `install_error_handler(app)` once so refusals become the API's error bodies. When the
-    middleware already checked the request, its result is reused.
+    middleware already checked the request, its result is reused. The guard is given as to
+    the middleware (ready, as a `GuardOptions` or as keywords); its rate limiter is not used
+    here: the middleware applies rate limits, since it sees the response end.
     """
 
-    def __init__(self, schema: str, guard: RequestGuard | None = None,
-                 **guard_options: Any) -> None:
+    def __init__(self, schema: str, guard: RequestGuard | GuardOptions | None = None,
+                 **options: Unpack[GuardKeywords]) -> None:
         self.schema = schema
-        self.guard = guard if guard is not None else RequestGuard(**guard_options)
+        self.guard = RequestGuard.of(guard, options)
         self._route = Route("POST", "/", schema)
 
     async def __call__(self, request: Request) -> Any:
@@ -303,11 +256,9 @@ class ValidBody:
             validated, _ = await check_body(guard, match, headers, credential,
                                             request.stream(), request.scope.get(
                                                 "query_string", b""))
-        except Refused as refused:
-            raise ApiErrorException(refused.error) from None
-        except ApiErrorException:
+        except Refused:
             raise
         except Exception as exc:
-            raise ApiErrorException(guard.internal_error(exc)) from None
+            raise Refused(guard.internal_error(exc)) from None
         request.scope.setdefault("state", {})["validated"] = validated
         return validated.body

@@ -13,26 +13,15 @@ worker thread has none of its own. MX checks use the engine's synchronous resolv
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
-from .._catalog import ErrorCatalog
-from .._registry import SchemaRegistry
 from .._results import ApiError
-from ._guard import (
-    DEFAULT_MAX_BODY,
-    DEFAULT_MAX_DEPTH,
-    Credential,
-    KeyCheck,
-    Lookup,
-    Refused,
-    RequestGuard,
-    Route,
-    RouteMatch,
-    RouteTable,
-    Validated,
-)
-from ._ratelimit import RateLimiter, RateLimiterUnavailable, unavailable_error
+from ._auth import Credential
+from ._guard import MiddlewareBase, RequestGuard, Validated
+from ._ratelimit import RateLimiterUnavailable, unavailable_error
+from ._refused import Refused
+from ._routes import RouteMatch
 
 __all__ = ["ValidationMiddleware"]
 
@@ -99,6 +88,11 @@ def _chunks(environ: dict[str, Any], declared: int | None, limit: int) -> Iterat
         yield chunk
 
 
+def _titled(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    # WSGI servers pass header names through as given; the usual spelling is title case.
+    return [(name.title(), value) for name, value in headers]
+
+
 def _error(start_response: StartResponse, error: ApiError,
            extra: Iterable[tuple[str, str]] = ()) -> list[bytes]:
     body = error.to_json()
@@ -108,29 +102,13 @@ def _error(start_response: StartResponse, error: ApiError,
     return [body]
 
 
-class ValidationMiddleware:
+class ValidationMiddleware(MiddlewareBase[WSGIApp]):
     """Checks the requests of `guard.routes` before `app` sees them.
 
-    Give either a ready `guard` or the `RequestGuard` options as keywords; `rate_limiter`
-    turns on the API's rate limits (off by default).
+    Give a ready `RequestGuard`, a `GuardOptions`, or its fields as keywords
+    (`ValidationMiddleware(app.wsgi_app, max_body=4096)`); rate limits are off unless a
+    limiter is given.
     """
-
-    def __init__(self, app: WSGIApp, guard: RequestGuard | None = None, *,
-                 rate_limiter: RateLimiter | None = None,
-                 routes: RouteTable | Iterable[Route | tuple[str, str, str]] | None = None,
-                 require_auth: bool = True, key_check: KeyCheck | None = None,
-                 max_body: int = DEFAULT_MAX_BODY, max_depth: int = DEFAULT_MAX_DEPTH,
-                 lookups: Iterable[Lookup] = (), catalog: ErrorCatalog | None = None,
-                 registry: SchemaRegistry | None = None,
-                 validator_options: Mapping[str, Any] | None = None) -> None:
-        self.app = app
-        # Explicit keywords rather than **options: Starlette's add_middleware() types the
-        # factory with a ParamSpec, which mypy cannot match against a **kwargs signature.
-        self.guard = guard if guard is not None else RequestGuard(
-            routes, require_auth=require_auth, key_check=key_check, max_body=max_body,
-            max_depth=max_depth, lookups=lookups, catalog=catalog, registry=registry,
-            validator_options=validator_options)
-        self.rate_limiter = rate_limiter
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse
                  ) -> Iterable[bytes]:
@@ -143,7 +121,6 @@ class ValidationMiddleware:
     def handle(self, match: RouteMatch, environ: dict[str, Any],
                start_response: StartResponse) -> Iterable[bytes]:
         guard = self.guard
-        limiter = self.rate_limiter
         limiter_key: str | None = None
         extra: list[tuple[str, str]] = []
         try:
@@ -152,14 +129,9 @@ class ValidationMiddleware:
             if guard.require_auth:
                 credential = guard.credential(headers)
                 guard.check_key_sync(credential)
-            if limiter is not None:
-                key = credential.value if credential is not None else \
-                    f"ip:{environ.get('REMOTE_ADDR', 'unknown')}"
-                decision = limiter.acquire(key)
-                extra = [(k.title(), v) for k, v in decision.headers()]
-                if not decision.allowed:
-                    raise Refused(decision.error(guard.catalog))
-                limiter_key = key
+            admitted = guard.admit(credential, environ.get("REMOTE_ADDR"))
+            if admitted is not None:
+                limiter_key, extra = admitted[0], _titled(admitted[1])
             query, query_failures = guard.check_query(match, environ.get("QUERY_STRING", ""))
             schema = match.schema
             if schema is None:
@@ -178,12 +150,12 @@ class ValidationMiddleware:
             if result.error is not None:
                 raise Refused(result.error)
         except Refused as refused:
-            self._release(limiter_key)
-            return _error(start_response, refused.error, extra)
+            guard.release(limiter_key)
+            return _error(start_response, refused.error, [*extra, *_titled(refused.headers)])
         except RateLimiterUnavailable:
             return _error(start_response, unavailable_error(guard.catalog))
         except Exception as exc:
-            self._release(limiter_key)
+            guard.release(limiter_key)
             return _error(start_response, guard.internal_error(exc), extra)
 
         environ[ENVIRON_KEY] = Validated(schema, data, match.params, credential, result, query)
@@ -195,29 +167,19 @@ class ValidationMiddleware:
             return start_response(status, [*response_headers, *extra], exc_info)
 
         try:
-            return _Released(self.app(environ, start_with_limits), self, limiter_key)
+            return _Released(self.app(environ, start_with_limits), guard, limiter_key)
         except BaseException:
-            self._release(limiter_key)
+            guard.release(limiter_key)
             raise
-
-    def _release(self, key: str | None) -> None:
-        if key is None or self.rate_limiter is None:
-            return
-        try:
-            self.rate_limiter.release(key)
-        except RateLimiterUnavailable:
-            # The slot expires in the store on its own; the answer is already decided.
-            return
 
 
 class _Released:
     """The application's response iterable; the concurrency slot is freed when the server
     closes it, i.e. once the response has been sent (PEP 3333 `close()`)."""
 
-    def __init__(self, inner: Iterable[bytes], owner: ValidationMiddleware,
-                 key: str | None) -> None:
+    def __init__(self, inner: Iterable[bytes], guard: RequestGuard, key: str | None) -> None:
         self._inner = inner
-        self._owner = owner
+        self._guard = guard
         self._key = key
 
     def __iter__(self) -> Iterator[bytes]:
@@ -229,5 +191,5 @@ class _Released:
             if close is not None:
                 close()
         finally:
-            self._owner._release(self._key)
+            self._guard.release(self._key)
             self._key = None

@@ -243,10 +243,6 @@ class BlockSpec:
     """Ends a valid row that has none (the last line of a CSV file)."""
     dedupe: bool = True
 
-    @property
-    def format(self) -> str:
-        return self.reader.name
-
 
 class BlockResult(NamedTuple):
     """The verdicts on a block, compact: output bytes, arrays of ints and counters, never an

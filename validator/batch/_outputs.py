@@ -76,10 +76,6 @@ class ValidWriter:
         self.dialect = Dialect()
         self._count = 0
 
-    @property
-    def format(self) -> str | None:
-        return self.reader.name if self.reader is not None else None
-
     def start(self, source: Source) -> None:
         """Called for each input before its rows; refuses inputs that cannot share one file."""
         if self.reader is None:

@@ -1,10 +1,15 @@
-"""Reading contact files row by row, and writing outputs that appear only when complete.
+"""Reading contact files row by row: one reader per input format, all behind ``Reader``.
 
 Readers stream: a file is never held in memory, whatever its size. Every row keeps the exact
 text it was read from (so that the valid rows can be written back unchanged) and the line its
 record starts on. A row that cannot be read (bad CSV quoting, a wrong number of cells, a line
 that is not JSON, bytes that are not in the file's encoding) is still a row: it comes out with a
 description of the defect, so that the caller rejects it instead of losing it.
+
+``READERS`` is the one place that knows the formats: sniffing an input, opening it, reading or
+cutting its records and writing its valid rows back all go through the reader it names. A new
+format is one class that satisfies ``Reader`` (``BlockReader`` when its bytes can be cut at
+record boundaries without parsing) and one entry in that table.
 """
 
 from __future__ import annotations
@@ -18,16 +23,14 @@ import json
 import os
 import re
 import sys
-import tempfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Protocol
+
+import orjson
 
 from .._exceptions import InputError
-
-Format = Literal["csv", "jsonl", "json"]
-FORMATS: tuple[Format, ...] = ("csv", "jsonl", "json")
 
 _SAMPLE = 1 << 16
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -42,6 +45,12 @@ class _Closeable(Protocol):
     def close(self) -> None: ...
 
 
+class Sink(Protocol):
+    """Where a reader writes valid rows back (an ``AtomicOutput``)."""
+
+    def write(self, data: bytes) -> None: ...
+
+
 @dataclass(slots=True)
 class Record:
     """One row as read. ``cells`` (CSV) or ``value`` (JSON) is set unless ``defect`` is."""
@@ -53,30 +62,139 @@ class Record:
     defect: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """A row that could not be read; the checks turn it into a 1000 body."""
+
+    description: str
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How one input writes its records, as its reader found out on opening it. Picklable: the
+    workers parse byte blocks with it, and the valid output is written in the first input's."""
+
+    header: tuple[str, ...] = ()
+    header_raw: str = ""
+    """The header line as read, line ending included."""
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    bom: bool = False
+
+
+class Reader(Protocol):
+    """One input format, from recognising it to writing its valid rows back.
+
+    A reader holds no state of its own (what one input is like is in its ``Source`` and
+    ``Dialect``), so one instance serves every input and pickles to the workers by name.
+    Rows are CSV cells (``tabular``: mapped to payloads by the column plan) or JSON values;
+    ``raws`` are what ``valid_bytes`` turns into the row as the valid output holds it."""
+
+    @property
+    def name(self) -> str:
+        """The format's name: its key in ``READERS`` and the value of ``--format``."""
+        ...
+
+    @property
+    def tabular(self) -> bool:
+        """Whether rows are text cells under ``Dialect.header`` (else JSON values)."""
+        ...
+
+    def sniff(self, sample: bytes) -> int:
+        """How surely an input starting with ``sample`` is in this format: 0 not, 1 it could
+        be, 2 sure. An input whose format is not given goes to the surest reader."""
+        ...
+
+    def open(self, source: Source, stream: io.BufferedReader, sample: bytes, *,
+             delimiter: str | None, encoding: str | None) -> None:
+        """Read what precedes the rows (a header) into ``source.dialect``, and make the source
+        give its rows: ``source.records`` read here, or ``source.cut_into_blocks`` (for a
+        ``BlockReader``) so that the workers parse them."""
+        ...
+
+    def parse(self, data: bytes, first_line: int, dialect: Dialect, lines: list[int],
+              raws: list[Any], rows: list[Any]) -> None:
+        """Append the line, raw form and row (or ``Malformed``) of each record in ``data``,
+        whole records in ``dialect``: a byte block this reader cut, or a valid row as the valid
+        output holds it (re-read for the body of a 1008)."""
+        ...
+
+    def valid_bytes(self, raw: Any, newline: str) -> bytes:
+        """A valid row as the valid output holds it (UTF-8); ``newline`` ends a row that has
+        no line ending of its own."""
+        ...
+
+    def newline(self, dialect: Dialect) -> str:
+        """What ends a row written back without a line ending, in an output of ``dialect``."""
+        ...
+
+    def start_output(self, out: Sink, dialect: Dialect) -> None:
+        """Write what precedes the rows of a valid output in the first input's ``dialect``."""
+        ...
+
+    def mismatch(self, name: str, dialect: Dialect, first: Dialect) -> str | None:
+        """Why the rows of input ``name`` cannot join an output started for ``first``."""
+        ...
+
+    def write_rows(self, out: Sink, data: bytes, ends: Sequence[int], written: int) -> None:
+        """Write rows (``valid_bytes``, concatenated; ``ends`` their end offsets) after
+        ``written`` rows."""
+        ...
+
+    def end_output(self, out: Sink, written: int) -> None:
+        """Close a valid output of ``written`` rows."""
+        ...
+
+
+class BlockReader(Reader, Protocol):
+    """A format whose records can be found in raw bytes without parsing them: the reading
+    process only cuts the input into blocks, and the workers decode and parse them."""
+
+    def cut(self, buf: bytes, target: int) -> int:
+        """The end of the first block in ``buf``: just past the first record boundary at or
+        after ``target`` bytes; 0 when ``buf`` holds none yet."""
+        ...
+
+    def count_lines(self, data: bytes) -> int:
+        """Lines in ``data``, as ``parse`` numbers them."""
+        ...
+
+
 @dataclass(slots=True)
 class Source:
     """An opened input: what it is, and a way to tell how far the reading has got."""
 
     name: str
-    format: Format
-    records: Iterator[Record]
+    reader: Reader
     size: int | None
-    position: Any
-    header: list[str] | None = None
-    header_raw: str = ""
-    delimiter: str = ","
-    encoding: str = "utf-8"
-    bom: bool = False
+    position: Callable[[], int]
+    records: Iterator[Record] = field(default_factory=lambda: iter(()))
+    dialect: Dialect = field(default_factory=Dialect)
     broken: list[str] = field(default_factory=list)
     """Set by a reader that had to stop before the end (a JSON array that breaks off)."""
     closers: list[_Closeable] = field(default_factory=list)
     stream: io.BufferedReader | None = None
     """Set when the rest of the input is cut into byte blocks (``byte_blocks``) for the
     workers to parse, instead of being read record by record here (``records``)."""
+    cutter: BlockReader | None = None
+    """The reader that cuts ``stream``."""
     first_line: int = 1
     """The line the first block starts on."""
     line_bytes: float = 80.0
     """Average bytes per line in the first part of the input (to size blocks)."""
+
+    @property
+    def format(self) -> str:
+        return self.reader.name
+
+    def cut_into_blocks(self, stream: io.BufferedReader, cutter: BlockReader, first_line: int,
+                        sample: bytes) -> None:
+        """Leave the rest of ``stream`` (``sample`` its first bytes) to ``byte_blocks``."""
+        self.stream = stream
+        self.cutter = cutter
+        self.first_line = first_line
+        self.line_bytes = len(sample) / max(1, sample.count(b"\n")) if sample else 80.0
 
     def close(self) -> None:
         for handle in reversed(self.closers):
@@ -88,7 +206,14 @@ def display_name(path: str) -> str:
     return "<stdin>" if path == "-" else path
 
 
-def open_source(path: str, *, fmt: Format | None = None, delimiter: str | None = None,
+def reader_for(fmt: str) -> Reader:
+    try:
+        return READERS[fmt]
+    except KeyError:
+        raise InputError(f"unknown format {fmt!r}; known: {', '.join(READERS)}") from None
+
+
+def open_source(path: str, *, fmt: str | None = None, delimiter: str | None = None,
                 encoding: str | None = None) -> Source:
     """Open a file (or ``-`` for stdin), gzip or not, and sniff what is not given."""
     closers: list[_Closeable] = []
@@ -124,36 +249,101 @@ def open_source(path: str, *, fmt: Format | None = None, delimiter: str | None =
         raise InputError(f"cannot read {display_name(path)}: {exc}") from exc
     if path == "-":
         size = None
-    name = display_name(path)
-    chosen = fmt or _sniff_format(sample)
-    source = Source(name, chosen, iter(()), size, position, closers=closers)
-    if chosen == "csv":
-        _open_csv(source, stream, sample, delimiter, encoding)
-    elif chosen == "jsonl":
-        if sample.startswith(codecs.BOM_UTF8):
-            stream.read(len(codecs.BOM_UTF8))
-        source.stream = stream
-        source.line_bytes = _line_bytes(sample)
-    else:
-        source.records = _json_array_records(source, stream)
+    # The first of the surest readers: the table's order breaks ties.
+    reader = reader_for(fmt) if fmt else max(READERS.values(), key=lambda r: r.sniff(sample))
+    source = Source(display_name(path), reader, size, position, closers=closers)
+    reader.open(source, stream, sample, delimiter=delimiter, encoding=encoding)
     return source
-
-
-def _line_bytes(sample: bytes) -> float:
-    return len(sample) / max(1, sample.count(b"\n")) if sample else 80.0
 
 
 def _buffered(handle: IO[bytes] | io.BufferedIOBase) -> io.BufferedReader:
     return io.BufferedReader(handle, buffer_size=_SAMPLE)  # type: ignore[arg-type]
 
 
-def _sniff_format(sample: bytes) -> Format:
-    text = sample.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text.startswith(b"["):
-        return "json"
-    if text.startswith(b"{"):
-        return "jsonl"
-    return "csv"
+def _first_byte(sample: bytes) -> bytes:
+    return sample.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+
+
+def _past(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    match = pattern.match(text, pos)
+    return match.end() if match else pos
+
+
+def _text(raw: str) -> bytes:
+    return raw.encode("utf-8", "surrogateescape")
+
+
+def _shown(text: str) -> str:
+    """Text with undecodable bytes (kept as surrogates) shown as replacement characters."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------------------------
+# Byte blocks: the reading process only cuts, the workers parse
+# --------------------------------------------------------------------------------------------
+# A block that cannot find an even number of quotes before a newline (a stray quote) is cut
+# at a newline anyway past this many bytes: its records are then rejected as malformed, and
+# memory stays bounded, instead of the rest of the file becoming one block.
+MAX_BLOCK = 16 << 20
+
+
+def universal_lines(data: bytes) -> int:
+    """Lines in ``data`` as a reader with universal newlines counts them (CSV)."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+def _cut(buf: bytes, target: int, quotes: bool) -> int:
+    """The end of the first block in ``buf``: just past the first newline at or after
+    ``target`` bytes that is a record boundary (with ``quotes``: with an even number of quote
+    characters before it, so not inside a quoted field). 0 when ``buf`` holds none yet."""
+    end = buf.find(b"\n", max(0, target - 1))
+    if not quotes:
+        return end + 1
+    parity = buf.count(b'"', 0, end) & 1 if end >= 0 else 0
+    while end >= 0 and parity:
+        following = buf.find(b"\n", end + 1)
+        if following < 0:
+            if len(buf) > MAX_BLOCK + target:
+                return end + 1
+            return 0
+        parity ^= buf.count(b'"', end, following) & 1
+        end = following
+    return end + 1
+
+
+def byte_blocks(source: Source, target: int) -> Iterator[tuple[int, bytes]]:
+    """The rest of an input its reader left to be cut (``Source.cut_into_blocks``) as
+    ``(first line, bytes)`` blocks of about ``target`` bytes, each made of whole records. A
+    read error ends the blocks after the one holding the lines read whole before it (then
+    re-raised), so that those rows are still judged."""
+    stream, cutter = source.stream, source.cutter
+    assert stream is not None and cutter is not None
+    cut, count = cutter.cut, cutter.count_lines
+    line = source.first_line
+    buf = b""
+    target = max(1, target)
+    while True:
+        try:
+            data = stream.read(max(target, _SAMPLE))
+        except BaseException:
+            # The lines read whole before the break are still rows; a line it cut off is not
+            # (its last cell could pass, cut short).
+            end = buf.rfind(b"\n") + 1
+            if end:
+                yield line, buf[:end]
+            raise
+        if not data:
+            break
+        buf = buf + data if buf else data
+        while len(buf) >= target:
+            end = cut(buf, target)
+            if not end:
+                break
+            block, buf = buf[:end], buf[end:]
+            yield line, block
+            line += count(block)
+    if buf:
+        yield line, buf
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,54 +377,6 @@ def sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _open_csv(source: Source, stream: io.BufferedReader, sample: bytes, delimiter: str | None,
-              encoding: str | None) -> None:
-    chosen = encoding or sniff_encoding(sample)
-    try:
-        codecs.lookup(chosen)
-    except LookupError as exc:
-        raise InputError(f"unknown encoding {chosen!r}") from exc
-    source.encoding = chosen
-    is_utf8 = codecs.lookup(chosen).name == "utf-8"
-    source.bom = chosen == "utf-8-sig" or (is_utf8 and sample.startswith(codecs.BOM_UTF8))
-    if source.bom:
-        chosen = "utf-8-sig"
-    if _byte_safe(chosen) and _first_line_ends_with_lf(sample):
-        # Cut into byte blocks at record boundaries; the workers decode and parse them.
-        first_raw = stream.readline()
-        first = first_raw.decode(chosen, errors="surrogateescape")
-        if not first.strip():
-            source.header = []
-            source.records = iter(())
-            return
-        _read_header(source, first, delimiter)
-        source.stream = stream
-        source.first_line = 2
-        source.line_bytes = _line_bytes(sample[len(first_raw):])
-        return
-    # surrogateescape keeps undecodable bytes visible in the text, so the row that holds them
-    # is rejected on its own instead of the whole file failing at that point.
-    text = io.TextIOWrapper(stream, encoding=chosen, errors="surrogateescape", newline="")
-    first = text.readline()
-    if not first.strip():
-        source.header = []
-        source.records = iter(())
-        return
-    width = _read_header(source, first, delimiter)
-    source.records = _csv_records(text, source.delimiter, width)
-
-
-def _read_header(source: Source, first: str, delimiter: str | None) -> int:
-    source.delimiter = delimiter or sniff_delimiter(first)
-    try:
-        header = next(csv.reader([first], delimiter=source.delimiter, strict=True))
-    except csv.Error as exc:
-        raise InputError(f"{source.name}: the header line cannot be read: {exc}") from exc
-    source.header = [h.strip() for h in header]
-    source.header_raw = first
-    return len(header)
-
-
 def _byte_safe(encoding: str) -> bool:
     """Whether a newline and a quote are those single bytes in this encoding, and never part
     of another character: then the bytes can be cut at record boundaries undecoded."""
@@ -249,6 +391,132 @@ def _first_line_ends_with_lf(sample: bytes) -> bool:
         if byte in (0x0A, 0x0D):
             return byte == 0x0A or sample[index + 1:index + 2] == b"\n"
     return True
+
+
+class CsvReader:
+    """CSV with a header line. Cut into byte blocks at newlines outside quotes when the
+    encoding allows it (UTF-8, Windows code pages ...); read record by record otherwise
+    (UTF-16, lone CR line endings)."""
+
+    __slots__ = ()
+    name = "csv"
+    tabular = True
+
+    def sniff(self, sample: bytes) -> int:
+        return 1  # any text could be CSV
+
+    def open(self, source: Source, stream: io.BufferedReader, sample: bytes, *,
+             delimiter: str | None, encoding: str | None) -> None:
+        chosen = encoding or sniff_encoding(sample)
+        try:
+            codecs.lookup(chosen)
+        except LookupError as exc:
+            raise InputError(f"unknown encoding {chosen!r}") from exc
+        is_utf8 = codecs.lookup(chosen).name == "utf-8"
+        bom = chosen == "utf-8-sig" or (is_utf8 and sample.startswith(codecs.BOM_UTF8))
+        decode_as = "utf-8-sig" if bom else chosen
+        if _byte_safe(decode_as) and _first_line_ends_with_lf(sample):
+            first_raw = stream.readline()
+            first = first_raw.decode(decode_as, errors="surrogateescape")
+            if not first.strip():
+                source.dialect = Dialect(encoding=chosen, bom=bom)
+                return
+            source.dialect = self._dialect(source.name, first, delimiter, chosen, bom)
+            source.cut_into_blocks(stream, self, 2, sample[len(first_raw):])
+            return
+        # surrogateescape keeps undecodable bytes visible in the text, so the row that holds
+        # them is rejected on its own instead of the whole file failing at that point.
+        text = io.TextIOWrapper(stream, encoding=decode_as, errors="surrogateescape",
+                                newline="")
+        first = text.readline()
+        if not first.strip():
+            source.dialect = Dialect(encoding=chosen, bom=bom)
+            return
+        dialect = source.dialect = self._dialect(source.name, first, delimiter, chosen, bom)
+        source.records = _csv_records(text, dialect.delimiter, len(dialect.header))
+
+    @staticmethod
+    def _dialect(name: str, first: str, delimiter: str | None, encoding: str,
+                 bom: bool) -> Dialect:
+        chosen = delimiter or sniff_delimiter(first)
+        try:
+            header = next(csv.reader([first], delimiter=chosen, strict=True))
+        except csv.Error as exc:
+            raise InputError(f"{name}: the header line cannot be read: {exc}") from exc
+        return Dialect(tuple(h.strip() for h in header), first, chosen, encoding, bom)
+
+    def cut(self, buf: bytes, target: int) -> int:
+        return _cut(buf, target, True)
+
+    def count_lines(self, data: bytes) -> int:
+        return universal_lines(data)
+
+    def parse(self, data: bytes, first_line: int, dialect: Dialect, lines: list[int],
+              raws: list[Any], rows: list[Any]) -> None:
+        text = data.decode(dialect.encoding, "surrogateescape")
+        width = len(dialect.header)
+        # Lines as a file opened with newline="" gives them (\n, \r\n or \r), as the reader of
+        # the header did; a record may span several of them (a quoted newline).
+        physical = io.StringIO(text, newline="").readlines()
+        reader = csv.reader(physical, delimiter=dialect.delimiter, strict=True)
+        start = 0
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                end = reader.line_num
+                lines.append(first_line + start)
+                raw = "".join(physical[start:end])
+                raws.append(raw)
+                rows.append(Malformed(f"Malformed CSV record: {exc}", raw))
+                start = end
+                continue
+            end = reader.line_num
+            line = first_line + start
+            raw = physical[start] if end == start + 1 else "".join(physical[start:end])
+            start = end
+            if not cells:
+                continue  # a blank line separates nothing and holds no row
+            lines.append(line)
+            if not raw.isascii() and _UNDECODABLE.search(raw):
+                shown = _shown(raw)
+                raws.append(shown)
+                rows.append(Malformed("Malformed CSV record: bytes that are not valid in the "
+                                      "file's encoding", shown))
+            elif len(cells) != width:
+                raws.append(raw)
+                rows.append(Malformed(f"Malformed CSV record: {len(cells)} fields, the header "
+                                      f"has {width}", raw))
+            else:
+                raws.append(raw)
+                rows.append(cells)
+
+    def valid_bytes(self, raw: Any, newline: str) -> bytes:
+        return _text(raw if raw.endswith(("\n", "\r")) else raw + newline)
+
+    def newline(self, dialect: Dialect) -> str:
+        return "\r\n" if dialect.header_raw.endswith("\r\n") else "\n"
+
+    def start_output(self, out: Sink, dialect: Dialect) -> None:
+        if dialect.bom:
+            out.write(codecs.BOM_UTF8)
+        header = dialect.header_raw
+        out.write(_text(header if header.endswith(("\n", "\r"))
+                        else header + self.newline(dialect)))
+
+    def mismatch(self, name: str, dialect: Dialect, first: Dialect) -> str | None:
+        if (dialect.header, dialect.delimiter) == (first.header, first.delimiter):
+            return None
+        return (f"the columns of {name} differ from the first input's; one CSV output needs "
+                "one header")
+
+    def write_rows(self, out: Sink, data: bytes, ends: Sequence[int], written: int) -> None:
+        out.write(data)
+
+    def end_output(self, out: Sink, written: int) -> None:
+        pass  # a CSV file ends with its last row
 
 
 def _csv_records(text: IO[str], delimiter: str, width: int) -> Iterator[Record]:
@@ -278,7 +546,7 @@ def _csv_records(text: IO[str], delimiter: str, width: int) -> Iterator[Record]:
         if not cells:
             continue  # a blank line separates nothing and holds no row
         if not raw.isascii() and _UNDECODABLE.search(raw):
-            yield Record(line, raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
+            yield Record(line, _shown(raw),
                          defect="Malformed CSV record: bytes that are not valid in the file's "
                                 "encoding")
         elif len(cells) != width:
@@ -289,78 +557,137 @@ def _csv_records(text: IO[str], delimiter: str, width: int) -> Iterator[Record]:
 
 
 # --------------------------------------------------------------------------------------------
-# Byte blocks (CSV and JSON Lines): the reading process only cuts, the workers parse
+# JSON Lines
 # --------------------------------------------------------------------------------------------
-# A block that cannot find an even number of quotes before a newline (a stray quote) is cut
-# at a newline anyway past this many bytes: its records are then rejected as malformed, and
-# memory stays bounded, instead of the rest of the file becoming one block.
-MAX_BLOCK = 16 << 20
+class JsonLinesReader:
+    """One JSON value a line, UTF-8; cut into byte blocks at newlines."""
 
+    __slots__ = ()
+    name = "jsonl"
+    tabular = False
 
-def universal_lines(data: bytes) -> int:
-    """Lines in ``data`` as a reader with universal newlines counts them (CSV)."""
-    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    def sniff(self, sample: bytes) -> int:
+        return 2 if _first_byte(sample) == b"{" else 0
 
+    def open(self, source: Source, stream: io.BufferedReader, sample: bytes, *,
+             delimiter: str | None, encoding: str | None) -> None:
+        if sample.startswith(codecs.BOM_UTF8):
+            stream.read(len(codecs.BOM_UTF8))
+        source.cut_into_blocks(stream, self, 1, sample)
 
-def _cut(buf: bytes, target: int, quotes: bool) -> int:
-    """The end of the first block in ``buf``: just past the first newline at or after
-    ``target`` bytes that is a record boundary (for CSV: with an even number of quote
-    characters before it, so not inside a quoted field). 0 when ``buf`` holds none yet."""
-    end = buf.find(b"\n", max(0, target - 1))
-    if not quotes:
-        return end + 1
-    parity = buf.count(b'"', 0, end) & 1 if end >= 0 else 0
-    while end >= 0 and parity:
-        following = buf.find(b"\n", end + 1)
-        if following < 0:
-            if len(buf) > MAX_BLOCK + target:
-                return end + 1
-            return 0
-        parity ^= buf.count(b'"', end, following) & 1
-        end = following
-    return end + 1
+    def cut(self, buf: bytes, target: int) -> int:
+        return _cut(buf, target, False)
 
+    def count_lines(self, data: bytes) -> int:
+        return data.count(b"\n")
 
-def byte_blocks(source: Source, target: int) -> Iterator[tuple[int, bytes]]:
-    """The rest of a CSV or JSON Lines input as ``(first line, bytes)`` blocks of about
-    ``target`` bytes, each made of whole records. A read error ends the blocks after the one
-    holding the lines read whole before it (then re-raised), so that those rows are still
-    judged."""
-    stream = source.stream
-    assert stream is not None
-    quotes = source.format == "csv"
-    count = universal_lines if quotes else (lambda data: data.count(b"\n"))
-    line = source.first_line
-    buf = b""
-    target = max(1, target)
-    while True:
-        try:
-            data = stream.read(max(target, _SAMPLE))
-        except BaseException:
-            # The lines read whole before the break are still rows; a line it cut off is not
-            # (its last cell could pass, cut short).
-            end = buf.rfind(b"\n") + 1
-            if end:
-                yield line, buf[:end]
-            raise
-        if not data:
-            break
-        buf = buf + data if buf else data
-        while len(buf) >= target:
-            end = _cut(buf, target, quotes)
-            if not end:
-                break
-            block, buf = buf[:end], buf[end:]
-            yield line, block
-            line += count(block)
-    if buf:
-        yield line, buf
+    def parse(self, data: bytes, first_line: int, dialect: Dialect, lines: list[int],
+              raws: list[Any], rows: list[Any]) -> None:
+        loads = orjson.loads
+        for number, line in enumerate(data.split(b"\n"), first_line):
+            body = line.rstrip(b"\r")
+            if not body or not body.strip():
+                continue
+            lines.append(number)
+            raws.append(body)
+            try:
+                rows.append(loads(body))
+            except orjson.JSONDecodeError as exc:
+                rows.append(Malformed(f"Malformed JSON line: {exc.msg} at column {exc.colno}",
+                                      body.decode("utf-8", "replace")))
+
+    def valid_bytes(self, raw: Any, newline: str) -> bytes:
+        if raw.__class__ is bytes:
+            data: bytes = raw + b"\n"
+            return data
+        return _text(raw + "\n")
+
+    def newline(self, dialect: Dialect) -> str:
+        return "\n"
+
+    def start_output(self, out: Sink, dialect: Dialect) -> None:
+        pass  # JSON Lines have nothing before the first row
+
+    def mismatch(self, name: str, dialect: Dialect, first: Dialect) -> str | None:
+        return None
+
+    def write_rows(self, out: Sink, data: bytes, ends: Sequence[int], written: int) -> None:
+        out.write(data)
+
+    def end_output(self, out: Sink, written: int) -> None:
+        pass  # nor after the last
 
 
 # --------------------------------------------------------------------------------------------
 # JSON array
 # --------------------------------------------------------------------------------------------
 _WS = re.compile(r"[ \t\r\n]*")
+_BETWEEN = re.compile(r"[ \t\r\n,]*")
+
+
+class JsonArrayReader:
+    """One JSON array of rows, UTF-8: read element by element here, its size bounded by the
+    element, not the file."""
+
+    __slots__ = ()
+    name = "json"
+    tabular = False
+
+    def sniff(self, sample: bytes) -> int:
+        return 2 if _first_byte(sample) == b"[" else 0
+
+    def open(self, source: Source, stream: io.BufferedReader, sample: bytes, *,
+             delimiter: str | None, encoding: str | None) -> None:
+        source.records = _json_array_records(source, stream)
+
+    def parse(self, data: bytes, first_line: int, dialect: Dialect, lines: list[int],
+              raws: list[Any], rows: list[Any]) -> None:
+        # Elements as the valid output holds them: separated by commas and white space.
+        text = data.decode("utf-8", "surrogateescape")
+        decoder = json.JSONDecoder()
+        pos = _past(_BETWEEN, text, 0)
+        while pos < len(text):
+            line = first_line + text.count("\n", 0, pos)
+            try:
+                value, end = decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as exc:
+                lines.append(line)
+                raws.append(text[pos:])
+                rows.append(Malformed(f"Malformed JSON element: {exc.msg}", text[pos:]))
+                return
+            element = text[pos:end]
+            lines.append(line)
+            if not element.isascii() and _UNDECODABLE.search(element):
+                raws.append(_shown(element))
+                rows.append(Malformed("Malformed JSON element: bytes that are not valid UTF-8",
+                                      _shown(element)))
+            else:
+                raws.append(element)
+                rows.append(value)
+            pos = _past(_BETWEEN, text, end)
+
+    def valid_bytes(self, raw: Any, newline: str) -> bytes:
+        return _text(raw)
+
+    def newline(self, dialect: Dialect) -> str:
+        return "\n"
+
+    def start_output(self, out: Sink, dialect: Dialect) -> None:
+        out.write(b"[")
+
+    def mismatch(self, name: str, dialect: Dialect, first: Dialect) -> str | None:
+        return None
+
+    def write_rows(self, out: Sink, data: bytes, ends: Sequence[int], written: int) -> None:
+        start = 0
+        for end in ends:
+            out.write(b"\n" if written == 0 else b",\n")
+            out.write(data[start:end])
+            written += 1
+            start = end
+
+    def end_output(self, out: Sink, written: int) -> None:
+        out.write(b"\n]\n" if written else b"]\n")
 
 
 def _json_array_records(source: Source, stream: io.BufferedReader) -> Iterator[Record]:
@@ -446,138 +773,21 @@ def _json_array_records(source: Source, stream: io.BufferedReader) -> Iterator[R
         start = here()
         pos = end
         if not element.isascii() and _UNDECODABLE.search(element):
-            shown = element.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            yield Record(start, shown,
+            yield Record(start, _shown(element),
                          defect="Malformed JSON element: bytes that are not valid UTF-8")
             continue
         yield Record(start, element, value=value)
 
 
 # --------------------------------------------------------------------------------------------
-# Outputs
+# The table
 # --------------------------------------------------------------------------------------------
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+READERS: dict[str, Reader] = {
+    reader.name: reader for reader in (CsvReader(), JsonLinesReader(), JsonArrayReader())}
+"""Every input format by name, in the order that breaks ties when sniffing."""
 
+Format = str
+"""The name of an input format: a key of ``READERS``."""
 
-class AtomicOutput:
-    """A file written under a temporary name beside its final one and renamed into place by
-    ``commit`` (``os.replace`` is atomic on one file system). Until then, the final name holds
-    nothing new: an interrupted run leaves at most a hidden ``.*.partial`` file behind, which
-    ``discard`` removes when the interruption can be caught."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        folder, name = os.path.split(os.path.abspath(path))
-        fd, self.temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder)
-        # mkstemp makes the file private (0600); the output should get the usual permissions.
-        os.chmod(self.temp, 0o666 & ~_umask())
-        self._file: IO[bytes] = os.fdopen(fd, "wb", buffering=1 << 20)
-        self._gzip: gzip.GzipFile | None = None
-        self.stream: IO[bytes] | gzip.GzipFile = self._file
-        if path.endswith(".gz"):
-            self._gzip = gzip.GzipFile(filename=name[:-3], mode="wb", fileobj=self._file,
-                                       compresslevel=6)
-            self.stream = self._gzip
-        self.done = False
-
-    def write(self, data: bytes) -> None:
-        self.stream.write(data)
-
-    def commit(self) -> None:
-        if self._gzip is not None:
-            self._gzip.close()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self.temp, self.path)
-        self.done = True
-
-    def discard(self) -> None:
-        if self.done:
-            return
-        try:
-            if self._gzip is not None:
-                self._gzip.close()
-            self._file.close()
-        except OSError:
-            pass
-        with contextlib.suppress(OSError):
-            os.unlink(self.temp)
-        self.done = True
-
-
-class ValidWriter:
-    """Rows that pass, in the format of the first input, each exactly as it was read."""
-
-    def __init__(self, out: AtomicOutput) -> None:
-        self.out = out
-        self.format: Format | None = None
-        self._header: list[str] | None = None
-        self._delimiter = ","
-        self._newline = "\n"
-        self._count = 0
-
-    def start(self, source: Source) -> None:
-        """Called for each input before its rows; refuses inputs that cannot share one file."""
-        if self.format is None:
-            self.format = source.format
-            if source.format == "csv":
-                self._header = source.header
-                self._delimiter = source.delimiter
-                header_raw = source.header_raw
-                self._newline = "\r\n" if header_raw.endswith("\r\n") else "\n"
-                if source.bom:
-                    self.out.write(codecs.BOM_UTF8)
-                self._write_text(header_raw if header_raw.endswith(("\n", "\r"))
-                                 else header_raw + self._newline)
-            elif source.format == "json":
-                self.out.write(b"[")
-            return
-        if source.format != self.format:
-            raise InputError(f"--valid: {source.name} is {source.format}, the first input is "
-                             f"{self.format}; one output file needs inputs of one format")
-        if source.format == "csv" and (source.header != self._header
-                                       or source.delimiter != self._delimiter):
-            raise InputError(f"--valid: the columns of {source.name} differ from the first "
-                             "input's; one CSV output needs one header")
-
-    def _write_text(self, text: str) -> None:
-        self.out.write(text.encode("utf-8", "surrogateescape"))
-
-    def write(self, raw: str) -> None:
-        if self.format == "csv":
-            self._write_text(raw if raw.endswith(("\n", "\r")) else raw + self._newline)
-        elif self.format == "json":
-            self._write_text(("\n" if self._count == 0 else ",\n") + raw)
-        else:
-            self._write_text(raw + "\n")
-        self._count += 1
-
-    @property
-    def newline(self) -> str:
-        """What ends a CSV row that has no line ending of its own (the last of a file)."""
-        return self._newline
-
-    def write_rows(self, data: bytes, ends: Sequence[int]) -> None:
-        """Rows already in the output's form (``row_bytes``): ``ends`` are their end offsets
-        in ``data``."""
-        if self.format == "json":
-            start = 0
-            for end in ends:
-                self.out.write(b"\n" if self._count == 0 else b",\n")
-                self.out.write(data[start:end])
-                self._count += 1
-                start = end
-            return
-        self.out.write(data)
-        self._count += len(ends)
-
-    def finish(self) -> None:
-        if self.format == "json":
-            self.out.write(b"\n]\n" if self._count else b"]\n")
-        elif self.format is None:
-            # No input was opened: an empty file is still the honest answer.
-            pass
+FORMATS: tuple[Format, ...] = tuple(READERS)
+"""The formats the package ships (``--format``'s choices)."""

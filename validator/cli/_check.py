@@ -23,9 +23,18 @@ from rich.progress import (
 from rich.table import Table
 
 from .._exceptions import InputError, UnknownSchema
+from .._options import ValidationOptions
 from .._registry import default_registry
-from ..batch import _run
-from ..batch._readers import FORMATS, Format
+from ..batch import (
+    FORMATS,
+    BatchOptions,
+    Format,
+    RunConfig,
+    RunSummary,
+    load_suppression,
+    run,
+)
+from ..batch import Progress as RunProgress
 from ._options import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -84,7 +93,7 @@ class _Display:
         if self.progress is not None:
             self.progress.stop()
 
-    def update(self, progress: _run.Progress) -> None:
+    def update(self, progress: RunProgress) -> None:
         if self.progress is None:
             return
         if self.task is None or progress.source != self.source:
@@ -101,7 +110,7 @@ class _Display:
                              rate=rate)
 
 
-def _print_summary(console: Console, summary: _run.RunSummary) -> None:
+def _print_summary(console: Console, summary: RunSummary) -> None:
     table = Table(title="validator check", show_header=True, header_style="bold")
     table.add_column("rows", justify="left")
     table.add_column("count", justify="right")
@@ -217,16 +226,17 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
     domains: set[str] = set()
     try:
         for path in suppress_paths:
-            more_addresses, more_domains = _run.load_suppression(path)
+            more_addresses, more_domains = load_suppression(path)
             addresses |= more_addresses
             domains |= more_domains
     except InputError as exc:
         raise click.BadParameter(str(exc), param_hint="--suppress") from exc
-    options = _run.CheckOptions(
-        check_mx=check_mx, always_combine=always_combine,
+    options = ValidationOptions(check_mx=check_mx, always_combine=always_combine, dns=dns)
+    batch = BatchOptions(
         suppressed_addresses=frozenset(addresses), suppressed_domains=frozenset(domains),
-        schema_paths=tuple(os.path.abspath(p) for p in schema_dirs), campaign_id=campaign_id)
-    config = _run.RunConfig(
+        schema_paths=tuple(os.path.abspath(p) for p in schema_dirs), campaign_id=campaign_id,
+        dedupe=dedupe)
+    config = RunConfig(
         inputs=list(files), schema_name=schema_name, fmt=fmt,
         delimiter=_parse_separator(delimiter, "--delimiter") if delimiter else None,
         encoding=encoding,
@@ -234,14 +244,14 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
         list_separator=_parse_separator(list_separator, "--list-separator"),
         value_separator=_parse_separator(value_separator, "--value-separator"),
         valid_path=valid_path, rejects_path=rejects_path, unverified_path=unverified_path,
-        report_path=report_path, dedupe=dedupe, options=options, dns=dns,
+        report_path=report_path, options=options, batch=batch,
         jobs=jobs or os.cpu_count() or 1, chunk_size=chunk_size)
 
     console = Console(stderr=True)
     previous: Any = signal.signal(signal.SIGTERM, _terminate)
     try:
         with _Display(console, enabled=console.is_terminal and not quiet) as display:
-            summary = _run.run(config, display.update)
+            summary = run(config, display.update)
     except KeyboardInterrupt:
         click.echo("validator: interrupted; no output file was written", err=True)
         sys.exit(EXIT_INTERRUPTED)

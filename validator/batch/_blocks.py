@@ -1,0 +1,475 @@
+"""The unit of work of a batch run: a block of raw records in, compact verdicts out.
+
+``check_block(block, spec, schema_name, options, batch, verdicts)`` is a pure function of a
+block of raw records (bytes cut at record boundaries, with the line the block starts on) and the
+DNS verdicts of their domains. It decodes, parses, maps, coerces, validates, builds the error
+bodies and serialises every output line; it is what the process pool runs, and what a
+distributed engine (Dask) can map over partitions unchanged. ``check_chunk`` is the same for
+rows already parsed. ``block_domains`` gives a block's domains, for runs with MX checks. Every
+argument and result pickles.
+"""
+
+from __future__ import annotations
+
+import gc
+import signal
+from array import array
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import orjson
+
+from .._aggregate import aggregate, order
+from .._api import Validator
+from .._catalog import Code, ErrorCatalog
+from .._options import ValidationOptions
+from .._registry import default_registry
+from .._results import Failure, Result, only_unverifiable
+from ..dns import DNSOptions
+from ..rules import email_ascii_domain
+from ._dedupe import dedupe_key
+from ._options import BatchOptions
+from ._plan import CsvPlan
+from ._readers import Dialect, Malformed, Reader
+
+if TYPE_CHECKING:
+    from ..dns import DomainVerdict
+
+VALID, INVALID, UNVERIFIED = 0, 1, 2
+# Counters keyed by free text (domains, reasons) stop growing here, so that a file with
+# millions of distinct bad domains still runs in flat memory; the rest is counted as "(other)".
+_COUNTER_CAP = 20_000
+DUPLICATE_REASON = "A repeat of an e-mail already added to the same campaign"
+
+
+class RowOutcome(NamedTuple):
+    """The verdict on one row, with what the whole-run checks need to know of it (a named
+    tuple: cheap to make; blocks return bytes and arrays instead of these)."""
+
+    status: int
+    failures: tuple[Failure, ...] = ()
+    body: bytes | None = None
+    email: str | None = None
+    """The e-mail as given (for the 1008 check and the per-domain counts)."""
+    campaign_id: str | None = None
+
+
+_validators: dict[tuple[Any, ...], Validator] = {}
+
+
+def validator_for(schema_name: str, options: ValidationOptions, batch: BatchOptions
+                  ) -> Validator:
+    """The run's validator, built once per process (a worker builds its own)."""
+    key = (schema_name, options.key())
+    found = _validators.get(key)
+    if found is None:
+        registry = default_registry()
+        # A fresh worker process knows only the shipped schemas; the parent registered the
+        # user's already, so it skips this.
+        if schema_name not in registry:
+            for path in batch.schema_paths:
+                registry.register_path(path)
+        # The run resolves every domain itself (through options.dns) and hands the verdicts
+        # to the checks: a validator of its own would only open the resolver's cache again.
+        found = _validators[key] = Validator(schema_name, replace(options, dns=DNSOptions()))
+    return found
+
+
+def _suppression(payload: Any, batch: BatchOptions) -> Failure | None:
+    if not isinstance(payload, dict):
+        return None
+    email = payload.get("email")
+    if not isinstance(email, str) or "@" not in email:
+        return None
+    address = email.strip().lower()
+    domain = address.rpartition("@")[2]
+    if address in batch.suppressed_addresses:
+        mask = address
+    elif domain in batch.suppressed_domains:
+        mask = "@" + domain
+    else:
+        return None
+    return Failure(Code.FORBIDDEN_STATE, ("email",), email,
+                   f"The address is on the suppression list ({mask})", keyword="suppress")
+
+
+def with_campaign(payload: Any, campaign_id: str | None) -> Any:
+    """The payload with ``campaign_id`` as its campaign when it has none."""
+    if campaign_id is None or not isinstance(payload, dict):
+        return payload
+    campaign = payload.get("campaign")
+    if campaign is None:
+        return {**payload, "campaign": {"campaignId": campaign_id}}
+    if isinstance(campaign, dict) and "campaignId" not in campaign:
+        return {**payload, "campaign": {**campaign, "campaignId": campaign_id}}
+    return payload
+
+
+def identity(payload: Any) -> tuple[str | None, str | None]:
+    """The e-mail and campaign of a payload, when they are strings."""
+    if not isinstance(payload, dict):
+        return None, None
+    email = payload.get("email")
+    campaign = payload.get("campaign")
+    campaign_id = campaign.get("campaignId") if isinstance(campaign, dict) else None
+    return (email if isinstance(email, str) else None,
+            campaign_id if isinstance(campaign_id, str) else None)
+
+
+def check_chunk(rows: Sequence[Any], schema_name: str, options: ValidationOptions,
+                batch: BatchOptions, verdicts: Mapping[str, DomainVerdict],
+                plan: CsvPlan | None = None) -> list[RowOutcome]:
+    """Judge a chunk of rows, in order. Pure: the outcome depends only on the arguments (DNS
+    answers come in as ``verdicts``, keyed by ASCII domain).
+
+    A row is a JSON value, or with a ``plan`` the cells of a CSV record (mapped here, in the
+    worker, rather than in the process that reads), or ``Malformed``."""
+    validator = validator_for(schema_name, options, batch)
+    catalog = validator.catalog
+    mapper = plan.compiled() if plan is not None else None
+    default_campaign = batch.campaign_id
+    payloads = [row if isinstance(row, Malformed)
+                else with_campaign(mapper(row) if mapper is not None else row,
+                                   default_campaign)
+                for row in rows]
+    readable = [row for row in payloads if not isinstance(row, Malformed)]
+    if options.check_mx:
+        # The run resolved the domains up front; the chunk only applies those answers.
+        results = iter(validator.validate_many(readable, verdicts=verdicts, plain=True))
+    else:
+        # Parsed or mapped rows are JSON data by construction.
+        results = map(partial(validator.validate, plain=True), readable)
+    suppress = batch.suppresses
+    outcomes: list[RowOutcome] = []
+    for row in payloads:
+        if isinstance(row, Malformed):
+            outcomes.append(_malformed(row, catalog))
+            continue
+        result = next(results)
+        email, campaign_id = identity(row)
+        failures = list(result.failures)
+        extra = _suppression(row, batch) if suppress else None
+        if extra is not None:
+            failures = order([*failures, extra], row)
+        elif result.ok:
+            outcomes.append(RowOutcome(VALID, (), None, email, campaign_id))
+            continue
+        error = result.error if extra is None else aggregate(
+            failures, catalog, always_combine=options.always_combine)
+        assert error is not None
+        status = UNVERIFIED if only_unverifiable(failures) else INVALID
+        outcomes.append(RowOutcome(status, tuple(failures), error.to_json(), email,
+                                   campaign_id))
+    return outcomes
+
+
+def _malformed(row: Malformed, catalog: ErrorCatalog) -> RowOutcome:
+    failure = Failure(Code.VALIDATION_ERROR, (), row.raw, row.description, keyword="row")
+    error = aggregate([failure], catalog)
+    assert error is not None
+    return RowOutcome(INVALID, (failure,), error.to_json())
+
+
+def _plain_outcomes(rows: Sequence[Any], schema_name: str, options: ValidationOptions,
+                    batch: BatchOptions, plan: CsvPlan | None, dedupe: bool,
+                    verdicts: Mapping[str, DomainVerdict]) -> list[int | RowOutcome]:
+    """What ``check_chunk`` says when there is no suppression list, without an object per
+    valid row: a valid row is its ``dedupe_key`` (0 without --dedupe)."""
+    validator = validator_for(schema_name, options, batch)
+    catalog = validator.catalog
+    mapper = plan.compiled() if plan is not None else None
+    default_campaign = batch.campaign_id
+    outcomes: list[int | RowOutcome] = []
+    append = outcomes.append
+    payloads = [row if row.__class__ is Malformed
+                else with_campaign(mapper(row) if mapper is not None else row,
+                                   default_campaign)
+                for row in rows]
+    if options.check_mx:
+        # The run resolved the domains up front; the block only applies those answers.
+        results: Iterator[Result] = iter(validator.validate_many(
+            [p for p in payloads if p.__class__ is not Malformed], verdicts=verdicts,
+            plain=True))
+    else:
+        # Parsed or mapped rows are JSON data by construction.
+        results = map(partial(validator.validate, plain=True),
+                      [p for p in payloads if p.__class__ is not Malformed])
+    for payload in payloads:
+        if payload.__class__ is Malformed:
+            append(_malformed(payload, catalog))
+            continue
+        result = next(results)
+        error = result.error
+        if error is None:
+            if dedupe:
+                email, campaign_id = identity(payload)
+                append(dedupe_key(email, campaign_id))
+            else:
+                append(0)
+            continue
+        email, campaign_id = identity(payload)
+        failures = result.failures
+        append(RowOutcome(UNVERIFIED if only_unverifiable(failures) else INVALID, failures,
+                          error.to_json(), email, campaign_id))
+    return outcomes
+
+
+# --------------------------------------------------------------------------------------------
+# Blocks: what a worker gets (raw bytes of whole records) and what it gives back
+# --------------------------------------------------------------------------------------------
+class Block(NamedTuple):
+    """Whole records of one input: raw ``data`` (cut by a ``BlockReader``) starting on
+    ``first_line``, or, for inputs read record by record here (JSON arrays, CSV in encodings
+    that cannot be cut as bytes), the ``records`` as ``(line, raw text, cells or JSON value,
+    defect)``."""
+
+    first_line: int
+    data: bytes = b""
+    records: list[tuple[int, str, Any, str | None]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BlockSpec:
+    """How the rows of one input are read and written back; picklable, sent with each block."""
+
+    source: str
+    reader: Reader
+    dialect: Dialect = field(default_factory=Dialect)
+    plan: CsvPlan | None = None
+    newline: str = "\n"
+    """Ends a valid row that has none (the last line of a CSV file)."""
+    dedupe: bool = True
+
+
+class BlockResult(NamedTuple):
+    """The verdicts on a block, compact: output bytes, arrays of ints and counters, never an
+    object per row, so that the process that reads and writes stays nearly idle.
+
+    Valid rows are ``valid`` (the rows as they go into the valid output, ``valid_ends`` their
+    end offsets) with their lines and 1008 keys; the run drops the few that repeat an earlier
+    row and rejects them. Rejected rows are ready JSON Lines (``rejects``, ends and lines, so
+    that a repeat can be put in its place). Unverified rows are few: a tuple each."""
+
+    rows: int
+    valid: bytes
+    valid_ends: array[int]
+    valid_lines: array[int]
+    valid_keys: array[int]
+    """``dedupe_key`` of each valid row (0: no e-mail and campaign to compare); empty without
+    --dedupe."""
+    rejects: bytes
+    reject_ends: array[int]
+    reject_lines: array[int]
+    unverified: list[tuple[int, int, bytes, bytes]]
+    """(line, 1008 key, the row as it goes into the valid output, its JSON Lines entry)."""
+    by_code: Counter[int]
+    by_field: Counter[str]
+    by_domain: Counter[str]
+    reasons: Counter[tuple[int, str, str]]
+
+
+def parse_block(block: Block, spec: BlockSpec) -> tuple[list[int], list[Any], list[Any]]:
+    """The rows of a block: their lines, their raw form (what ``Reader.valid_bytes`` takes)
+    and what ``check_chunk`` takes for each (CSV cells, a JSON value, or ``Malformed``)."""
+    lines: list[int] = []
+    raws: list[Any] = []
+    rows: list[Any] = []
+    if block.records is not None:
+        for line, raw, value, defect in block.records:
+            lines.append(line)
+            raws.append(raw)
+            rows.append(Malformed(defect, raw) if defect is not None else value)
+    else:
+        spec.reader.parse(block.data, block.first_line, spec.dialect, lines, raws, rows)
+    return lines, raws, rows
+
+
+def block_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[tuple[str, ...]]
+                  ) -> set[str]:
+    """The ASCII domains of the e-mails a block's rows have at the MX-checked paths: the first
+    pass of a run with MX checks, so that the run can resolve each domain once for all blocks
+    before the rows are judged."""
+    _, _, rows = parse_block(block, spec)
+    plan = spec.plan
+    found: set[str] = set()
+    values: set[Any] = set()
+    if plan is not None:
+        # The cells the MX-checked fields come from are read directly, without mapping the
+        # rows (a header with two columns for one field gives the domains of both).
+        columns = [c.index for c in plan.columns if c.path in mx_paths]
+        for row in rows:
+            if not isinstance(row, Malformed):
+                values.update(row[i] for i in columns)
+    else:
+        for row in rows:
+            if isinstance(row, Malformed):
+                continue
+            for path in mx_paths:
+                node = row
+                for key in path:
+                    node = node.get(key) if isinstance(node, dict) else None
+                values.add(node if isinstance(node, str) else None)
+    for value in values:
+        if isinstance(value, str) and value:
+            # (Not contextlib.suppress: one per distinct address is measurable.)
+            try:  # noqa: SIM105
+                found.add(email_ascii_domain(value))
+            except ValueError:
+                pass
+    return found
+
+
+def original(row: Any, spec: BlockSpec) -> Any:
+    """The row as a reject shows it: the raw text of a malformed row, the header → cell
+    object of a CSV record, the JSON value."""
+    if isinstance(row, Malformed):
+        return row.raw
+    if spec.plan is not None:
+        return dict(zip(spec.dialect.header, row, strict=True))
+    return row
+
+
+def output_line(spec: BlockSpec, line: int, original: Any, body: bytes) -> bytes:
+    return orjson.dumps({"source": spec.source, "line": line, "row": original,
+                         "error": orjson.Fragment(body)},
+                        option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+
+
+def bump(counter: Counter[Any], key: Any, n: int = 1) -> None:
+    """Count ``n`` for ``key``, or for "(other)" once ``counter`` holds too many keys."""
+    if key in counter or len(counter) < _COUNTER_CAP:
+        counter[key] += n
+    else:
+        counter["(other)" if isinstance(key, str) else (0, "(other)", "(other)")] += n
+
+
+def field_label(path: Sequence[str | int]) -> str:
+    """``("tags", 3, "tagId")`` → ``tags[].tagId``: counts per field ignore the index."""
+    label = ""
+    for key in path:
+        if isinstance(key, int):
+            label += "[]"
+        else:
+            label += ("." if label else "") + key
+    return label or "(row)"
+
+
+def count_invalid(outcome: RowOutcome, by_code: Counter[int], by_field: Counter[str],
+                  by_domain: Counter[str], reasons: Counter[tuple[int, str, str]]) -> None:
+    domain = (outcome.email.rpartition("@")[2].strip().lower()
+              if outcome.email is not None else None)
+    if domain:
+        bump(by_domain, domain)
+    for failure in outcome.failures:
+        by_code[failure.code] += 1
+        label = field_label(failure.field_name)
+        bump(by_field, label)
+        # A repeat names the line it repeats; counted by that, every one would be its own
+        # "reason".
+        text = DUPLICATE_REASON if failure.keyword == "dedupe" else failure.description
+        bump(reasons, (failure.code, label, text))
+
+
+def check_block(block: Block, spec: BlockSpec, schema_name: str, options: ValidationOptions,
+                batch: BatchOptions, verdicts: Mapping[str, DomainVerdict]) -> BlockResult:
+    """Parse, map, check and write out a block of records. Pure, like ``check_chunk``: the
+    result depends only on the arguments, so a distributed engine can map it over partitions
+    (a Dask bag of blocks) and a run can fold the results in order."""
+    # The objects made for a block are freed by reference counting; the cyclic collector
+    # would only rescan the engine's long-lived objects again and again meanwhile.
+    collect = gc.isenabled()
+    gc.disable()
+    try:
+        return _check_block(block, spec, schema_name, options, batch, verdicts)
+    finally:
+        if collect:
+            gc.enable()
+
+
+def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: ValidationOptions,
+                 batch: BatchOptions, verdicts: Mapping[str, DomainVerdict]) -> BlockResult:
+    lines, raws, rows = parse_block(block, spec)
+    dedupe = spec.dedupe
+    outcomes: Sequence[int | RowOutcome]
+    if batch.suppresses:
+        outcomes = check_chunk(rows, schema_name, options, batch, verdicts, spec.plan)
+    else:
+        outcomes = _plain_outcomes(rows, schema_name, options, batch, spec.plan, dedupe,
+                                   verdicts)
+    valid_parts: list[bytes] = []
+    valid_ends = array("Q")
+    valid_lines = array("Q")
+    valid_keys = array("Q")
+    reject_parts: list[bytes] = []
+    reject_ends = array("Q")
+    reject_lines = array("Q")
+    unverified: list[tuple[int, int, bytes, bytes]] = []
+    by_code: Counter[int] = Counter()
+    by_field: Counter[str] = Counter()
+    by_domain: Counter[str] = Counter()
+    reasons: Counter[tuple[int, str, str]] = Counter()
+    valid_size = reject_size = 0
+    valid_bytes = spec.reader.valid_bytes
+    newline = spec.newline
+    for line, raw, row, outcome in zip(lines, raws, rows, outcomes, strict=True):
+        if outcome.__class__ is int or outcome.status == VALID:  # type: ignore[union-attr]
+            data = valid_bytes(raw, newline)
+            valid_parts.append(data)
+            valid_size += len(data)
+            valid_ends.append(valid_size)
+            valid_lines.append(line)
+            if dedupe:
+                valid_keys.append(outcome if isinstance(outcome, int)
+                                  else dedupe_key(outcome.email, outcome.campaign_id))
+            continue
+        assert isinstance(outcome, RowOutcome)
+        status = outcome.status
+        assert outcome.body is not None
+        entry = output_line(spec, line, original(row, spec), outcome.body)
+        if status == UNVERIFIED:
+            unverified.append((line, dedupe_key(outcome.email, outcome.campaign_id)
+                               if dedupe else 0, valid_bytes(raw, newline), entry))
+            continue
+        reject_parts.append(entry)
+        reject_size += len(entry)
+        reject_ends.append(reject_size)
+        reject_lines.append(line)
+        count_invalid(outcome, by_code, by_field, by_domain, reasons)
+    return BlockResult(len(lines), b"".join(valid_parts), valid_ends, valid_lines, valid_keys,
+                       b"".join(reject_parts), reject_ends, reject_lines, unverified,
+                       by_code, by_field, by_domain, reasons)
+
+
+# --------------------------------------------------------------------------------------------
+# The pool's side: its workers keep the run's constants (set once by the initializer) rather
+# than receiving them with every block.
+# --------------------------------------------------------------------------------------------
+_worker_setup: tuple[str, ValidationOptions, BatchOptions, tuple[tuple[str, ...], ...]] | None \
+    = None
+
+
+def init_worker(schema_name: str, options: ValidationOptions, batch: BatchOptions,
+                mx_paths: tuple[tuple[str, ...], ...]) -> None:
+    global _worker_setup
+    # Ctrl-C reaches the whole process group; the parent alone handles it (and stops the
+    # workers), instead of every worker printing its own traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker_setup = (schema_name, options, batch, mx_paths)
+    validator_for(schema_name, options, batch)
+    # What is alive now (modules, the compiled schema) lives as long as the worker.
+    gc.freeze()
+
+
+def pool_check(block: Block, spec: BlockSpec, verdicts: dict[str, DomainVerdict]
+               ) -> BlockResult:
+    assert _worker_setup is not None
+    schema_name, options, batch, _ = _worker_setup
+    return check_block(block, spec, schema_name, options, batch, verdicts)
+
+
+def pool_domains(block: Block, spec: BlockSpec) -> set[str]:
+    assert _worker_setup is not None
+    return block_domains(block, spec, _worker_setup[3])

@@ -1,0 +1,107 @@
+"""Outputs that appear only when complete, and the valid output in its input's format."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import tempfile
+from collections.abc import Sequence
+from typing import IO
+
+from .._exceptions import InputError
+from ._readers import Dialect, Reader, Source
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class AtomicOutput:
+    """A file written under a temporary name beside its final one and renamed into place by
+    ``commit`` (``os.replace`` is atomic on one file system). Until then, the final name holds
+    nothing new: an interrupted run leaves at most a hidden ``.*.partial`` file behind, which
+    ``discard`` removes when the interruption can be caught."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        folder, name = os.path.split(os.path.abspath(path))
+        fd, self.temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder)
+        # mkstemp makes the file private (0600); the output should get the usual permissions.
+        os.chmod(self.temp, 0o666 & ~_umask())
+        self._file: IO[bytes] = os.fdopen(fd, "wb", buffering=1 << 20)
+        self._gzip: gzip.GzipFile | None = None
+        self.stream: IO[bytes] | gzip.GzipFile = self._file
+        if path.endswith(".gz"):
+            self._gzip = gzip.GzipFile(filename=name[:-3], mode="wb", fileobj=self._file,
+                                       compresslevel=6)
+            self.stream = self._gzip
+        self.done = False
+
+    def write(self, data: bytes) -> None:
+        self.stream.write(data)
+
+    def commit(self) -> None:
+        if self._gzip is not None:
+            self._gzip.close()
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self.temp, self.path)
+        self.done = True
+
+    def discard(self) -> None:
+        if self.done:
+            return
+        try:
+            if self._gzip is not None:
+                self._gzip.close()
+            self._file.close()
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            os.unlink(self.temp)
+        self.done = True
+
+
+class ValidWriter:
+    """Rows that pass, in the format of the first input, each exactly as it was read: what
+    goes around and between them is the first input's reader's to write."""
+
+    def __init__(self, out: AtomicOutput) -> None:
+        self.out = out
+        self.reader: Reader | None = None
+        self.dialect = Dialect()
+        self._count = 0
+
+    def start(self, source: Source) -> None:
+        """Called for each input before its rows; refuses inputs that cannot share one file."""
+        if self.reader is None:
+            self.reader, self.dialect = source.reader, source.dialect
+            self.reader.start_output(self.out, self.dialect)
+            return
+        if source.reader.name != self.reader.name:
+            raise InputError(f"--valid: {source.name} is {source.format}, the first input is "
+                             f"{self.reader.name}; one output file needs inputs of one format")
+        problem = self.reader.mismatch(source.name, source.dialect, self.dialect)
+        if problem is not None:
+            raise InputError(f"--valid: {problem}")
+
+    @property
+    def newline(self) -> str:
+        """What ends a row that has no line ending of its own (the last of a CSV file)."""
+        return self.reader.newline(self.dialect) if self.reader is not None else "\n"
+
+    def write_rows(self, data: bytes, ends: Sequence[int]) -> None:
+        """Rows already in the output's form (``Reader.valid_bytes``): ``ends`` are their end
+        offsets in ``data``."""
+        assert self.reader is not None
+        self.reader.write_rows(self.out, data, ends, self._count)
+        self._count += len(ends)
+
+    def finish(self) -> None:
+        # No input was opened: an empty file is still the honest answer.
+        if self.reader is not None:
+            self.reader.end_output(self.out, self._count)

@@ -11,8 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from validator import Validator, default_registry
+from validator.rules._dialect import QUICK_EMAIL as _EMAIL
+from validator.rules._dialect import QUICK_IPV4 as _IPV4
+from validator.rules._dialect import QUICK_SPECIAL_USE as _SPECIAL_USE
 from validator.rules._email import email_syntax_error
-from validator.rules._quick import _EMAIL, _IPV4, _SPECIAL_USE, mx_paths, quick_check, translate
+from validator.rules._quick import mx_paths, quick_check, translate
 
 pytest.importorskip("jsonschema_rs")
 

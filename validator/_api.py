@@ -15,7 +15,8 @@ from ._catalog import DEFAULT_CATALOG, Code
 from ._options import OptionKeywords, ValidationOptions
 from ._registry import SchemaRegistry, check_schema, default_registry
 from ._results import Failure, Path, Result
-from .rules._compile import MX_PENDING, Compiler, Unsupported
+from .rules._compile import Compiler, Unsupported
+from .rules._dialect import MX_PENDING
 from .rules._email import email_ascii_domain, email_syntax_error
 from .rules._fallback import FallbackEngine
 from .rules._query import QueryShape, is_query_schema, mark_query

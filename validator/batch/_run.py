@@ -45,7 +45,7 @@ from .._exceptions import InputError
 from .._registry import default_registry
 from .._results import Failure, Result, only_unverifiable
 from ..dns import DNSOptions, _mx
-from ..rules import SchemaView, email_ascii_domain
+from ..rules import MXPath, SchemaView, email_ascii_domain, values_at
 from ._plan import CsvPlan, build_plan
 from ._readers import (
     _UNDECODABLE,
@@ -407,8 +407,7 @@ def row_bytes(raw: Any, spec: BlockSpec) -> bytes:
     return raw.encode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
 
 
-def block_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[tuple[str, ...]]
-                  ) -> set[str]:
+def block_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[MXPath]) -> set[str]:
     """The ASCII domains of the e-mails a block's rows have at the MX-checked paths: the first
     pass of a run with MX checks, so that the run can resolve each domain once for all blocks
     before the rows are judged."""
@@ -428,10 +427,8 @@ def block_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[tuple[str, .
             if isinstance(row, Malformed):
                 continue
             for path in mx_paths:
-                node = row
-                for key in path:
-                    node = node.get(key) if isinstance(node, dict) else None
-                values.add(node if isinstance(node, str) else None)
+                values.update(value for _, value in values_at(row, path)
+                              if isinstance(value, str))
     for value in values:
         if isinstance(value, str) and value:
             # (Not contextlib.suppress: one per distinct address is measurable.)
@@ -550,11 +547,11 @@ def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: Check
 
 # The pool's workers keep the run's constants here (set once by the initializer) rather than
 # receiving them with every block.
-_worker_setup: tuple[str, CheckOptions, tuple[tuple[str, ...], ...]] | None = None
+_worker_setup: tuple[str, CheckOptions, tuple[MXPath, ...]] | None = None
 
 
-def _init_worker(schema_name: str, options: CheckOptions,
-                 mx_paths: tuple[tuple[str, ...], ...]) -> None:
+def _init_worker(schema_name: str, options: CheckOptions, mx_paths: tuple[MXPath, ...]
+                 ) -> None:
     global _worker_setup
     # Ctrl-C reaches the whole process group; the parent alone handles it (and stops the
     # workers), instead of every worker printing its own traceback.
@@ -721,7 +718,7 @@ class _Run:
         registry = default_registry()
         document, base_uri = registry.get(config.schema_name)
         self.view = SchemaView(document, base_uri, registry.resources())
-        self.mx_paths = self.view.mx_paths() if config.options.check_mx else []
+        self.mx_paths = _validator(config.schema_name, config.options).mx_paths
         self.files: list[str] = []
         self.pool: ProcessPoolExecutor | None = None
         self.blocks_seen = 0
@@ -1036,7 +1033,7 @@ def _record_blocks(records: Iterator[Record], size: int) -> Iterator[Block]:
         yield Block(batch[0][0], records=batch)
 
 
-def _pool(config: RunConfig, mx_paths: tuple[tuple[str, ...], ...]) -> ProcessPoolExecutor:
+def _pool(config: RunConfig, mx_paths: tuple[MXPath, ...]) -> ProcessPoolExecutor:
     # forkserver: workers start from a clean process, not a fork of one that may already run
     # DNS threads; the engine is imported once in the server and inherited by every worker.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"

@@ -24,9 +24,9 @@ How the translation stays on the safe side:
   at all, as does any schema using ``$dynamicRef``, ``multipleOf`` with a fraction or
   ``$ref`` outside itself.
 
-With MX checks the quick test can still stand in for the engine when every ``mx`` rule sits on
-a plain chain of ``properties`` (see `mx_paths`): the addresses to look up are then read from
-those paths.
+With MX checks the quick test can still stand in for the engine when every ``mx`` rule sits at
+a path `_mx_paths` can name exactly (properties, array items, local references): the
+addresses to look up are then read from those paths.
 
 `tests/test_quick.py` holds the promise (quick-valid ⇒ engine-valid) on generated and
 hand-picked payloads, and the JSON-Schema-Test-Suite runs through it too.
@@ -38,7 +38,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ._dialect import FORMATS, KEYWORDS, MX
+from ._dialect import FORMATS, KEYWORDS
 
 try:  # an optional speed-up: without it the engine alone decides
     import jsonschema_rs
@@ -223,39 +223,6 @@ def quick_check(schema: Any, *, assert_formats: bool = True,
             return False
 
     return check
-
-
-def mx_paths(schema: Any) -> list[tuple[str, ...]] | None:
-    """Where the schema asks for deliverability (``mx: true``), when every such place is a
-    plain chain of ``properties`` from the root (``["email"]``), so that a payload the quick
-    test accepts can be asked about its addresses without the engine; None otherwise."""
-    found: list[tuple[str, ...]] = []
-    elsewhere = False
-
-    def walk(node: Any, path: tuple[str, ...] | None) -> None:
-        nonlocal elsewhere
-        if isinstance(node, list):
-            for item in node:
-                walk(item, None)
-            return
-        if not isinstance(node, dict):
-            return
-        if MX in node and node[MX] is not False:
-            if path is None:
-                elsewhere = True
-            else:
-                found.append(path)
-        for key, value in node.items():
-            if key in ("enum", "const", "examples", "default"):
-                continue
-            if key == "properties" and isinstance(value, dict):
-                for name, sub in value.items():
-                    walk(sub, (*path, name) if path is not None else None)
-            else:
-                walk(value, None)
-
-    walk(schema, ())
-    return None if elsewhere else found
 
 
 def is_plain_json(value: Any) -> bool:

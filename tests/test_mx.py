@@ -4,12 +4,14 @@ of tests/dns_server.py, over the wire."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from pathlib import Path
 
 import pytest
 from dns_server import REFUSED_NAME, SERVFAIL_NAME, SILENT_NAME, ZONE_APEX, BlackHole, ZoneServer
 
-from validator import DNSCache, MXChecker, Validator, validate
+from validator import DNSCache, DNSOptions, MXChecker, Validator, validate
 
 CAMPAIGN = {"campaignId": "V3J"}
 
@@ -186,3 +188,43 @@ def test_the_quick_test_and_the_engine_ask_dns_the_same(dnslib_server: ZoneServe
     fast = quick.validate_many(payloads)
     slow = engine.validate_many(payloads)
     assert [r.failures for r in fast] == [r.failures for r in slow]
+
+
+def _batch_rows(contacts: list[list[str]]) -> list[dict[str, object]]:
+    return [{"campaignId": "V3J", "contacts": [{"email": e} for e in emails]}
+            for emails in contacts]
+
+
+def test_validator_and_batch_agree_on_addresses_inside_arrays(
+        dnslib_server: ZoneServer, tmp_path: Path) -> None:
+    """contacts.create-batch checks `contacts[].email`: the validator (quick test or engine)
+    and a batch run read that path through the one MX walker, so they give one verdict."""
+    from validator.batch._run import CheckOptions, RunConfig, run
+
+    rows = _batch_rows([
+        [f"ann@mx.{ZONE_APEX}", f"bob@a-only.{ZONE_APEX}"],     # both deliverable
+        [f"cid@mx.{ZONE_APEX}", f"dan@null-mx.{ZONE_APEX}"],    # the second one is not
+        [f"eve@mx.{ZONE_APEX}", f"fay@{SERVFAIL_NAME}"],        # the second one is unknown
+    ])
+    validator = Validator("contacts.create-batch", check_mx=True,
+                          mx_checker=checker_for(dnslib_server))
+    assert validator._quick is not None
+    results = validator.validate_many(rows)
+    assert [r.error.code if r.error else None for r in results] == [None, 1002, 1010]
+    assert results[1].failures[0].field_name == ("contacts", 1, "email")
+
+    source = tmp_path / "batch.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    summary = run(RunConfig(
+        inputs=[str(source)], schema_name="contacts.create-batch", dedupe=False,
+        options=CheckOptions(check_mx=True),
+        dns=DNSOptions(nameservers=(dnslib_server.host,), port=dnslib_server.port),
+        valid_path=str(tmp_path / "ok.jsonl"), rejects_path=str(tmp_path / "bad.jsonl"),
+        unverified_path=str(tmp_path / "unv.jsonl")))
+    assert (summary.valid, summary.invalid, summary.unverified) == (1, 1, 1)
+    assert summary.dns_domains == 4
+    (bad,) = [json.loads(line) for line in (tmp_path / "bad.jsonl").read_text().splitlines()]
+    assert bad["line"] == 2 and bad["error"]["code"] == 1002
+    assert bad["error"]["context"][0]["fieldName"] == ["contacts", 1, "email"]
+    (unverified,) = (tmp_path / "unv.jsonl").read_text().splitlines()
+    assert json.loads(unverified)["line"] == 3

@@ -9,10 +9,17 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from referencing.jsonschema import DRAFT202012
 
 from validator import Validator, default_registry
+from validator.rules import values_at
+from validator.rules._dialect import QUICK_EMAIL as _EMAIL
+from validator.rules._dialect import QUICK_IPV4 as _IPV4
+from validator.rules._dialect import QUICK_SPECIAL_USE as _SPECIAL_USE
 from validator.rules._email import email_syntax_error
-from validator.rules._quick import _EMAIL, _IPV4, _SPECIAL_USE, mx_paths, quick_check, translate
+from validator.rules._mx_paths import EVERY_ITEM, MXPaths, mx_paths
+from validator.rules._quick import quick_check, translate
+from validator.rules._schema_view import SchemaView
 
 pytest.importorskip("jsonschema_rs")
 
@@ -32,10 +39,16 @@ def test_the_quick_test_is_built_for_the_contact_schemas() -> None:
     for name in ("contacts.create", "contacts.update", "contacts.upsert-tags", "tags.create",
                  "contacts.list.query"):
         assert Validator(name)._quick is not None, name
-    # With MX checks it stands in for the engine only where the addresses sit at plain paths.
+    # With MX checks it stands in for the engine only where the addresses sit at paths the
+    # MX walker names exactly, array items included.
     with_mx = Validator("contacts.create", check_mx=True)
-    assert with_mx._quick is not None and with_mx._mx_paths == [("email",)]
-    assert Validator("contacts.create-batch", check_mx=True)._quick is None
+    assert with_mx._quick is not None and with_mx.mx_paths == (("email",),)
+    batch = Validator("contacts.create-batch", check_mx=True)
+    assert batch._quick is not None
+    assert batch.mx_paths == (("contacts", EVERY_ITEM, "email"),)
+    # A schema whose `mx` rule sits where no path can name it exactly gets none.
+    assert Validator({"anyOf": [{"properties": {"email": {"mx": True}}}]},
+                     check_mx=True)._quick is None
 
 
 @settings(max_examples=300, deadline=None, database=None)
@@ -177,10 +190,57 @@ def test_payloads_that_are_not_plain_json_go_to_the_engine() -> None:
         assert validator.validate(odd).ok == _engine_verdict(validator.schema, odd)
 
 
-def test_mx_paths_are_plain_property_chains_or_nothing() -> None:
-    assert mx_paths({"properties": {"email": {"mx": True},
-                                    "boss": {"properties": {"email": {"mx": True}}}}}) == [
-        ("email",), ("boss", "email")]
-    assert mx_paths({"properties": {"list": {"items": {"mx": True}}}}) is None
-    assert mx_paths({"anyOf": [{"properties": {"email": {"mx": True}}}]}) is None
-    assert mx_paths({"properties": {"email": {"type": "string"}}}) == []
+def _mx_paths(schema: Any) -> MXPaths:
+    uri = "urn:test:mx-paths"
+    resources = default_registry().resources().with_resource(
+        uri, DRAFT202012.create_resource(schema))
+    return mx_paths(SchemaView(schema, uri, resources))
+
+
+def test_mx_paths_are_property_chains_array_items_and_references() -> None:
+    assert _mx_paths({"properties": {"email": {"mx": True},
+                                     "boss": {"properties": {"email": {"mx": True}}}}}) == \
+        MXPaths((("email",), ("boss", "email")), exact=True)
+    assert _mx_paths({"properties": {"email": {"type": "string"}}}) == MXPaths((), exact=True)
+    # Array items: every item, or one place of a tuple.
+    assert _mx_paths({"properties": {"list": {"items": {"mx": True}}}}) == \
+        MXPaths((("list", EVERY_ITEM),), exact=True)
+    assert _mx_paths({"prefixItems": [{}, {"properties": {"to": {"mx": True}}}]}) == \
+        MXPaths(((1, "to"),), exact=True)
+    # Local references and allOf apply to the same value, always.
+    assert _mx_paths({"$defs": {"addr": {"type": "string", "mx": True}},
+                      "properties": {"a": {"$ref": "#/$defs/addr"},
+                                     "b": {"allOf": [{"$ref": "#/$defs/addr"}]}}}) == \
+        MXPaths((("a",), ("b",)), exact=True)
+    # The shipped batch schema: the addresses of every contact.
+    document, base_uri = default_registry().get("contacts.create-batch")
+    assert mx_paths(SchemaView(document, base_uri, default_registry().resources())) == \
+        MXPaths((("contacts", EVERY_ITEM, "email"),), exact=True)
+
+
+def test_mx_paths_that_cannot_be_named_exactly_are_not_exact() -> None:
+    # Named but conditional: looked up or not depending on the branch.
+    assert _mx_paths({"anyOf": [{"properties": {"email": {"mx": True}}}]}) == \
+        MXPaths((("email",),), exact=False)
+    # Not nameable at all.
+    assert not _mx_paths({"additionalProperties": {"mx": True}}).exact
+    assert not _mx_paths({"patternProperties": {"^e": {"mx": True}}}).exact
+    # Recursive: paths without end.
+    assert not _mx_paths({"$defs": {"node": {"properties": {
+        "email": {"mx": True}, "next": {"$ref": "#/$defs/node"}}}},
+        "$ref": "#/$defs/node"}).exact
+    # A recursive schema without `mx` loses nothing.
+    assert _mx_paths({"$defs": {"node": {"properties": {"next": {"$ref": "#/$defs/node"}}}},
+                      "$ref": "#/$defs/node", "properties": {"email": {"mx": True}}}) == \
+        MXPaths((("email",),), exact=True)
+
+
+def test_values_at_reads_every_item_and_skips_what_the_rules_do_not_reach() -> None:
+    path = ("contacts", EVERY_ITEM, "email")
+    data = {"contacts": [{"email": "a@x.com"}, {"name": "no address"}, "odd",
+                         {"email": "b@y.com"}]}
+    assert list(values_at(data, path)) == [(("contacts", 0, "email"), "a@x.com"),
+                                           (("contacts", 3, "email"), "b@y.com")]
+    assert list(values_at({"contacts": {"email": "a@x.com"}}, path)) == []
+    assert list(values_at(["a", "b"], (1,))) == [((1,), "b")]
+    assert list(values_at(["a"], (1,))) == []

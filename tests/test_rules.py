@@ -316,3 +316,110 @@ def test_an_empty_object_reports_each_missing_field() -> None:
     entries = validate(body, "contacts.create").error.to_dict()["context"]
     assert [e["fieldName"] for e in entries] == [["customFieldValues", 0, "customFieldId"],
                                                  ["customFieldValues", 0, "value"]]
+
+
+# -- the keyword table (validator/rules/_dialect.py) ---------------------------------------
+
+def _digits_node(value: Any, path: Any, out: list[Any]) -> None:
+    from validator.rules import _keywords as kw
+    from validator.rules._nodes import flat
+
+    if isinstance(value, str) and any(c in "0123456789" for c in value):
+        out.append(kw.bad_format(flat(path), value, "Value contains a digit", "noDigits"))
+
+
+def _digits_rule(value: Any, instance: str) -> Any:
+    from validator.rules import _keywords as kw
+
+    if value is True and any(c in "0123456789" for c in instance):
+        return lambda path: kw.bad_format(path, instance, "Value contains a digit", "noDigits")
+    return None
+
+
+@pytest.fixture
+def no_digits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A keyword of the engine's, added as one table entry."""
+    from validator.rules._dialect import KEYWORDS, FastRefusal, Keyword, string_keyword
+
+    monkeypatch.setitem(KEYWORDS, "noDigits", Keyword(
+        compile=lambda v: _digits_node if v is True else None,
+        fallback=string_keyword(_digits_rule),
+        quick=lambda v: {"pattern": "^[^0-9]*$"} if v is True else {},
+        fast=lambda v: FastRefusal(pattern="[0-9]") if v is True else None,
+        check=lambda v: None if isinstance(v, bool) else "expected true or false"))
+
+
+@pytest.mark.usefixtures("no_digits")
+def test_a_keyword_added_to_the_table_is_honoured_by_every_consumer() -> None:
+    from validator import SchemaError
+    from validator.rules._quick import quick_check
+
+    schema = {"type": "object", "properties": {"code": {"type": "string", "noDigits": True}}}
+    # The compiler: its fast path and its full rules.
+    compiled = Validator(schema)
+    compiled._quick = None
+    assert compiled.validate({"code": "abc"}).ok
+    (failure,) = compiled.validate({"code": "ab1"}).failures
+    assert (failure.code, failure.field_name, failure.keyword) == (1003, ("code",), "noDigits")
+    # The fallback engine (a draft the compiler leaves to it), with the same failure.
+    fallback = Validator({**schema, "$schema": "http://json-schema.org/draft-07/schema#"})
+    assert fallback.validate({"code": "abc"}).ok
+    assert fallback.validate({"code": "ab1"}).failures == (failure,)
+    # The quick test: what it accepts, the engine accepts; a digit goes to the engine.
+    quick = quick_check(schema)
+    assert quick is not None
+    assert quick({"code": "abc"}, True) and not quick({"code": "ab1"}, True)
+    # Its check, when the schema is compiled.
+    with pytest.raises(SchemaError, match="noDigits: expected true or false"):
+        Validator({"noDigits": "yes"})
+
+
+def test_a_keyword_the_quick_test_cannot_translate_goes_to_the_engine(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from validator.rules._dialect import KEYWORDS, Keyword, string_keyword
+    from validator.rules._quick import quick_check
+
+    monkeypatch.setitem(KEYWORDS, "noDigits", Keyword(
+        compile=lambda v: _digits_node, fallback=string_keyword(_digits_rule), quick=None,
+        fast=None))
+    schema = {"type": "object", "properties": {"code": {"type": "string", "noDigits": True},
+                                               "n": {"type": "integer"}}}
+    quick = quick_check(schema)
+    assert quick is not None
+    assert quick({"n": 1}, True) and not quick({"code": "abc"}, True)
+    # Without a fast form the compiler takes the full rules, which still decide.
+    assert Validator(schema).validate({"code": "abc"}).ok
+    assert not Validator(schema).validate({"code": "a1"}).ok
+
+
+def test_no_consumer_of_the_table_names_an_engine_keyword_or_format_itself() -> None:
+    """The compiler, the fallback and the quick test read `_dialect`; a keyword or format
+    name spelled out in one of them would be a list of its own, free to drift."""
+    import ast
+    from pathlib import Path
+
+    from validator.rules._dialect import FORMATS, KEYWORDS
+
+    names = set(KEYWORDS) | set(FORMATS)
+    rules = Path(__file__).resolve().parent.parent / "validator" / "rules"
+    for module in ("_compile.py", "_fallback.py", "_quick.py"):
+        tree = ast.parse((rules / module).read_text())
+        docstrings = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+        spelled = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+                   and isinstance(node.value, str) and id(node) not in docstrings}
+        assert not spelled & names, (module, spelled & names)
+
+
+@pytest.mark.parametrize(("schema", "message"), [
+    ({"reservedWords": "email"}, "reservedWords: expected an array of strings"),
+    ({"forbiddenWords": ["ok", 3]}, "forbiddenWords: expected an array of strings"),
+    ({"forbiddenCharacters": 5}, "forbiddenCharacters: expected a string or an array"),
+    ({"notBlank": "true"}, "notBlank: expected true or false"),
+    ({"format": "phone", "phoneRegion": "Poland"}, "phoneRegion: expected a two-letter"),
+])
+def test_engine_keywords_with_malformed_values_are_refused(schema: dict[str, Any],
+                                                           message: str) -> None:
+    from validator import SchemaError
+
+    with pytest.raises(SchemaError, match=message):
+        Validator({"type": "object", "properties": {"x": schema}})

@@ -15,11 +15,13 @@ from ._catalog import DEFAULT_CATALOG, Code
 from ._options import OptionKeywords, ValidationOptions
 from ._registry import SchemaRegistry, check_schema, default_registry
 from ._results import Failure, Path, Result
-from .rules._compile import MX_PENDING, Compiler, Unsupported
+from .rules._compile import Compiler, Unsupported
+from .rules._dialect import MX_PENDING
 from .rules._email import email_ascii_domain, email_syntax_error
 from .rules._fallback import FallbackEngine
+from .rules._mx_paths import MXPath, mx_paths, values_at
 from .rules._query import QueryShape, is_query_schema, mark_query
-from .rules._quick import QuickCheck, mx_paths, quick_check
+from .rules._quick import QuickCheck, quick_check
 from .rules._schema_view import SchemaView
 
 if TYPE_CHECKING:
@@ -38,21 +40,23 @@ def _domains(staged: list[_Staged]) -> set[str]:
 
 _VALID = Result((), None)
 _Engine = Callable[[Any], list[Failure]]
-_Built = tuple[_Engine, QuickCheck | None, list[tuple[str, ...]]]
+_Built = tuple[_Engine, QuickCheck | None, tuple[MXPath, ...]]
 _engines: dict[tuple[Any, ...], _Built] = {}
 _engines_lock = threading.Lock()
 
 
 def _build(schema: Any, base_uri: str, registry: SchemaRegistry,
            options: ValidationOptions) -> _Built:
-    """The engine, and the quick test that lets most valid payloads skip it. With MX checks
-    the quick test only stands in for the engine when every `mx` rule sits at a plain path of
-    properties (then the addresses to look up are read from those paths)."""
-    paths = mx_paths(schema) if options.check_mx else []
-    quick = None if paths is None else quick_check(
+    """The engine, the quick test that lets most valid payloads skip it, and the paths whose
+    addresses MX checks look up. With MX checks the quick test only stands in for the engine
+    when those paths are exactly where the `mx` rules look (then the addresses are read from
+    them)."""
+    found = mx_paths(_view(schema, base_uri, registry)) if options.check_mx else None
+    quick = None if found is not None and not found.exact else quick_check(
         schema, assert_formats=options.assert_formats,
         custom_formats=frozenset(options.formats))
-    return _build_engine(schema, base_uri, registry, options), quick, paths or []
+    paths = found.paths if found is not None else ()
+    return _build_engine(schema, base_uri, registry, options), quick, paths
 
 
 def _build_engine(schema: Any, base_uri: str, registry: SchemaRegistry, options: ValidationOptions
@@ -163,6 +167,13 @@ class Validator:
             self._mx_checker = options.dns.checker()
 
     @property
+    def mx_paths(self) -> tuple[MXPath, ...]:
+        """Where the schema's `mx` rules look addresses up (``("contacts", EVERY_ITEM,
+        "email")`` for every item of an array); empty without MX checks, when nothing is
+        looked up."""
+        return self._mx_paths
+
+    @property
     def is_query(self) -> bool:
         """Whether the schema checks a query string rather than a body."""
         return self.query_shape is not None
@@ -245,12 +256,10 @@ class Validator:
         """For a payload the quick test accepted: the addresses its `mx` rules look up, as
         the engine would list them (well-formed ones only)."""
         found: list[tuple[Path, str, str]] = []
-        for path in self._mx_paths:
-            value = data
-            for key in path:
-                value = value.get(key) if isinstance(value, dict) else None
-            if isinstance(value, str) and email_syntax_error(value) is None:
-                found.append((path, value, email_ascii_domain(value)))
+        for mx_path in self._mx_paths:
+            for path, value in values_at(data, mx_path):
+                if isinstance(value, str) and email_syntax_error(value) is None:
+                    found.append((path, value, email_ascii_domain(value)))
         return found
 
     def _finish(self, stage: _Staged, verdicts: Mapping[str, DomainVerdict]) -> Result:

@@ -29,7 +29,7 @@ from .._options import ValidationOptions
 from .._registry import default_registry
 from .._results import Failure, Result, only_unverifiable
 from ..dns import DNSOptions
-from ..rules import email_ascii_domain
+from ..rules import MXPath, email_ascii_domain, values_at
 from ._dedupe import dedupe_key
 from ._options import BatchOptions
 from ._plan import CsvPlan
@@ -287,8 +287,7 @@ def parse_block(block: Block, spec: BlockSpec) -> tuple[list[int], list[Any], li
     return lines, raws, rows
 
 
-def block_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[tuple[str, ...]]
-                  ) -> set[str]:
+def block_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[MXPath]) -> set[str]:
     """The ASCII domains of the e-mails a block's rows have at the MX-checked paths: the first
     pass of a run with MX checks, so that the run can resolve each domain once for all blocks
     before the rows are judged."""
@@ -308,10 +307,8 @@ def block_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[tuple[str, .
             if isinstance(row, Malformed):
                 continue
             for path in mx_paths:
-                node = row
-                for key in path:
-                    node = node.get(key) if isinstance(node, dict) else None
-                values.add(node if isinstance(node, str) else None)
+                values.update(value for _, value in values_at(row, path)
+                              if isinstance(value, str))
     for value in values:
         if isinstance(value, str) and value:
             # (Not contextlib.suppress: one per distinct address is measurable.)
@@ -447,12 +444,11 @@ def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: Valid
 # The pool's side: its workers keep the run's constants (set once by the initializer) rather
 # than receiving them with every block.
 # --------------------------------------------------------------------------------------------
-_worker_setup: tuple[str, ValidationOptions, BatchOptions, tuple[tuple[str, ...], ...]] | None \
-    = None
+_worker_setup: tuple[str, ValidationOptions, BatchOptions, tuple[MXPath, ...]] | None = None
 
 
 def init_worker(schema_name: str, options: ValidationOptions, batch: BatchOptions,
-                mx_paths: tuple[tuple[str, ...], ...]) -> None:
+                mx_paths: tuple[MXPath, ...]) -> None:
     global _worker_setup
     # Ctrl-C reaches the whole process group; the parent alone handles it (and stops the
     # workers), instead of every worker printing its own traceback.

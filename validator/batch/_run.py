@@ -31,7 +31,7 @@ from .._exceptions import InputError
 from .._options import ValidationOptions
 from .._registry import default_registry
 from .._results import Failure
-from ..rules import SchemaView
+from ..rules import MXPath, SchemaView
 from . import _blocks
 from ._blocks import (
     INVALID,
@@ -166,7 +166,7 @@ class _Run:
         registry = default_registry()
         document, base_uri = registry.get(config.schema_name)
         self.view = SchemaView(document, base_uri, registry.resources())
-        self.mx_paths = self.view.mx_paths() if config.options.check_mx else []
+        self.mx_paths = validator_for(config.schema_name, config.options, config.batch).mx_paths
         self.files: list[str] = []
         self.pool: ProcessPoolExecutor | None = None
         self.blocks_seen = 0
@@ -442,7 +442,7 @@ def _record_blocks(records: Iterator[Record], size: int) -> Iterator[Block]:
         yield Block(batch[0][0], records=batch)
 
 
-def _pool(config: RunConfig, mx_paths: tuple[tuple[str, ...], ...]) -> ProcessPoolExecutor:
+def _pool(config: RunConfig, mx_paths: tuple[MXPath, ...]) -> ProcessPoolExecutor:
     # forkserver: workers start from a clean process, not a fork of one that may already run
     # DNS threads; the engine is imported once in the server and inherited by every worker.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"

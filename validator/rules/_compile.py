@@ -1,9 +1,8 @@
 """Rule compilation: a JSON Schema (2020-12) becomes a tree of small closures that walk a
 payload once and append a `Failure` for every broken rule.
 
-Each closure has the signature `node(value, path, out)`. `path` is a cons cell
-`(parent_path, key)` (the root is `()`), flattened into a tuple only when a failure is
-reported, so the valid path allocates almost nothing. `None` stands for an always-valid schema.
+Each closure has the signature `node(value, path, out)` (see `_nodes`). `None` stands for an
+always-valid schema. The engine's own keywords and formats come from the table in `_dialect`.
 
 Keywords this compiler does not implement (dynamic references, `unevaluated*`, other drafts)
 raise `Unsupported`; the caller then uses the jsonschema-backed engine for that schema.
@@ -14,9 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from contextvars import ContextVar
 from fractions import Fraction
-from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import referencing
@@ -27,42 +24,24 @@ from referencing.jsonschema import DRAFT202012
 from .._catalog import Code
 from .._exceptions import SchemaError
 from .._options import FormatChecker, ValidationOptions
-from .._results import Failure, Path
+from .._results import Failure
 from . import _keywords as kw
-from ._email import email_syntax_error
-from ._formats import FORMATS, MATCHERS, check_phone, standard_checker
+from ._dialect import FORMATS, KEYWORDS, REGION, Keyword
+from ._formats import standard_checker
+from ._nodes import Cell, Node, flat
 
 if TYPE_CHECKING:
     from referencing._core import Resolver
-
-Cell = tuple[Any, ...]
-Node = Callable[[Any, Cell, list[Failure]], None]
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 UNSUPPORTED_KEYWORDS = frozenset({
     "$dynamicRef", "$dynamicAnchor", "unevaluatedProperties", "unevaluatedItems",
     "$recursiveRef", "$recursiveAnchor",
 })
-ENGINE_KEYWORDS = frozenset({
-    "notBlank", "reservedWords", "forbiddenWords", "forbiddenCharacters", "noEmoji", "mx",
-    "phoneRegion",
-})
-
-# E-mail values that passed syntax and await a deliverability check, per validation call.
-MX_PENDING: ContextVar[list[tuple[Path, str]] | None] = ContextVar("mx_pending", default=None)
 
 
 class Unsupported(Exception):
     """The schema uses a keyword that only the fallback engine implements."""
-
-
-def flat(cell: Cell) -> Path:
-    parts: list[str | int] = []
-    while cell:
-        cell, key = cell
-        parts.append(key)
-    parts.reverse()
-    return tuple(parts)
 
 
 def _is_number(value: Any) -> bool:
@@ -197,14 +176,15 @@ class Compiler:
         if types == ["array"] and _ARRAY_KEYWORDS.issuperset(schema):
             items = self.compile(schema["items"], resolver) if "items" in schema else None
             return _fast_array(items, slow)
-        if not types or not _LEAF_KEYWORDS.issuperset(schema):
+        if not types or not all(k in _LEAF_KEYWORDS or k in KEYWORDS for k in schema):
             return slow
         kinds = set(types)
         nullable = "null" in kinds
         kinds.discard("null")
         if kinds == {"string"}:
             return self._fast_string(schema, nullable, slow)
-        if _STRING_KEYWORDS.isdisjoint(schema) and "enum" not in schema and "const" not in schema \
+        if _STRING_KEYWORDS.isdisjoint(schema) and KEYWORDS.keys().isdisjoint(schema) \
+                and "enum" not in schema and "const" not in schema \
                 and _NUMBER_KEYWORDS.isdisjoint(schema) and kinds <= _CLASS_OF.keys():
             classes = frozenset(_CLASS_OF[k] for k in kinds) | (
                 {type(None)} if nullable else set()) | ({float} if "number" in kinds else set())
@@ -225,8 +205,19 @@ class Compiler:
     def _fast_string(self, schema: dict[str, Any], nullable: bool, slow: Node) -> Node:
         if not _NUMBER_KEYWORDS.isdisjoint(schema):
             return slow
-        if schema.get("mx") is True and self._options.check_mx:
-            return slow
+        blank = False
+        words: set[str] = set()
+        refusals: list[str] = []
+        for name, entry in self._engine_keywords(schema):
+            if entry.fast is None:
+                return slow
+            refusal = entry.fast(schema[name])
+            if refusal is not None:
+                blank = blank or refusal.blank
+                words.update(refusal.words)
+                if refusal.pattern is not None:
+                    refusals.append(refusal.pattern)
+        reserved = frozenset(words) or None
         allowed = schema.get("enum") if "enum" in schema else (
             [schema["const"]] if "const" in schema else None)
         if allowed is not None and not all(isinstance(v, str) for v in allowed):
@@ -234,22 +225,11 @@ class Compiler:
         strings = frozenset(allowed) if allowed is not None else None
         lo = schema.get("minLength", 0)
         hi = schema.get("maxLength", math.inf)
-        blank = schema.get("notBlank") is True
         search = _regex(schema["pattern"]).search if "pattern" in schema else None
-        fmt = (self._format_checker(schema["format"], schema.get("phoneRegion"))
-               if "format" in schema and self._options.assert_formats else None)
-        matches = MATCHERS.get(fmt) if fmt is not None else None
+        fmt, matches = (self._format_checker(schema)
+                        if "format" in schema and self._options.assert_formats else (None, None))
         if matches is not None:
             fmt = None
-        reserved = (frozenset(w.casefold() for w in schema["reservedWords"])
-                    if schema.get("reservedWords") else None)
-        refusals = []
-        if schema.get("forbiddenWords"):
-            refusals.append(words_regex(schema["forbiddenWords"]).pattern)
-        if schema.get("forbiddenCharacters"):
-            refusals.append(_chars_regex(schema["forbiddenCharacters"]).pattern)
-        if schema.get("noEmoji") is True:
-            refusals.append(kw.EMOJI.pattern)
         # One search for every refused word, character and emoji (the words are matched
         # case-insensitively, as their own rule does).
         refuse = (re.compile("|".join(f"(?:{r})" for r in refusals), re.IGNORECASE).search
@@ -287,38 +267,47 @@ class Compiler:
             checks.append(_enum_node(schema["enum"], "enum"))
         return checks
 
+    def _engine_keywords(self, schema: dict[str, Any]) -> list[tuple[str, Keyword]]:
+        """The engine keywords of the schema that are rules under these options, in the
+        table's order."""
+        return [(name, entry) for name, entry in KEYWORDS.items()
+                if name in schema and entry.enabled(self._options)]
+
     def _string_checks(self, schema: dict[str, Any], _: Any) -> list[Node]:
         checks: list[Node] = []
-        if schema.get("notBlank") is True:
-            checks.append(_blank_node)
+        for name, entry in KEYWORDS.items():
+            problem = entry.check(schema[name]) if name in schema and entry.check else None
+            if problem is not None:
+                raise SchemaError(f"{name}: {problem}")
         low, high = schema.get("minLength"), schema.get("maxLength")
         if low is not None or high is not None:
             checks.append(_length_node(low, high))
         if "pattern" in schema:
             checks.append(_pattern_node(schema["pattern"]))
         if "format" in schema and self._options.assert_formats:
-            checker = self._format_checker(schema["format"], schema.get("phoneRegion"))
+            checker, _ = self._format_checker(schema)
             if checker is not None:
                 checks.append(_format_node(checker))
-        if schema.get("reservedWords"):
-            checks.append(_reserved_node(schema["reservedWords"]))
-        if schema.get("forbiddenWords"):
-            checks.append(_forbidden_words_node(schema["forbiddenWords"]))
-        if schema.get("forbiddenCharacters"):
-            checks.append(_forbidden_chars_node(schema["forbiddenCharacters"]))
-        if schema.get("noEmoji") is True:
-            checks.append(_emoji_node)
-        if schema.get("mx") is True and self._options.check_mx:
-            checks.append(_mx_node)
+        for name, entry in self._engine_keywords(schema):
+            node = entry.compile(schema[name])
+            if node is not None:
+                checks.append(node)
         return checks
 
-    def _format_checker(self, name: str, region: str | None) -> FormatChecker | None:
-        checker = self._options.formats.get(name) or FORMATS.get(name)
-        if checker is check_phone:
-            region = region or self._options.phone_region
-            if region:
-                return partial(check_phone, region=region)
-        return checker or standard_checker(name)
+    def _format_checker(self, schema: dict[str, Any]
+                        ) -> tuple[FormatChecker | None, Callable[[str], object] | None]:
+        """The schema's format rule, and the regex that decides it when there is one."""
+        name = schema["format"]
+        own = self._options.formats.get(name)
+        if own is not None:
+            return own, None
+        entry = FORMATS.get(name)
+        if entry is None:
+            return standard_checker(name), None
+        region = schema.get(REGION) or self._options.phone_region
+        if entry.regional is not None and region:
+            return entry.regional(region), None
+        return entry.check, entry.matcher
 
     def _number_checks(self, schema: dict[str, Any], _: Any) -> list[Node]:
         checks: list[Node] = []
@@ -441,9 +430,8 @@ _CLASS_OF: dict[str, type] = {"string": str, "boolean": bool, "number": int}
 _ANNOTATIONS = frozenset({"$id", "title", "description", "$comment", "examples", "default",
                           "readOnly", "writeOnly", "deprecated", "$anchor", "$defs", "definitions",
                           "contentMediaType", "contentEncoding"})
-_STRING_KEYWORDS = frozenset({"minLength", "maxLength", "pattern", "format", "notBlank",
-                              "reservedWords", "forbiddenWords", "forbiddenCharacters",
-                              "noEmoji", "mx", "phoneRegion"})
+# The standard ones; the engine's own (`_dialect.KEYWORDS`) are string rules too.
+_STRING_KEYWORDS = frozenset({"minLength", "maxLength", "pattern", "format"})
 _NUMBER_KEYWORDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
                               "multipleOf"})
 _LEAF_KEYWORDS = _ANNOTATIONS | _STRING_KEYWORDS | {"type", "enum", "const", "$schema"}
@@ -572,9 +560,6 @@ def _pattern_node(pattern: str) -> Node:
     return node
 
 
-def _blank_node(value: Any, path: Cell, out: list[Failure]) -> None:
-    if isinstance(value, str) and value and value.isspace():
-        out.append(kw.blank(flat(path), value))
 
 
 def _format_node(checker: FormatChecker) -> Node:
@@ -587,14 +572,6 @@ def _format_node(checker: FormatChecker) -> Node:
     return node
 
 
-def _reserved_node(words: list[str]) -> Node:
-    reserved = frozenset(w.casefold() for w in words)
-
-    def node(value: Any, path: Cell, out: list[Failure]) -> None:
-        if isinstance(value, str) and value.casefold() in reserved:
-            out.append(kw.reserved_word(flat(path), value))
-
-    return node
 
 
 def _fast_array(items: Node | None, slow: Node) -> Node:
@@ -609,52 +586,16 @@ def _fast_array(items: Node | None, slow: Node) -> Node:
     return fast_array
 
 
-def words_regex(words: list[str]) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
 
 
-def _chars_regex(chars: str | list[str]) -> re.Pattern[str]:
-    return re.compile("[" + "".join(re.escape(c) for c in chars) + "]")
 
 
-def _forbidden_words_node(words: list[str]) -> Node:
-    pattern = words_regex(words)
-
-    def node(value: Any, path: Cell, out: list[Failure]) -> None:
-        if isinstance(value, str):
-            match = pattern.search(value)
-            if match is not None:
-                out.append(kw.forbidden_word(flat(path), value, match.group()))
-
-    return node
 
 
-def _forbidden_chars_node(chars: str | list[str]) -> Node:
-    pattern = _chars_regex(chars)
-
-    def node(value: Any, path: Cell, out: list[Failure]) -> None:
-        if isinstance(value, str):
-            match = pattern.search(value)
-            if match is not None:
-                out.append(kw.forbidden_character(flat(path), value, match.group()))
-
-    return node
 
 
-def _emoji_node(value: Any, path: Cell, out: list[Failure]) -> None:
-    if isinstance(value, str):
-        match = kw.EMOJI.search(value)
-        if match is not None:
-            out.append(kw.emoji(flat(path), value, match.group()))
 
 
-def _mx_node(value: Any, path: Cell, out: list[Failure]) -> None:
-    # Only well-formed addresses are looked up (SPEC §3): syntax failures are reported by
-    # the `format` rule beside this one.
-    if isinstance(value, str) and email_syntax_error(value) is None:
-        pending = MX_PENDING.get()
-        if pending is not None:
-            pending.append((flat(path), value))
 
 
 def _range_node(minimum: Any, exclusive_min: Any, maximum: Any, exclusive_max: Any) -> Node:

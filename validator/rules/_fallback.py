@@ -6,7 +6,7 @@ error is turned into failures by the same builders the compiler uses (`_keywords
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, cast
 
 import referencing
@@ -19,86 +19,16 @@ from .._options import ValidationOptions
 from .._registry import dialect_of
 from .._results import Failure, Path
 from . import _keywords as kw
-from ._compile import MX_PENDING, json_key, words_regex
-from ._email import email_syntax_error
-from ._formats import FORMATS, check_phone
-
-
-class _EngineError(ValidationError):
-    """Carries an engine keyword's failure through jsonschema; the path is only known once
-    jsonschema has placed the error, so the failure is built from it later."""
-
-    build: Callable[[Path], Failure]
-
-
-def _string_keyword(rule: Callable[[Any, str], Callable[[Path], Failure] | None]) -> Any:
-    def keyword(validator: Any, value: Any, instance: Any, schema: Any) -> Iterator[Any]:
-        if isinstance(instance, str):
-            build = rule(value, instance)
-            if build is not None:
-                error = _EngineError(instance)
-                error.build = build
-                yield error
-
-    return keyword
-
-
-def _not_blank(value: Any, instance: str) -> Callable[[Path], Failure] | None:
-    if value is True and instance and instance.isspace():
-        return lambda path: kw.blank(path, instance)
-    return None
-
-
-def _reserved(value: Any, instance: str) -> Callable[[Path], Failure] | None:
-    if instance.casefold() in {w.casefold() for w in value}:
-        return lambda path: kw.reserved_word(path, instance)
-    return None
-
-
-def _forbidden_words(value: Any, instance: str) -> Callable[[Path], Failure] | None:
-    match = words_regex(value).search(instance)
-    if match is None:
-        return None
-    return lambda path: kw.forbidden_word(path, instance, match.group())
-
-
-def _forbidden_chars(value: Any, instance: str) -> Callable[[Path], Failure] | None:
-    for char in instance:
-        if char in value:
-            return lambda path: kw.forbidden_character(path, instance, char)
-    return None
-
-
-def _no_emoji(value: Any, instance: str) -> Callable[[Path], Failure] | None:
-    match = kw.EMOJI.search(instance) if value is True else None
-    if match is None:
-        return None
-    return lambda path: kw.emoji(path, instance, match.group())
-
-
-def _mx(validator: Any, value: Any, instance: Any, schema: Any) -> Iterator[Any]:
-    if value is True and isinstance(instance, str) and email_syntax_error(instance) is None:
-        pending = MX_PENDING.get()
-        if pending is not None:
-            # The path is not known here; `_MXMarker` lets `_convert` attach it.
-            yield _MXMarker(instance)
-
-
-class _MXMarker(ValidationError):
-    pass
+from ._compile import json_key
+from ._dialect import FORMATS, KEYWORDS, EngineError
 
 
 def _format_checker(options: ValidationOptions) -> FormatChecker:
     checker = FormatChecker()
-    for name, check in {**FORMATS, **options.formats}.items():
-        if check is check_phone and options.phone_region:
-            region = options.phone_region
-
-            def check_with_region(value: object, _region: str = region) -> bool:
-                return not isinstance(value, str) or check_phone(value, _region) is None
-
-            checker.checks(name)(check_with_region)
-            continue
+    region = options.phone_region
+    ours = {name: entry.regional(region) if entry.regional is not None and region
+            else entry.check for name, entry in FORMATS.items()}
+    for name, check in {**ours, **options.formats}.items():
 
         def conforms(value: object, _check: Any = check) -> bool:
             return not isinstance(value, str) or _check(value) is None
@@ -111,15 +41,8 @@ class FallbackEngine:
     def __init__(self, schema: Any, registry: referencing.Registry[Any], options: ValidationOptions
                  ) -> None:
         base = dialect_of(schema)
-        keywords = {
-            "notBlank": _string_keyword(_not_blank),
-            "reservedWords": _string_keyword(_reserved),
-            "forbiddenWords": _string_keyword(_forbidden_words),
-            "forbiddenCharacters": _string_keyword(_forbidden_chars),
-            "noEmoji": _string_keyword(_no_emoji),
-        }
-        if options.check_mx:
-            keywords["mx"] = _mx
+        keywords = {name: entry.fallback for name, entry in KEYWORDS.items()
+                    if entry.fallback is not None and entry.enabled(options)}
         cls = extend(base, keywords)  # type: ignore[no-untyped-call]
         checker = _format_checker(options) if options.assert_formats else None
         self._validator: JsonschemaValidator = cls(
@@ -129,17 +52,9 @@ class FallbackEngine:
 
     def failures(self, payload: Any) -> list[Failure]:
         out: list[Failure] = []
-        pending = MX_PENDING.get()
         for error in self._validator.iter_errors(payload):
-            if isinstance(error, _MXMarker):
-                if pending is not None:
-                    pending.append((tuple(error.absolute_path), error.message))
-                continue
             out.extend(_convert(error, self._validator))
         return _dedupe(out)
-
-    def is_valid(self, payload: Any) -> bool:
-        return not self.failures(payload)
 
 
 def _dedupe(failures: Iterable[Failure]) -> list[Failure]:
@@ -161,8 +76,9 @@ def _convert(error: ValidationError, validator: Any) -> list[Failure]:
     instance: Any = error.instance
     schema = error.schema if isinstance(error.schema, dict) else {}
 
-    if isinstance(error, _EngineError):
-        return [error.build(path)]
+    if isinstance(error, EngineError):
+        built = error.build(path)
+        return [] if built is None else [built]
     if keyword == "type":
         return [kw.wrong_type(path, instance, [value] if isinstance(value, str) else list(value))]
     if keyword in ("required", "dependentRequired"):
@@ -186,9 +102,9 @@ def _convert(error: ValidationError, validator: Any) -> list[Failure]:
     if keyword == "multipleOf":
         return [kw.not_multiple(path, instance, value)]
     if keyword == "format":
-        check = FORMATS.get(value)
-        message = (check(instance) if check and isinstance(instance, str) else None) or \
-            error.message
+        entry = FORMATS.get(value)
+        message = (entry.check(instance) if entry and isinstance(instance, str) else None) \
+            or error.message
         return [kw.bad_format(path, instance, message)]
     if keyword == "pattern":
         return [kw.no_pattern_match(path, instance, value)]
@@ -213,7 +129,14 @@ def _convert(error: ValidationError, validator: Any) -> list[Failure]:
         branches: list[list[Failure]] = [[] for _ in value]
         for sub_error in error.context:
             branches[int(sub_error.relative_schema_path[0])].extend(_convert(sub_error, validator))
-        return kw.no_branch_matches(path, instance, [b for b in branches if b], keyword)
+        # A branch whose only errors were engine keywords that report nothing (an address
+        # noted for its MX lookup) passes, as it does in the compiled engine.
+        passed = [i for i, b in enumerate(branches) if not b]
+        if passed and (keyword == "anyOf" or len(passed) == 1):
+            return []
+        if passed:
+            return [kw.too_many_matches(path, instance, passed)]
+        return kw.no_branch_matches(path, instance, branches, keyword)
     if keyword == "not":
         return [kw.negated(path, instance)]
     if keyword in ("contains", "minContains", "maxContains"):

@@ -1,15 +1,15 @@
 """Format rules (all yield 1003): each checker takes a string and returns None when it is
 well-formed, else a sentence saying what is wrong.
 
-Formats the API checks are implemented here; any other format name is left to jsonschema's
-own format checker, and a format nobody knows is an annotation only, as JSON Schema says.
+The formats the API checks are implemented here and named in `_dialect.FORMATS`; any other
+format name is left to jsonschema's own format checker, and a format nobody knows is an
+annotation only, as JSON Schema says.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
 from datetime import date
 
 import phonenumbers
@@ -24,7 +24,7 @@ _DATE_TIME = re.compile(
     r"(?:[Zz]|([+-])(\d{2}):?(\d{2}))",
     re.ASCII,
 )
-_RESOURCE_ID = re.compile(r"[A-Za-z0-9]{1,64}", re.ASCII)
+RESOURCE_ID_RE = re.compile(r"[A-Za-z0-9]{1,64}", re.ASCII)
 
 # RFC 3986 `URI` (absolute, with optional fragment), built from its ABNF.
 _UNRESERVED = r"A-Za-z0-9\-._~"
@@ -96,11 +96,11 @@ def check_email(value: str) -> str | None:
 
 # Dotted quad, no leading zeros: exactly what ipaddress.IPv4Address accepts, at a tenth of
 # the cost (tests/test_formats.py holds the two to the same verdicts).
-_IPV4_RE = re.compile(rf"{_DEC}\.{_DEC}\.{_DEC}\.{_DEC}", re.ASCII)
+IPV4_RE = re.compile(rf"{_DEC}\.{_DEC}\.{_DEC}\.{_DEC}", re.ASCII)
 
 
 def check_ipv4(value: str) -> str | None:
-    if _IPV4_RE.fullmatch(value) is None:
+    if IPV4_RE.fullmatch(value) is None:
         return f"Expected an IPv4 address, got {value!r}"
     return None
 
@@ -158,7 +158,7 @@ def check_phone(value: str, region: str | None = None) -> str | None:
 
 
 def check_resource_id(value: str) -> str | None:
-    if _RESOURCE_ID.fullmatch(value) is None:
+    if RESOURCE_ID_RE.fullmatch(value) is None:
         return f"Expected a resource ID (1 to 64 letters and digits), got {value!r}"
     return None
 
@@ -167,29 +167,6 @@ def check_string_boolean(value: str) -> str | None:
     if value not in ("true", "false"):
         return f'Expected "true" or "false", got {value!r}'
     return None
-
-
-# Checkers that are exactly "the whole value matches this regex": the compiler's fast path
-# calls the regex directly and leaves the message to the checker.
-MATCHERS: dict[FormatChecker, Callable[[str], object]] = {
-    check_resource_id: _RESOURCE_ID.fullmatch,
-    check_ipv4: _IPV4_RE.fullmatch,
-}
-
-FORMATS: dict[str, FormatChecker] = {
-    "email": check_email,
-    "idn-email": check_email,
-    "ipv4": check_ipv4,
-    "ipv6": check_ipv6,
-    "ip": check_ip,
-    "date": check_date,
-    "date-time": check_date_time,
-    "uri": check_uri,
-    "url": check_url,
-    "phone": check_phone,
-    "resource-id": check_resource_id,
-    "string-boolean": check_string_boolean,
-}
 
 
 def standard_checker(name: str) -> FormatChecker | None:

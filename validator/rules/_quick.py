@@ -9,7 +9,8 @@ come from here.
 How the translation stays on the safe side:
 
 * standard keywords are kept as they are, where both engines mean the same;
-* the engine's own rules become patterns that accept a subset of what the engine accepts:
+* the engine's own rules become what their entries in `_dialect` say (``Keyword.quick``,
+  ``Format.quick``): patterns that accept a subset of what the engine accepts, e.g.
   ``notBlank`` → at least one letter or digit; ``format: email`` → a plain ASCII address
   that email-validator accepts (dot-atom local part, LDH labels without ``--``, an alphabetic
   top-level label, not a special-use domain, at most 254 characters); ``resource-id`` and
@@ -23,9 +24,9 @@ How the translation stays on the safe side:
   at all, as does any schema using ``$dynamicRef``, ``multipleOf`` with a fraction or
   ``$ref`` outside itself.
 
-With MX checks the quick test can still stand in for the engine when every ``mx`` rule sits on
-a plain chain of ``properties`` (see `mx_paths`): the addresses to look up are then read from
-those paths.
+With MX checks the quick test can still stand in for the engine when every ``mx`` rule sits at
+a path `_mx_paths` can name exactly (properties, array items, local references): the
+addresses to look up are then read from those paths.
 
 `tests/test_quick.py` holds the promise (quick-valid ⇒ engine-valid) on generated and
 hand-picked payloads, and the JSON-Schema-Test-Suite runs through it too.
@@ -37,7 +38,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import email_validator
+from ._dialect import FORMATS, KEYWORDS
 
 try:  # an optional speed-up: without it the engine alone decides
     import jsonschema_rs
@@ -55,27 +56,10 @@ class _NoQuickTest(Exception):
     """The schema needs something the translation cannot promise."""
 
 
-_DEC = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = rf"^{_DEC}\.{_DEC}\.{_DEC}\.{_DEC}$"
-_ATEXT = r"a-zA-Z0-9_!#$%&'*+/=?^`{|}~-"
-# Labels of at most 20 + 2 * 21 = 62 characters (under the 63 limit), hyphens only between
-# alphanumerics (so never "--"), and a top-level label of letters only.
-_LABEL = r"[a-zA-Z0-9]{1,20}(?:-[a-zA-Z0-9]{1,20}){0,2}"
-_EMAIL = rf"^[{_ATEXT}]+(?:\.[{_ATEXT}]+)*@(?:{_LABEL}\.)+[a-zA-Z]{{2,20}}$"
-_SPECIAL_USE = "(?i)[.@](?:" + "|".join(
-    re.escape(name) for name in email_validator.SPECIAL_USE_DOMAIN_NAMES) + ")$"
-
-_FORMATS: dict[str, dict[str, Any]] = {
-    "email": {"pattern": _EMAIL, "maxLength": 254, "not": {"pattern": _SPECIAL_USE}},
-    "resource-id": {"pattern": "^[A-Za-z0-9]{1,64}$"},
-    "ipv4": {"pattern": _IPV4},
-    "ip": {"pattern": _IPV4},
-}
-_NOT_BLANK = {"pattern": r"[\p{L}\p{N}]"}
 # Annotations and the engine's own markers: no effect on validity.
 _IGNORED = frozenset({"title", "description", "examples", "default", "deprecated", "readOnly",
                       "writeOnly", "$comment", "$schema", "$id", "$anchor", "contentMediaType",
-                      "contentEncoding", "contentSchema", "validationType", "x-route", "mx"})
+                      "contentEncoding", "contentSchema", "validationType", "x-route"})
 _SCHEMA_MAP = ("properties", "patternProperties", "$defs", "definitions")
 _SCHEMA_ONE = ("items", "additionalProperties", "then", "else")
 _SCHEMA_LIST = ("allOf", "anyOf", "prefixItems")
@@ -154,14 +138,16 @@ def _positive(schema: Any, sealed: bool, formats: dict[str, dict[str, Any]] | No
                 impossible = True
             else:
                 extra.append(translated)
-        elif key == "notBlank":
-            if value is True and sealed:
+        elif key in KEYWORDS:
+            translate_keyword = KEYWORDS[key].quick
+            added = translate_keyword(value) if translate_keyword is not None else None
+            if added is None or (added and sealed):
+                # (Under `not` or `if`, even a stricter translation would widen.)
                 impossible = True
-            elif value is True:
-                extra.append(_NOT_BLANK)
+            elif added:
+                extra.append(added)
         else:
-            # $dynamicRef, reservedWords, noEmoji, phoneRegion, an unknown keyword the engine
-            # may give meaning to …
+            # $dynamicRef, an unknown keyword the engine may give meaning to …
             if key in ("$dynamicRef", "$dynamicAnchor", "$vocabulary"):
                 raise _NoQuickTest
             impossible = True
@@ -201,7 +187,8 @@ def translate(schema: Any, *, assert_formats: bool = True,
     """The stricter-or-equal schema, or raise `_NoQuickTest`. Formats are left out when the
     engine does not assert them; a format the caller gave its own checker for is never read
     the built-in way."""
-    table = {k: v for k, v in _FORMATS.items() if k not in custom_formats} \
+    table = {name: entry.quick for name, entry in FORMATS.items()
+             if entry.quick is not None and name not in custom_formats} \
         if assert_formats else None
     return _positive(schema, False, table)
 
@@ -236,39 +223,6 @@ def quick_check(schema: Any, *, assert_formats: bool = True,
             return False
 
     return check
-
-
-def mx_paths(schema: Any) -> list[tuple[str, ...]] | None:
-    """Where the schema asks for deliverability (``mx: true``), when every such place is a
-    plain chain of ``properties`` from the root (``["email"]``), so that a payload the quick
-    test accepts can be asked about its addresses without the engine; None otherwise."""
-    found: list[tuple[str, ...]] = []
-    elsewhere = False
-
-    def walk(node: Any, path: tuple[str, ...] | None) -> None:
-        nonlocal elsewhere
-        if isinstance(node, list):
-            for item in node:
-                walk(item, None)
-            return
-        if not isinstance(node, dict):
-            return
-        if "mx" in node and node["mx"] is not False:
-            if path is None:
-                elsewhere = True
-            else:
-                found.append(path)
-        for key, value in node.items():
-            if key in ("enum", "const", "examples", "default"):
-                continue
-            if key == "properties" and isinstance(value, dict):
-                for name, sub in value.items():
-                    walk(sub, (*path, name) if path is not None else None)
-            else:
-                walk(value, None)
-
-    walk(schema, ())
-    return None if elsewhere else found
 
 
 def is_plain_json(value: Any) -> bool:

@@ -19,12 +19,12 @@ class SchemaView:
     """Answers "what does the schema say about the value at this path?" across ``$ref``s."""
 
     def __init__(self, document: Any, base_uri: str, resources: Registry[Any]) -> None:
-        self._root = document
-        self._resolver = resources.resolver(base_uri)
+        self.root = document
+        self.resolver = resources.resolver(base_uri)
 
     def node(self, path: Sequence[str | int]) -> dict[str, Any] | None:
-        node: Any = self._root
-        resolver = self._resolver
+        node: Any = self.root
+        resolver = self.resolver
         for key in (*path, None):
             # Follow a chain of $refs before looking inside the node.
             for _ in range(32):
@@ -55,20 +55,3 @@ class SchemaView:
         if isinstance(declared, list):
             return frozenset(t for t in declared if isinstance(t, str))
         return frozenset()
-
-    def mx_paths(self) -> list[tuple[str, ...]]:
-        """Paths of the object properties (not inside arrays) checked for deliverability."""
-        found: list[tuple[str, ...]] = []
-
-        def walk(path: tuple[str, ...], depth: int) -> None:
-            node = self.node(path)
-            if node is None or depth > 8:
-                return
-            if node.get("mx") is True and path:
-                found.append(path)
-            for name in node.get("properties", {}):
-                if isinstance(name, str):
-                    walk((*path, name), depth + 1)
-
-        walk((), 0)
-        return found

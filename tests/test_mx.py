@@ -199,7 +199,8 @@ def test_validator_and_batch_agree_on_addresses_inside_arrays(
         dnslib_server: ZoneServer, tmp_path: Path) -> None:
     """contacts.create-batch checks `contacts[].email`: the validator (quick test or engine)
     and a batch run read that path through the one MX walker, so they give one verdict."""
-    from validator.batch._run import CheckOptions, RunConfig, run
+    from validator import ValidationOptions
+    from validator.batch import BatchOptions, RunConfig, run
 
     rows = _batch_rows([
         [f"ann@mx.{ZONE_APEX}", f"bob@a-only.{ZONE_APEX}"],     # both deliverable
@@ -216,9 +217,10 @@ def test_validator_and_batch_agree_on_addresses_inside_arrays(
     source = tmp_path / "batch.jsonl"
     source.write_text("".join(json.dumps(row) + "\n" for row in rows))
     summary = run(RunConfig(
-        inputs=[str(source)], schema_name="contacts.create-batch", dedupe=False,
-        options=CheckOptions(check_mx=True),
-        dns=DNSOptions(nameservers=(dnslib_server.host,), port=dnslib_server.port),
+        inputs=[str(source)], schema_name="contacts.create-batch",
+        options=ValidationOptions(check_mx=True, dns=DNSOptions(
+            nameservers=(dnslib_server.host,), port=dnslib_server.port)),
+        batch=BatchOptions(dedupe=False),
         valid_path=str(tmp_path / "ok.jsonl"), rejects_path=str(tmp_path / "bad.jsonl"),
         unverified_path=str(tmp_path / "unv.jsonl")))
     assert (summary.valid, summary.invalid, summary.unverified) == (1, 1, 1)

@@ -33,7 +33,7 @@ from dns_server import (
 )
 from email_validator import EmailUndeliverableError
 
-from validator.dns._mx import DNSCache, DomainVerdict, MXChecker
+from validator.dns import DNSCache, DomainVerdict, MXChecker
 
 Server = ZoneServer | DnsmasqServer
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .._exceptions import OptionsError
 
 if TYPE_CHECKING:
-    from ._mx import MXChecker
+    from ._checker import MXChecker
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,8 @@ class DNSOptions:
         `private_cache` (a batch run: one cache for the run), else the process-wide one."""
         import sqlite3
 
-        from ._mx import DNSCache, MXChecker, default_cache
+        from ._cache import DNSCache, default_cache
+        from ._checker import MXChecker
 
         try:
             if self.cache_path is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 __all__ = ["MXStats"]
 
@@ -28,16 +27,6 @@ class MXStats:
     def total_queries(self) -> int:
         with self._lock:
             return sum(self.queries.values())
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "queries": dict(self.queries),
-                "lookups": self.lookups,
-                "cache_hits": self.cache_hits,
-                "inflight_joins": self.inflight_joins,
-                "servfail_retries": self.servfail_retries,
-            }
 
     def reset(self) -> None:
         with self._lock:

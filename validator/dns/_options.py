@@ -60,11 +60,12 @@ class DNSOptions:
             return cls(timeout=timeout, budget=budget, cache_path=cache_path)
         host, port = server, "53"
         if server.startswith("["):
-            host, _, rest = server[1:].partition("]")
-            port = rest.removeprefix(":") or "53"
+            host, bracket, rest = server[1:].partition("]")
+            # "[::1" and "[::1]5353" are typos to refuse, not the address on port 53.
+            port = rest[1:] if rest.startswith(":") else ("53" if bracket and not rest else "")
         elif server.count(":") == 1:
             host, port = server.split(":")
-        if not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536 or not host:
             raise OptionsError(f"expected HOST or HOST:PORT, got {server!r}")
         return cls(nameservers=(host,), port=int(port), timeout=timeout, budget=budget,
                    cache_path=cache_path)

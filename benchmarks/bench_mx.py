@@ -39,7 +39,7 @@ import dns.resolver  # noqa: E402
 import email_validator  # noqa: E402
 from dns_server import bench_domain  # noqa: E402
 
-from validator.dns._mx import DNSCache, MXChecker  # noqa: E402
+from validator.dns import DNSCache, MXChecker  # noqa: E402
 
 
 class ServerProcess:

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import os
+import re
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -33,7 +38,9 @@ from dns_server import (
 )
 from email_validator import EmailUndeliverableError
 
-from validator.dns._mx import DNSCache, DomainVerdict, MXChecker
+from validator import DNSOptions, OptionsError
+from validator.dns import DNSCache, DomainVerdict, MXChecker
+from validator.dns._cache import default_cache
 
 Server = ZoneServer | DnsmasqServer
 
@@ -41,6 +48,7 @@ MX = "mx.dnstest.example"
 NX = "nxdomain.dnstest.example"
 TTL0 = "ttl0.dnstest.example"
 CASE_TIMEOUT = 0.5
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
 def make_checker(server: Server | BlackHole, **kw: Any) -> MXChecker:
@@ -404,8 +412,11 @@ def test_sqlite_writes_are_batched(dnslib_server: ZoneServer, tmp_path: Path) ->
     assert rows() == 0  # not written one by one
     cache.flush()
     assert rows() == 10
-    checker = make_checker(dnslib_server, cache=cache)
-    checker.check_many(bench_domains(1200))
+    # The deadline is not the subject here: queued 64 at a time on a busy machine, a lookup
+    # can wait over a second, and a timed-out one is "unknown", which is never written.
+    checker = make_checker(dnslib_server, cache=cache, timeout=30.0)
+    verdicts = checker.check_many(bench_domains(1200))
+    assert {v.status for v in verdicts.values()} == {"deliverable"}
     assert rows() == 1200  # check_many flushes at its end
     cache.close()
 
@@ -619,3 +630,133 @@ def test_system_configuration_is_read_lazily() -> None:
     checker = MXChecker(cache=DNSCache())
     assert checker.nameservers is None
     assert "system" in repr(checker)
+
+
+# --------------------------------------------------------------------------------------------
+# DNSOptions: every caller's DNS settings, checked once
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ({"timeout": -1.0}, "timeout"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": math.nan}, "timeout"),
+        ({"timeout": math.inf}, "timeout"),
+        ({"timeout": "2"}, "timeout"),
+        ({"budget": 0.0}, "budget"),
+        ({"budget": math.nan}, "budget"),
+        ({"port": 0}, "port"),
+        ({"port": 70000}, "port"),
+        ({"port": True}, "port"),
+        ({"port": 53.0}, "port"),
+        ({"nameservers": ()}, "nameservers"),
+        ({"nameservers": ["127.0.0.1", ""]}, "nameservers"),
+        ({"nameservers": "127.0.0.1"}, "nameservers"),
+    ],
+    ids=lambda v: repr(v) if not isinstance(v, str) else v,
+)
+def test_dns_options_refuse_bad_values_naming_the_option(given: dict[str, Any], named: str) -> None:
+    with pytest.raises(OptionsError, match=rf"^{named} must ") as raised:
+        DNSOptions(**given)
+    assert isinstance(raised.value, ValueError)
+
+
+def test_dns_options_keep_good_values() -> None:
+    options = DNSOptions(nameservers=["127.0.0.1", "::1"], port=5353, timeout=1, budget=0.5)
+    assert options.nameservers == ("127.0.0.1", "::1")  # a list becomes a tuple: frozen
+    assert (options.port, options.timeout, options.budget) == (5353, 1, 0.5)
+    assert DNSOptions().nameservers is None  # the system's resolver
+
+
+@pytest.mark.parametrize(
+    ("server", "host", "port"),
+    [
+        ("127.0.0.1", "127.0.0.1", 53),
+        ("ns.example", "ns.example", 53),
+        ("127.0.0.1:5353", "127.0.0.1", 5353),
+        ("[::1]:5353", "::1", 5353),
+        ("[::1]", "::1", 53),
+        ("::1", "::1", 53),
+    ],
+)
+def test_dns_options_from_server(server: str, host: str, port: int) -> None:
+    options = DNSOptions.from_server(server, timeout=0.5, budget=3.0, cache_path="c.sqlite")
+    assert options == DNSOptions(nameservers=(host,), port=port, timeout=0.5, budget=3.0,
+                                 cache_path="c.sqlite")
+
+
+@pytest.mark.parametrize("server", [None, ""])
+def test_dns_options_from_no_server_is_the_systems(server: str | None) -> None:
+    assert DNSOptions.from_server(server, timeout=0.5) == DNSOptions(timeout=0.5)
+
+
+@pytest.mark.parametrize(
+    "server",
+    ["host:abc", "host:", ":53", "host:0", "host:70000", "host:²", "[::1]5353", "[::1",
+     "[::1]:", "[]:53"],
+)
+def test_dns_options_from_server_refuses(server: str) -> None:
+    expected = f"expected HOST or HOST:PORT, got {server!r}"
+    with pytest.raises(OptionsError, match=re.escape(expected)):
+        DNSOptions.from_server(server)
+
+
+def test_checker_is_built_from_the_options(tmp_path: Path) -> None:
+    options = DNSOptions(nameservers=("127.0.0.1",), port=5353, timeout=0.5, budget=2.0)
+    shared = options.checker()
+    assert (shared.nameservers, shared.port, shared.timeout, shared.budget) == (
+        ("127.0.0.1",), 5353, 0.5, 2.0)
+    assert shared.cache is default_cache
+    private = options.checker(private_cache=True)
+    assert private.cache is not default_cache and len(private.cache) == 0
+    path = tmp_path / "dns-cache.sqlite"
+    with DNSOptions(cache_path=str(path)).checker().cache as cache:
+        assert cache.path == str(path) and path.exists()
+
+
+def _unwritable_folder(tmp_path: Path, kind: str) -> Path:
+    if kind == "missing":
+        return tmp_path / "no-such-folder"
+    if kind == "a file":
+        (tmp_path / "plain-file").write_text("")
+        return tmp_path / "plain-file"
+    folder = tmp_path / "read-only"
+    folder.mkdir(mode=0o500)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["missing", "a file", pytest.param("read-only", marks=pytest.mark.skipif(
+        not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes in any folder"))],
+)
+def test_checker_with_an_unwritable_cache_path(tmp_path: Path, kind: str) -> None:
+    path = str(_unwritable_folder(tmp_path, kind) / "dns-cache.sqlite")
+    with pytest.raises(OptionsError, match=f"^cannot use {re.escape(path)} as a DNS cache: "):
+        DNSOptions(cache_path=path).checker()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--dns-timeout", "0", "--dns-timeout"),
+        ("--dns-server", "host:abc", "host:abc"),
+        ("--dns-cache", "/no/such/folder/dns-cache.sqlite", "/no/such/folder/dns-cache.sqlite"),
+    ],
+)
+def test_bad_dns_option_on_the_command_line_is_a_usage_error(
+    option: str, value: str, says: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "validator", "validate", "--check-mx", option, value,
+         "--schema", "contacts.create", str(SAMPLES / "contact.json")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    # Click's usage lines, then the one sentence that names the bad value.
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and says in errors[0], done.stderr

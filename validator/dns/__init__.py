@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Any
 from ._options import DNSOptions
 
 if TYPE_CHECKING:
-    from ._mx import DNSCache, DomainVerdict, MXChecker, MXStats, normalise_domain
+    from ._cache import DNSCache
+    from ._checker import MXChecker
+    from ._stats import MXStats
+    from ._verdict import DomainVerdict, normalise_domain
 
 __all__ = ["DNSCache", "DNSOptions", "DomainVerdict", "MXChecker", "MXStats", "normalise_domain"]
 
@@ -21,7 +24,9 @@ _LAZY = frozenset(__all__) - {"DNSOptions"}
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from . import _mx
+        # Spelled out, not importlib: tests/test_architecture.py reads these imports.
+        from . import _cache, _checker, _stats, _verdict
 
-        return getattr(_mx, name)
+        home = {"DNSCache": _cache, "MXChecker": _checker, "MXStats": _stats}.get(name, _verdict)
+        return getattr(home, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .._exceptions import OptionsError
 
 if TYPE_CHECKING:
-    from ._mx import MXChecker
+    from ._checker import MXChecker
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +60,12 @@ class DNSOptions:
             return cls(timeout=timeout, budget=budget, cache_path=cache_path)
         host, port = server, "53"
         if server.startswith("["):
-            host, _, rest = server[1:].partition("]")
-            port = rest.removeprefix(":") or "53"
+            host, bracket, rest = server[1:].partition("]")
+            # "[::1" and "[::1]5353" are typos to refuse, not the address on port 53.
+            port = rest[1:] if rest.startswith(":") else ("53" if bracket and not rest else "")
         elif server.count(":") == 1:
             host, port = server.split(":")
-        if not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536 or not host:
             raise OptionsError(f"expected HOST or HOST:PORT, got {server!r}")
         return cls(nameservers=(host,), port=int(port), timeout=timeout, budget=budget,
                    cache_path=cache_path)
@@ -76,7 +77,8 @@ class DNSOptions:
         `private_cache` (a batch run: one cache for the run), else the process-wide one."""
         import sqlite3
 
-        from ._mx import DNSCache, MXChecker, default_cache
+        from ._cache import DNSCache, default_cache
+        from ._checker import MXChecker
 
         try:
             if self.cache_path is not None:

@@ -3,6 +3,8 @@ same contact with a pydantic model, in the same run, on loopback.
 
     python benchmarks/bench_web.py            # ~2 min (3 rounds x 4 cases, <= 8 s each)
     python benchmarks/bench_web.py --quick    # ~15 s smoke run
+    python benchmarks/bench_web.py --hostile 9   # serve's valid p99 alone, then beside 9
+                                                 # 1 MB e-mail bodies in flight (~15 s)
 
 Both servers are uvicorn processes with the same settings (one worker, no access log,
 lifespan on); each is pinned to CPU 0 where the OS allows it, and the load generator
@@ -41,7 +43,7 @@ from pydantic import BaseModel, EmailStr, Field, IPvAnyAddress
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from loadgen import Stats, http_request, run_load  # noqa: E402
+from loadgen import Stats, http_request, run_load, run_load_beside  # noqa: E402
 
 VALID = (b'{"name":"John Doe","campaign":{"campaignId":"pV3r"},"email":"john.doe@example.com",'
          b'"dayOfCycle":"10","scoring":25,"ipAddress":"203.0.113.7",'
@@ -135,6 +137,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--hostile", type=int, metavar="N",
+                        help="only serve: valid traffic alone and beside N heavy bodies")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -145,6 +149,9 @@ def main() -> None:
         return
     if args.quick:
         args.requests, args.seconds, args.rounds = 3000, 2.0, 1
+    if args.hostile:
+        hostile(args.hostile)
+        return
 
     import fastapi
     import pydantic
@@ -199,6 +206,35 @@ def main() -> None:
         verdict = "PASS" if ratio <= 1.5 else "MISS"
         print(f"{label:<8} serve {ours.rps:8.0f} req/s vs fastapi+pydantic {bare.rps:8.0f} "
               f"req/s: bare/serve = {ratio:.2f}x (goal <= 1.5x) {verdict}")
+
+
+def hostile(connections: int) -> None:
+    """Valid contacts over 4 connections, alone and while `connections` more send a 1 MB
+    e-mail each, back to back (the engine takes most of a second to check one)."""
+    import orjson
+
+    heavy = orjson.dumps({"email": "a" * 1_000_000 + "@example.com",
+                          "campaign": {"campaignId": "pV3r"}})
+    port = _free_port()
+    process = _start([sys.executable, "-m", "validator", "serve", "--host", "127.0.0.1",
+                      "--port", str(port)], port)
+    try:
+        valid = http_request("POST", "/v3/contacts", VALID, HEADERS)
+        run_load("127.0.0.1", port, valid, total=500, concurrency=4, time_limit=1.0)
+        alone = run_load("127.0.0.1", port, valid, total=3000, concurrency=4, time_limit=4.0)
+        beside, attack = run_load_beside(
+            "127.0.0.1", port, valid, http_request("POST", "/v3/contacts", heavy, HEADERS),
+            total=3000, concurrency=4, hostile_connections=connections, time_limit=6.0)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    print(alone.line("serve valid alone"))
+    print(beside.line(f"serve valid beside {connections} heavy"))
+    print(attack.line("the heavy bodies (1 MB e-mail)"))
 
 
 if __name__ == "__main__":

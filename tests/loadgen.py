@@ -42,7 +42,7 @@ class Stats:
                 f"p99 {self.percentile(99) * 1000:6.2f} ms  statuses {dict(self.statuses)}")
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     length = 0
@@ -72,7 +72,7 @@ async def load(host: str, port: int, request: bytes, *, total: int, concurrency:
                 issued += 1
                 sent = time.perf_counter()
                 writer.write(request)
-                status = await _read_response(reader)
+                status = await read_response(reader)
                 stats.latencies.append(time.perf_counter() - sent)
                 stats.statuses[status] += 1
                 stats.requests += 1
@@ -88,3 +88,57 @@ def run_load(host: str, port: int, request: bytes, *, total: int, concurrency: i
              time_limit: float = 5.0) -> Stats:
     return asyncio.run(load(host, port, request, total=total, concurrency=concurrency,
                             time_limit=time_limit))
+
+
+async def load_beside(host: str, port: int, request: bytes, hostile: bytes, *, total: int,
+                      concurrency: int, hostile_connections: int, time_limit: float
+                      ) -> tuple[Stats, Stats]:
+    """`load` of `request`, while `hostile_connections` more connections send `hostile`
+    (an expensive request) back to back, so that that many are in flight the whole time.
+    The hostile connections start first and stop when the load ends: (load, hostile)."""
+    hostile_stats = Stats()
+    stop = asyncio.Event()
+    started = asyncio.Event()
+    sending = 0
+
+    async def attacker() -> None:
+        nonlocal sending
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while not stop.is_set():
+                sent = time.perf_counter()
+                writer.write(hostile)
+                await writer.drain()
+                sending += 1
+                if sending >= hostile_connections:
+                    started.set()
+                status = await read_response(reader)
+                hostile_stats.latencies.append(time.perf_counter() - sent)
+                hostile_stats.statuses[status] += 1
+                hostile_stats.requests += 1
+        finally:
+            writer.close()
+
+    tasks = [asyncio.create_task(attacker()) for _ in range(hostile_connections)]
+    try:
+        await asyncio.wait_for(started.wait(), time_limit)
+        # Give the server the time to take the hostile bodies in before the load starts.
+        await asyncio.sleep(0.2)
+        stats = await load(host, port, request, total=total, concurrency=concurrency,
+                           time_limit=time_limit)
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    hostile_stats.elapsed = stats.elapsed
+    return stats, hostile_stats
+
+
+def run_load_beside(host: str, port: int, request: bytes, hostile: bytes, *, total: int,
+                    concurrency: int = 4, hostile_connections: int = 9,
+                    time_limit: float = 5.0) -> tuple[Stats, Stats]:
+    return asyncio.run(load_beside(host, port, request, hostile, total=total,
+                                   concurrency=concurrency,
+                                   hostile_connections=hostile_connections,
+                                   time_limit=time_limit))

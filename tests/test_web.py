@@ -217,6 +217,10 @@ def test_charset_utf8_is_accepted_and_bad_utf8_bytes_are_malformed_json() -> Non
     ({"X-Auth-Token": "k3yAbc123"}, "auth_token"),
     ({"X-Auth-Token": "api-key "}, "auth_token"),
     ({"X-Auth-Token": "api-key two words"}, "auth_token"),
+    # The published key pattern: 8 to 32 letters and digits.
+    ({"X-Auth-Token": "api-key short7k"}, "auth_token"),
+    ({"X-Auth-Token": "api-key " + "k" * 33}, "auth_token"),
+    ({"X-Auth-Token": "api-key abc.def-123_x"}, "auth_token"),
     ({"Authorization": "Basic dXNlcjpwYXNz"}, "oauth2"),
     ({"Authorization": "Bearer"}, "oauth2"),
 ])
@@ -230,7 +234,8 @@ def test_asgi_missing_or_malformed_credentials_give_1014(headers: dict[str, str]
 
 def test_bearer_token_and_case_insensitive_scheme_are_accepted() -> None:
     app = AsgiMiddleware(echo)
-    for headers in ({"Authorization": "Bearer abc.DEF-123_x"}, {"X-Auth-Token": "API-KEY k1"}):
+    for headers in ({"Authorization": "Bearer abc.DEF-123_x"},
+                    {"X-Auth-Token": "API-KEY k1abcdef"}):
         assert asgi_call(app, "POST", "/v3/contacts", content=VALID,
                          headers={**JSON, **headers}).status_code == 200
 
@@ -238,14 +243,14 @@ def test_bearer_token_and_case_insensitive_scheme_are_accepted() -> None:
 def test_key_check_sync_async_and_key_file(tmp_path: Path) -> None:
     async def async_check(credential: Credential) -> bool:
         await asyncio.sleep(0)
-        return credential.value == "good"
+        return credential.value == "goodKey01"
 
     keys = tmp_path / "keys.txt"
-    keys.write_text("# keys\ngood  # the only one\n")
-    for check in (lambda c: c.value == "good", async_check, key_file_check(keys)):
+    keys.write_text("# keys\ngoodKey01  # the only one\n")
+    for check in (lambda c: c.value == "goodKey01", async_check, key_file_check(keys)):
         app = AsgiMiddleware(echo, key_check=check)
         good = asgi_call(app, "POST", "/v3/contacts", content=VALID,
-                         headers={**JSON, "X-Auth-Token": "api-key good"})
+                         headers={**JSON, "X-Auth-Token": "api-key goodKey01"})
         assert good.status_code == 200
         bad = asgi_call(app, "POST", "/v3/contacts", content=VALID,
                         headers={**JSON, "Authorization": "Bearer other"})
@@ -542,10 +547,10 @@ def test_wsgi_chunked_body_is_read_only_up_to_the_limit() -> None:
 
 def test_wsgi_async_callbacks_and_internal_fault() -> None:
     async def only_good(credential: Credential) -> bool:
-        return credential.value == "good"
+        return credential.value == "goodKey01"
 
     client = flask_app(key_check=only_good, lookups=_lookups(True)).test_client()
-    good = {**JSON, "X-Auth-Token": "api-key good"}
+    good = {**JSON, "X-Auth-Token": "api-key goodKey01"}
     assert client.post("/v3/contacts", data=VALID, headers=good).status_code == 202
     assert_error(client.post("/v3/contacts", data=VALID, headers=HEADERS), 1014, 403)
     missing = client.post("/v3/contacts", headers=good,
@@ -655,7 +660,7 @@ def test_one_options_object_gives_both_adapters_the_same_answers() -> None:
 
 def test_the_documented_keywords_still_configure_every_backend(tmp_path: Path) -> None:
     def check(credential: Credential) -> bool:
-        return credential.value == "good"
+        return credential.value == "goodKey01"
 
     limiter = MemoryRateLimiter()
     lookups = _lookups(False)
@@ -693,14 +698,14 @@ def test_the_documented_keywords_still_configure_every_backend(tmp_path: Path) -
                  Code.WRONG_LENGTH, 400)
     # create_app: serve's own options, then the guard's keywords, typed.
     keys = tmp_path / "keys.txt"
-    keys.write_text("good\n")
+    keys.write_text("goodKey01\n")
     service = create_app(key_file=str(keys), rate_limit=True, max_body=4096,
                          validation=ValidationOptions(always_combine=True))
     assert isinstance(service.guard.rate_limiter, MemoryRateLimiter)
     assert service.guard.max_body == 4096 and service.guard.validation.always_combine
     assert service.guard.routes.match("POST", "/validate/tags.create") is not None
     assert asgi_call(service, "POST", "/validate/tags.create", content=b'{"name":"vip_2024"}',
-                     headers={**JSON, "X-Auth-Token": "api-key good"}).status_code == 200
+                     headers={**JSON, "X-Auth-Token": "api-key goodKey01"}).status_code == 200
     assert_error(asgi_call(service, "POST", "/validate/tags.create",
                            content=b'{"name":"vip_2024"}', headers=HEADERS),
                  Code.AUTHENTICATION, 403)
@@ -1027,7 +1032,7 @@ def test_serve_answers_routes_validate_health_and_openapi(service: str) -> None:
         assert_error(client.post("/v3/contacts", content=INVALID, headers=HEADERS), 1000, 400)
         # The key file is in force: a well-formed but unknown key is refused.
         assert_error(client.post("/v3/contacts", content=VALID,
-                                 headers={**JSON, "X-Auth-Token": "api-key other1"}), 1014, 403)
+                                 headers={**JSON, "X-Auth-Token": "api-key other1xyz"}), 1014, 403)
         assert_error(client.get("/nowhere"), 1013, 404)
         health = client.get("/health")
         assert health.json()["status"] == "ok"

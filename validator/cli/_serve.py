@@ -27,13 +27,21 @@ __all__ = ["serve"]
 @click.option("--no-auth", is_flag=True,
               help="Do not require X-Auth-Token / Authorization (skips the 1014 rule).")
 @click.option("--rate-limit", is_flag=True,
-              help="Apply the API's rate limits per key (80/s, 30,000/10 min, 10 at once).")
+              help="Apply the API's rate limits (80/s, 30,000/10 min, 10 at once) per key "
+                   "with --key-file, else per client address.")
 @click.option("--redis-url", metavar="URL",
               help="Share rate-limit counters through Redis (implies --rate-limit).")
 @click.option("--max-body", type=click.IntRange(0), default=1 << 20, show_default=True,
               help="Largest request body in bytes.")
 @click.option("--max-depth", type=click.IntRange(1), default=32, show_default=True,
-              help="Deepest nesting of objects and arrays in a body.")
+              help="Deepest nesting of objects and arrays in a body (and of brackets in a "
+                   "query parameter's name).")
+@click.option("--header-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
+              show_default=True, metavar="SECONDS",
+              help="Close a connection whose request line and headers take longer.")
+@click.option("--body-timeout", type=click.FloatRange(0, min_open=True), default=30.0,
+              show_default=True, metavar="SECONDS",
+              help="Answer 1000 and close when a request body takes longer to arrive.")
 @always_combine_option
 @dns_options(check_mx_default=None, budget=3.0)
 @schema_dirs_option
@@ -41,15 +49,14 @@ __all__ = ["serve"]
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @click.option("--access-log", is_flag=True, help="Log every request (slower).")
 def serve(host: str, port: int, key_file: str | None, no_auth: bool, rate_limit: bool,
-          redis_url: str | None, max_body: int, max_depth: int, always_combine: bool,
+          redis_url: str | None, max_body: int, max_depth: int, header_timeout: float,
+          body_timeout: float, always_combine: bool,
           check_mx: bool, dns_server: str | None, dns_timeout: float, dns_budget: float,
           dns_cache: str | None,
           schema_dirs: tuple[str, ...], log_level: str, access_log: bool) -> None:
     """Serve the API's routes and POST /validate/{schema} over HTTP: an empty 200/202 for a
     valid request, the API's error body otherwise. GET /openapi.json describes it."""
-    import uvicorn
-
-    from ..web import create_app
+    from ..web import create_app, run_server
 
     register_schemas(schema_dirs)
     validation = ValidationOptions(always_combine=always_combine)
@@ -60,9 +67,9 @@ def serve(host: str, port: int, key_file: str | None, no_auth: bool, rate_limit:
             dns_server, dns_timeout, budget=dns_budget, cache=dns_cache))
     app = create_app(key_file=key_file, require_auth=not no_auth,
                      rate_limit=rate_limit, redis_url=redis_url, max_body=max_body,
-                     max_depth=max_depth, validation=validation)
+                     max_depth=max_depth, body_timeout=body_timeout, validation=validation)
     click.echo(f"validator: serving on http://{host}:{port} (OpenAPI at /openapi.json)",
                err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log,
-                lifespan="on")
+    run_server(app, host=host, port=port, header_timeout=header_timeout,
+               body_timeout=body_timeout, log_level=log_level, access_log=access_log)
 

@@ -14,6 +14,7 @@ from ._options import GuardKeywords, GuardOptions
 from ._ratelimit import Decision, Limits, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ._refused import Refused
 from ._routes import Route, RouteMatch, RouteTable, api_routes
+from ._server import run_server
 from ._service import ServiceApp, create_app, openapi_document
 
 __all__ = [
@@ -41,5 +42,6 @@ __all__ = [
     "key_file_check",
     "openapi_document",
     "related",
+    "run_server",
     "unique",
 ]

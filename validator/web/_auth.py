@@ -14,8 +14,10 @@ AuthKind = Literal["api-key", "bearer"]
 # The `authenticationType` the API names in a 1014 context (its documented example says
 # "auth_token" for X-Auth-Token); OAuth bearer tokens are named after their scheme.
 AUTH_TYPES: dict[str, str] = {"api-key": "auth_token", "bearer": "oauth2"}
-# RFC 6750 b64token, and the API's keys (letters and digits); no spaces, no controls.
+# OAuth bearer tokens are RFC 6750 b64tokens; the API's keys are what its OpenAPI document
+# publishes for `X-Auth-Token: api-key <key>`: 8 to 32 letters and digits.
 TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+API_KEY = re.compile(r"[A-Za-z0-9]{8,32}")
 
 
 @dataclass(frozen=True, slots=True)

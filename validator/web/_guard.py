@@ -12,9 +12,12 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Generic, TypeVar, Unpack
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -24,16 +27,26 @@ from .._catalog import DEFAULT_CATALOG, Code
 from .._exceptions import RateLimiterUnavailable, UnknownSchema
 from .._registry import default_registry
 from .._results import ApiError, Failure, Path, Result
-from ._auth import TOKEN, Credential
+from ._auth import API_KEY, TOKEN, Credential
 from ._lookups import Lookup, lookup_targets
 from ._options import GuardKeywords, GuardOptions
 from ._ratelimit import Decision, RateLimiter
 from ._refused import Refused
 from ._routes import RouteMatch, RouteTable
 
-__all__ = ["RequestGuard", "Validated"]
+__all__ = ["CLOSE", "RequestGuard", "Validated"]
 
 log = logging.getLogger("validator.web")
+
+T = TypeVar("T")
+# Sent with a refusal while the client may still be sending its body, which it is told is not
+# wanted: otherwise the server would go on reading and discarding whatever the client cares
+# to send, however slowly. (Hop-by-hop: the WSGI adapter leaves it to its server.)
+CLOSE = (("connection", "close"),)
+# Worker threads per guard for heavy bodies (see `RequestGuard.in_worker`). One: each thread
+# checking a body competes with the event loop for the interpreter, and with nine 1 MB bodies
+# in flight a second thread tripled the p99 latency of the small requests beside them.
+WORKER_THREADS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +100,8 @@ class RequestGuard:
         self.rate_limiter = options.rate_limiter
         self.max_body = options.max_body
         self.max_depth = options.max_depth
+        self.body_timeout = options.body_timeout
+        self.thread_above = options.thread_above
         self.lookups: tuple[Lookup, ...] = options.lookups
         self.catalog = options.catalog or options.validation.catalog or DEFAULT_CATALOG
         self.registry = options.registry or default_registry()
@@ -95,6 +110,7 @@ class RequestGuard:
         self.check_mx = self.validation.check_mx
         self._validators: dict[str, Validator] = {}
         self._lock = threading.Lock()
+        self._workers: ThreadPoolExecutor | None = None
 
     @classmethod
     def of(cls, given: RequestGuard | GuardOptions | None, keywords: GuardKeywords
@@ -156,10 +172,10 @@ class RequestGuard:
         if token is not None:
             scheme, _, key = token.strip().partition(" ")
             key = key.strip()
-            if scheme.lower() != "api-key" or not TOKEN.fullmatch(key):
+            if scheme.lower() != "api-key" or not API_KEY.fullmatch(key):
                 raise Refused(self._auth_error(
                     "auth_token", "Unable to authenticate request: X-Auth-Token must be "
-                    "'api-key <your API key>'"))
+                    "'api-key <your API key>', the key 8 to 32 letters and digits"))
             return Credential("api-key", key)
         authorization = headers.get("authorization")
         if authorization is not None:
@@ -200,14 +216,17 @@ class RequestGuard:
 
     def admit(self, credential: Credential | None, address: str | None
               ) -> tuple[str, list[tuple[str, str]]] | None:
-        """Take a slot of the rate limits for the caller's key (without authentication, the
-        client's address): the limiter key and the rate-limit headers, or None without a
-        limiter. Over a limit: refused with 1015 and the headers. The store down:
-        `RateLimiterUnavailable`, which the adapters answer 1019."""
+        """Take a slot of the rate limits for the caller: the limiter key and the rate-limit
+        headers, or None without a limiter. Over a limit: refused with 1015 and the headers.
+        The store down: `RateLimiterUnavailable`, which the adapters answer 1019.
+
+        The caller is its key when a key check vouches for keys (only accepted keys get a
+        bucket); otherwise its address, since unchecked keys cost nothing to invent and a
+        bucket per invented key would multiply the limits."""
         limiter = self.rate_limiter
         if limiter is None:
             return None
-        key = _limiter_key(credential, address)
+        key = self.limiter_key(credential, address)
         return self._admitted(key, limiter.acquire(key))
 
     async def admit_async(self, credential: Credential | None, address: str | None
@@ -215,8 +234,14 @@ class RequestGuard:
         limiter = self.rate_limiter
         if limiter is None:
             return None
-        key = _limiter_key(credential, address)
+        key = self.limiter_key(credential, address)
         return self._admitted(key, await limiter.acquire_async(key))
+
+    def limiter_key(self, credential: Credential | None, address: str | None) -> str:
+        """The rate-limit bucket of a caller (see `admit`)."""
+        if credential is not None and self.key_check is not None:
+            return f"key:{credential.value}"
+        return f"ip:{address if address is not None else 'unknown'}"
 
     def _admitted(self, key: str, decision: Decision) -> tuple[str, list[tuple[str, str]]]:
         headers = decision.headers()
@@ -267,8 +292,18 @@ class RequestGuard:
                     Code.BAD_HEADERS, "Content-Type", content_type,
                     f"Unsupported charset {charset!r}: JSON bodies must be UTF-8"))
         if length is not None and length > self.max_body:
-            raise Refused(self.too_large())
+            raise Refused(self.too_large(), CLOSE)
         return BodyPolicy(length)
+
+    def body_late(self) -> ApiError:
+        """1000 for a body that did not arrive within `body_timeout`: as a body that is not
+        JSON, it cannot be judged (the catalog has no 408)."""
+        failure = Failure(Code.VALIDATION_ERROR, (), None,
+                          f"The request body did not arrive within {self.body_timeout:g} "
+                          f"seconds", limits={"max": self.body_timeout}, keyword="bodyTimeout")
+        error = aggregate([failure], self.catalog)
+        assert error is not None
+        return error
 
     def too_large(self) -> ApiError:
         failure = Failure(Code.WRONG_LENGTH, (), None,
@@ -287,7 +322,7 @@ class RequestGuard:
         for chunk in chunks:
             size += len(chunk)
             if size > self.max_body:
-                raise Refused(self.too_large())
+                raise Refused(self.too_large(), CLOSE)
             parts.append(chunk)
         return b"".join(parts)
 
@@ -324,8 +359,29 @@ class RequestGuard:
         validator = self.validator(name)
         if validator.query_shape is None:
             raise ValueError(f"{name} is not a query schema (no \"validationType\": \"query\")")
+        too_deep = self._query_too_deep(query)
+        if too_deep is not None:
+            raise Refused(too_deep)
         data = validator.query_shape.payload(query)
         return data, list(validator.validate(data).failures)
+
+    def _query_too_deep(self, query: str | bytes) -> ApiError | None:
+        """1000 for a parameter name nesting more than `max_depth` brackets
+        (`query[a][a]…`): the nested object a name makes is as deep as its brackets, and the
+        body's nesting limit holds for the query too, so no name can cost unbounded work."""
+        raw = query.encode("latin-1", "replace") if isinstance(query, str) else query
+        # Bracket counts bound every name's depth, so most query strings skip the parse.
+        if raw.count(b"[") + raw.lower().count(b"%5b") <= self.max_depth:
+            return None
+        failures = []
+        for name, value in parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True):
+            if name.count("[") > self.max_depth:
+                shown = name if len(name) <= 40 else name[:40] + "…"
+                failures.append(Failure(
+                    Code.VALIDATION_ERROR, (name.partition("[")[0],), value,
+                    f"The query parameter name {shown!r} nests deeper than {self.max_depth} "
+                    f"levels", validation_type="query", keyword="maxDepth"))
+        return aggregate(failures, self.catalog) if failures else None
 
     def with_query(self, result: Result | None, failures: list[Failure]) -> Result:
         """One verdict for the query and the body: the query's entries first (the URL comes
@@ -335,6 +391,32 @@ class RequestGuard:
         every = [*failures, *(result.failures if result is not None else ())]
         return Result(tuple(every), aggregate(every, self.catalog,
                                               always_combine=self.validation.always_combine))
+
+    def heavy(self, size: int) -> bool:
+        """Whether a body of `size` bytes is parsed and checked in a worker thread."""
+        return self.thread_above is not None and size > self.thread_above
+
+    async def in_worker(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` in the guard's worker thread, so that however many expensive
+        bodies arrive at once, the event loop competes for the interpreter with one thread;
+        the other bodies wait their turn in its queue, not on the loop."""
+        import asyncio
+
+        workers = self._workers
+        if workers is None:
+            with self._lock:
+                if self._workers is None:
+                    self._workers = ThreadPoolExecutor(WORKER_THREADS,
+                                                       thread_name_prefix="validator-web")
+                workers = self._workers
+        return await asyncio.get_running_loop().run_in_executor(workers, function, *args)
+
+    async def parse_async(self, validator: Validator, body: bytes
+                          ) -> tuple[Any, Result | None]:
+        """`parse`, in a worker thread for a heavy body."""
+        if self.heavy(len(body)):
+            return await self.in_worker(self.parse, validator, body)
+        return self.parse(validator, body)
 
     def judge_sync(self, schema: str, data: Any) -> Result:
         validator = self.validator(schema)
@@ -352,14 +434,21 @@ class RequestGuard:
                 extra.append(lookup.failure(path, value))
         return self._merge(validator, data, result, extra)
 
-    async def judge_async(self, schema: str, data: Any) -> Result:
+    async def judge_async(self, schema: str, data: Any, size: int = 0) -> Result:
+        """The verdict on parsed `data` (of a body of `size` bytes): the schema, then the
+        lookups, which stay on the event loop since async callbacks belong to it."""
         import asyncio
 
         validator = self.validator(schema)
-        # Without MX checks validation is pure CPU work measured in microseconds; handing it
-        # to a thread would cost more than it saves. With MX checks it awaits DNS.
-        result = await validator.validate_async(data) if self.check_mx \
-            else validator.validate(data, plain=True)
+        if self.heavy(size):
+            # The MX checker may be called from any thread; there it waits for DNS within
+            # the same budget.
+            result = await self.in_worker(partial(validator.validate, data, plain=True))
+        elif self.check_mx:
+            result = await validator.validate_async(data)
+        else:
+            # A small body is checked in microseconds: less than a thread hop would cost.
+            result = validator.validate(data, plain=True)
         targets = lookup_targets(self.lookups, schema, data, result)
         if not targets:
             return result
@@ -375,12 +464,6 @@ class RequestGuard:
 
         found = await asyncio.gather(*(ask(*t) for t in targets))
         return self._merge(validator, data, result, [f for f in found if f is not None])
-
-
-def _limiter_key(credential: Credential | None, address: str | None) -> str:
-    if credential is not None:
-        return credential.value
-    return f"ip:{address if address is not None else 'unknown'}"
 
 
 def _charset(params: str) -> str | None:

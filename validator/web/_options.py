@@ -24,6 +24,11 @@ __all__ = ["GuardKeywords", "GuardOptions"]
 
 DEFAULT_MAX_BODY = 1 << 20
 DEFAULT_MAX_DEPTH = 32
+DEFAULT_BODY_TIMEOUT = 30.0
+# A contact body is a few hundred bytes and is checked in microseconds; a thread hop costs
+# more than that. Past a few KiB a body can hold strings whose checks take milliseconds to
+# seconds (a 1 MB e-mail takes over half a second), so those leave the event loop.
+DEFAULT_THREAD_ABOVE = 2048
 
 Routes = RouteTable | Iterable[Route | tuple[str, str, str]]
 """A route table, or the routes (or `(method, pattern, schema)` triples) to make one of."""
@@ -39,7 +44,14 @@ class GuardOptions:
       a well-formed key is valid — without it every well-formed key is.
     * `rate_limiter`: the API's rate limits (e.g. `MemoryRateLimiter()`); off when `None`.
       Applied by the middlewares and the service, which see the whole response.
-    * `max_body` (bytes) and `max_depth` (nesting of objects and arrays) bound what is parsed.
+    * `max_body` (bytes) and `max_depth` (nesting of objects and arrays, and of the brackets
+      of a query parameter's name) bound what is parsed.
+    * `body_timeout` (seconds, ASGI): the time a body may take to arrive once its headers
+      did; past it the request is answered 1000 and the connection closed. `None`: no
+      deadline. A WSGI server owns its sockets, so its own timeout applies there.
+    * `thread_above` (bytes, ASGI): bodies larger than this are parsed and checked in a
+      worker thread, so that an expensive one does not stall every other request on the
+      event loop; `None`: always on the loop.
     * `lookups`: optional 1001/1008 checks against the host's data.
     * `catalog`: the error catalog of every answer, the guard's own and the schemas'; `None`
       for `validation.catalog`, or else the published one.
@@ -53,6 +65,8 @@ class GuardOptions:
     rate_limiter: RateLimiter | None = field(default=None, compare=False)
     max_body: int = DEFAULT_MAX_BODY
     max_depth: int = DEFAULT_MAX_DEPTH
+    body_timeout: float | None = DEFAULT_BODY_TIMEOUT
+    thread_above: int | None = DEFAULT_THREAD_ABOVE
     lookups: tuple[Lookup, ...] = ()
     catalog: ErrorCatalog | None = field(default=None, compare=False)
     registry: SchemaRegistry | None = field(default=None, compare=False)
@@ -66,6 +80,10 @@ class GuardOptions:
             raise OptionsError("lookups must be Lookup objects, made by related() or unique()")
         if self.max_body < 0 or self.max_depth < 1:
             raise OptionsError("max_body must be >= 0 and max_depth >= 1")
+        if self.body_timeout is not None and not self.body_timeout > 0:
+            raise OptionsError("body_timeout must be a positive number of seconds, or None")
+        if self.thread_above is not None and self.thread_above < 0:
+            raise OptionsError("thread_above must be >= 0 bytes, or None")
         if self.key_check is not None and not callable(self.key_check):
             raise OptionsError("key_check must be a function of a Credential")
         if self.catalog is not None and not isinstance(self.catalog, ErrorCatalog):
@@ -99,6 +117,8 @@ class GuardKeywords(TypedDict, total=False):
     rate_limiter: RateLimiter | None
     max_body: int
     max_depth: int
+    body_timeout: float | None
+    thread_above: int | None
     lookups: Iterable[Lookup]
     catalog: ErrorCatalog | None
     registry: SchemaRegistry | None

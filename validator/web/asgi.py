@@ -15,11 +15,12 @@ The middleware is plain ASGI (no `BaseHTTPMiddleware`), so it adds no task or st
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any, Unpack
 
 from ._auth import Credential
-from ._guard import MiddlewareBase, RequestGuard, Validated
+from ._guard import CLOSE, MiddlewareBase, RequestGuard, Validated
 from ._options import GuardKeywords, GuardOptions
 from ._ratelimit import RateLimiterUnavailable, unavailable_error
 from ._refused import Refused
@@ -92,11 +93,15 @@ async def authenticate(guard: RequestGuard, headers: dict[str, str]) -> Credenti
 async def _read(guard: RequestGuard, chunks: AsyncIterator[bytes]) -> bytes:
     parts: list[bytes] = []
     size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > guard.max_body:
-            raise Refused(guard.too_large())
-        parts.append(chunk)
+    try:
+        async with asyncio.timeout(guard.body_timeout):
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > guard.max_body:
+                    raise Refused(guard.too_large(), CLOSE)
+                parts.append(chunk)
+    except TimeoutError:
+        raise Refused(guard.body_late(), CLOSE) from None
     return b"".join(parts)
 
 
@@ -119,12 +124,13 @@ async def check_body(guard: RequestGuard, match: RouteMatch, headers: dict[str, 
     guard.validator(match.schema)  # an unknown schema is refused before the body is read
     guard.check_content(headers)
     body = await _read(guard, chunks)
-    data, refusal = guard.parse(guard.validator(match.schema), body)
+    data, refusal = await guard.parse_async(guard.validator(match.schema), body)
     if refusal is not None:
         refusal = guard.with_query(refusal, query_failures)
         assert refusal.error is not None
         raise Refused(refusal.error)
-    result = guard.with_query(await guard.judge_async(match.schema, data), query_failures)
+    result = guard.with_query(await guard.judge_async(match.schema, data, len(body)),
+                              query_failures)
     if result.error is not None:
         raise Refused(result.error)
     return Validated(match.schema, data, match.params, credential, result, query), body

@@ -90,7 +90,9 @@ def _chunks(environ: dict[str, Any], declared: int | None, limit: int) -> Iterat
 
 def _titled(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     # WSGI servers pass header names through as given; the usual spelling is title case.
-    return [(name.title(), value) for name, value in headers]
+    # Hop-by-hop headers are the server's alone (PEP 3333), so the guard's `Connection:
+    # close` is left out: the server decides how to end a connection.
+    return [(name.title(), value) for name, value in headers if name.lower() != "connection"]
 
 
 def _error(start_response: StartResponse, error: ApiError,

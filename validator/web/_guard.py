@@ -108,6 +108,9 @@ class RequestGuard:
         # One catalog for every answer: the schemas' errors and the guard's own.
         self.validation = replace(options.validation, catalog=self.catalog)
         self.check_mx = self.validation.check_mx
+        # One MX checker (one cache, one in-flight table) for every schema, built here: its
+        # first use imports dnspython, which must not happen on the event loop mid-request.
+        self._mx_checker = self.validation.dns.checker() if self.check_mx else None
         self._validators: dict[str, Validator] = {}
         self._lock = threading.Lock()
         self._workers: ThreadPoolExecutor | None = None
@@ -135,7 +138,8 @@ class RequestGuard:
             raise Refused(self.error(Code.NOT_FOUND, f"There is no schema named {schema!r}",
                                      {"schema": schema, "known": self.registry.names()}))
         try:
-            found = Validator(schema, self.validation, registry=self.registry)
+            found = Validator(schema, self.validation, registry=self.registry,
+                              mx_checker=self._mx_checker)
         except UnknownSchema:
             raise Refused(self.error(Code.NOT_FOUND, f"There is no schema named {schema!r}",
                                      {"schema": schema})) from None

@@ -1,7 +1,7 @@
 """A small HTTP/1.1 load generator for loopback servers, bounded by a request count and a time
 limit. Raw keep-alive sockets instead of an HTTP client library, so that on one machine the
 client costs as little as possible and the figures say more about the server than the client.
-Used by tests/test_web.py and benchmarks/bench_web.py.
+Used by tests/web/test_web.py and benchmarks/bench_web.py.
 """
 
 from __future__ import annotations

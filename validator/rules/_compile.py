@@ -170,7 +170,7 @@ class Compiler:
                    resolver: Resolver[Any]) -> Node:
         """A one-closure yes/no test for the common leaf shapes; only a value that fails it
         goes through `slow`, which builds the failures. It must accept exactly what `slow`
-        accepts (tests/test_differential.py holds the two together)."""
+        accepts (tests/rules/test_differential.py holds the two together)."""
         if types == ["object"] and _OBJECT_KEYWORDS.issuperset(schema):
             return self._fast_object(schema, slow, resolver)
         if types == ["array"] and _ARRAY_KEYWORDS.issuperset(schema):

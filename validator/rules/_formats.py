@@ -95,7 +95,7 @@ def check_email(value: str) -> str | None:
 
 
 # Dotted quad, no leading zeros: exactly what ipaddress.IPv4Address accepts, at a tenth of
-# the cost (tests/test_formats.py holds the two to the same verdicts).
+# the cost (tests/rules/test_formats.py holds the two to the same verdicts).
 IPV4_RE = re.compile(rf"{_DEC}\.{_DEC}\.{_DEC}\.{_DEC}", re.ASCII)
 
 

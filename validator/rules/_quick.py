@@ -28,7 +28,7 @@ With MX checks the quick test can still stand in for the engine when every ``mx`
 a path `_mx_paths` can name exactly (properties, array items, local references): the
 addresses to look up are then read from those paths.
 
-`tests/test_quick.py` holds the promise (quick-valid ⇒ engine-valid) on generated and
+`tests/rules/test_quick.py` holds the promise (quick-valid ⇒ engine-valid) on generated and
 hand-picked payloads, and the JSON-Schema-Test-Suite runs through it too.
 """
 

@@ -19,7 +19,7 @@ from validator._exceptions import OpenAPIError, RulesError
 from validator.openapi._importer import ImportResult, import_documents, operation_name
 from validator.openapi._overlay import apply_rules, load_rules, merge_patch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT.parent / "shared" / "reference" / "getresponse"
 # The documents the shipped schemas come from, most authoritative first (see openapi/README.md).
 DOCUMENTS = [

@@ -48,7 +48,7 @@ MX = "mx.dnstest.example"
 NX = "nxdomain.dnstest.example"
 TTL0 = "ttl0.dnstest.example"
 CASE_TIMEOUT = 0.5
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def make_checker(server: Server | BlackHole, **kw: Any) -> MXChecker:

@@ -401,7 +401,7 @@ def test_no_consumer_of_the_table_names_an_engine_keyword_or_format_itself() -> 
     from validator.rules._dialect import FORMATS, KEYWORDS
 
     names = set(KEYWORDS) | set(FORMATS)
-    rules = Path(__file__).resolve().parent.parent / "validator" / "rules"
+    rules = Path(__file__).resolve().parents[2] / "validator" / "rules"
     for module in ("_compile.py", "_fallback.py", "_quick.py"):
         tree = ast.parse((rules / module).read_text())
         docstrings = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}

@@ -16,7 +16,7 @@ import pytest
 
 from validator import SchemaRegistry, Validator
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 SUITE = SHARED / "reference" / "json-schema-test-suite"
 TESTS = SUITE / "tests" / "draft2020-12"
 

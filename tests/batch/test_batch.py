@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from dns_server import BlackHole, ZoneServer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 CHECK = [sys.executable, "-m", "validator", "check"]

@@ -8,9 +8,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .._exceptions import OptionsError
+from ._verdict import normalise_domain
 
 if TYPE_CHECKING:
     from ._checker import MXChecker
+
+BUILTIN_CANARIES: tuple[str, ...] = ("gmail.com", "outlook.com", "yahoo.com")
+"""Mail domains that exist and take mail for as long as anyone will run this."""
+
+MAX_CANARIES = 10
+"""They are asked at once, each under the checker's timeout: more would only add queries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +31,9 @@ class DNSOptions:
       domains not decided by then are 1010. `None`: no bound beyond `timeout`.
     * `cache_path`: a SQLite file that keeps verdicts between runs; `None`: the process-wide
       in-memory cache.
+    * `canaries`: names that must exist, asked when the resolver first says a domain does not
+      exist; if it denies one of them too, its denials are 1010, not 1002 (SPEC §6). `None`:
+      the built-in gmail.com, outlook.com, yahoo.com, whichever resolver is asked; `()`: none.
 
     Bad values raise `OptionsError` (a `ValueError`) naming the option.
     """
@@ -33,6 +43,7 @@ class DNSOptions:
     timeout: float = 2.0
     budget: float | None = None
     cache_path: str | None = None
+    canaries: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.nameservers is not None:
@@ -50,14 +61,26 @@ class DNSOptions:
         if self.budget is not None and not _positive(self.budget):
             raise OptionsError(f"budget must be a positive number of seconds, "
                                f"got {self.budget!r}")
+        if self.canaries is not None:
+            if isinstance(self.canaries, str):
+                raise OptionsError("canaries must be a sequence of names, not one string")
+            names = tuple(self.canaries)
+            if not all(isinstance(n, str) and normalise_domain(n) for n in names):
+                raise OptionsError(f"canaries must be domain names, got {names!r}")
+            names = tuple(dict.fromkeys(normalise_domain(n) for n in names))
+            if len(names) > MAX_CANARIES:
+                raise OptionsError(f"canaries must be at most {MAX_CANARIES} names, "
+                                   f"got {len(names)}")
+            object.__setattr__(self, "canaries", names)
 
     @classmethod
     def from_server(cls, server: str | None, *, timeout: float = 2.0,
-                    budget: float | None = None, cache_path: str | None = None) -> DNSOptions:
+                    budget: float | None = None, cache_path: str | None = None,
+                    canaries: tuple[str, ...] | None = None) -> DNSOptions:
         """Options for `HOST[:PORT]` (IPv6 as `[::1]:5353`); `None` or "" for the system's
         resolver."""
         if not server:
-            return cls(timeout=timeout, budget=budget, cache_path=cache_path)
+            return cls(timeout=timeout, budget=budget, cache_path=cache_path, canaries=canaries)
         host, port = server, "53"
         if server.startswith("["):
             host, bracket, rest = server[1:].partition("]")
@@ -68,7 +91,7 @@ class DNSOptions:
         if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536 or not host:
             raise OptionsError(f"expected HOST or HOST:PORT, got {server!r}")
         return cls(nameservers=(host,), port=int(port), timeout=timeout, budget=budget,
-                   cache_path=cache_path)
+                   cache_path=cache_path, canaries=canaries)
 
     def checker(self, *, private_cache: bool = False) -> MXChecker:
         """The MX checker these options describe: the one way the package builds one.
@@ -88,7 +111,7 @@ class DNSOptions:
         except (OSError, sqlite3.Error) as exc:
             raise OptionsError(f"cannot use {self.cache_path} as a DNS cache: {exc}") from exc
         return MXChecker(nameservers=self.nameservers, port=self.port, timeout=self.timeout,
-                         budget=self.budget, cache=cache)
+                         budget=self.budget, cache=cache, canaries=self.canaries)
 
 
 def _positive(value: object) -> bool:

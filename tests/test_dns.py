@@ -927,6 +927,8 @@ def test_canaries_in_the_options() -> None:
         DNSOptions(canaries=("gmail.com", ""))
     with pytest.raises(OptionsError, match="at most 10 names, got 11"):
         DNSOptions(canaries=tuple(f"c{i}.example" for i in range(11)))
+    with pytest.raises(ValueError, match="domain names"):  # the checker checks them alike
+        MXChecker(canaries=["."])
 
 
 def test_dnsmasq_cannot_express_a_cname_loop(tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ._cache import DNSCache, default_cache
+from ._canaries import BUILTIN_CANARIES, canary_names
 from ._lookup import Lifetimes, LookupFailed, Questions
 from ._loops import run_private, wait_for
-from ._options import BUILTIN_CANARIES, MAX_CANARIES
 from ._sanity import Canaries
 from ._stats import MXStats
 from ._verdict import DomainVerdict, display_name, normalise_domain, seconds
@@ -77,12 +77,7 @@ class MXChecker:
             raise ValueError("budget must be positive")
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        if isinstance(canaries, str):
-            raise TypeError("canaries must be a sequence of names, not one string")
-        names = BUILTIN_CANARIES if canaries is None else \
-            tuple(dict.fromkeys(normalise_domain(c) for c in canaries))
-        if len(names) > MAX_CANARIES or not all(names):
-            raise ValueError(f"canaries must be at most {MAX_CANARIES} non-empty names")
+        names = BUILTIN_CANARIES if canaries is None else canary_names(canaries)
         self.nameservers = tuple(nameservers) if nameservers is not None else None
         self.port = port
         self.timeout = float(timeout)

@@ -8,16 +8,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .._exceptions import OptionsError
-from ._verdict import normalise_domain
+from ._canaries import canary_names
 
 if TYPE_CHECKING:
     from ._checker import MXChecker
-
-BUILTIN_CANARIES: tuple[str, ...] = ("gmail.com", "outlook.com", "yahoo.com")
-"""Mail domains that exist and take mail for as long as anyone will run this."""
-
-MAX_CANARIES = 10
-"""They are asked at once, each under the checker's timeout: more would only add queries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +56,7 @@ class DNSOptions:
             raise OptionsError(f"budget must be a positive number of seconds, "
                                f"got {self.budget!r}")
         if self.canaries is not None:
-            if isinstance(self.canaries, str):
-                raise OptionsError("canaries must be a sequence of names, not one string")
-            names = tuple(self.canaries)
-            if not all(isinstance(n, str) and normalise_domain(n) for n in names):
-                raise OptionsError(f"canaries must be domain names, got {names!r}")
-            names = tuple(dict.fromkeys(normalise_domain(n) for n in names))
-            if len(names) > MAX_CANARIES:
-                raise OptionsError(f"canaries must be at most {MAX_CANARIES} names, "
-                                   f"got {len(names)}")
-            object.__setattr__(self, "canaries", names)
+            object.__setattr__(self, "canaries", canary_names(self.canaries))
 
     @classmethod
     def from_server(cls, server: str | None, *, timeout: float = 2.0,

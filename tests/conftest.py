@@ -27,6 +27,13 @@ def dnslib_server() -> Iterator[ZoneServer]:
 
 
 @pytest.fixture(scope="session")
+def liar_server() -> Iterator[ZoneServer]:
+    """A resolver that answers NXDOMAIN for every name (captive portals, broken resolvers)."""
+    with ZoneServer(liar=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def black_hole() -> Iterator[BlackHole]:
     with BlackHole() as hole:
         yield hole

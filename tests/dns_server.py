@@ -87,6 +87,10 @@ RECORDS: tuple[Rec, ...] = (
     Rec(_n("spf-ok"), "A", (GLOBAL_V4,)),
     Rec(_n("spf-ok"), "TXT", (f"v=spf1 ip4:{GLOBAL_V4} -all",)),
     Rec(_n("cname"), "CNAME", (_n("mx"),)),
+    # A CNAME loop: the names exist, yet nothing they lead to does (dnslib only, see
+    # dnsmasq_args).
+    Rec(_n("loop-a"), "CNAME", (_n("loop-b"),)),
+    Rec(_n("loop-b"), "CNAME", (_n("loop-a"),)),
     # Too big for a 512-byte UDP answer: the client must retry over TCP to see the SPF record.
     Rec(_n("big-txt"), "A", (GLOBAL_V4,)),
     *(Rec(_n("big-txt"), "TXT", (s,)) for s in BIG_TXT_STRINGS),
@@ -96,6 +100,8 @@ RECORDS: tuple[Rec, ...] = (
 SERVFAIL_NAME = _n("servfail")
 REFUSED_NAME = _n("refused")
 SILENT_NAME = _n("blackhole")  # never answered: a timeout behind a live server
+LOOP_NAME = _n("loop-a")
+LOOP_NAMES = frozenset({LOOP_NAME, _n("loop-b")})
 # slow-<ms>[-<anything>].dnstest.example: an MX answer sent <ms> milliseconds late (dnslib only).
 SLOW_RE = re.compile(rf"^slow-(\d+)(?:-[a-z0-9-]+)?\.{re.escape(ZONE_APEX)}$")
 BENCH_RE = re.compile(rf"^d\d+\.{re.escape(BENCH_SUFFIX)}$")
@@ -160,9 +166,10 @@ CASES: tuple[Case, ...] = (
     Case(SERVFAIL_NAME, "unknown"),
     Case(REFUSED_NAME, "unknown"),
     Case(SILENT_NAME, "unknown"),
+    Case(LOOP_NAME, "unknown", dnsmasq=False),
 )
 
-FAULT_DOMAINS = frozenset({SERVFAIL_NAME, REFUSED_NAME, SILENT_NAME})
+FAULT_DOMAINS = frozenset({SERVFAIL_NAME, REFUSED_NAME, SILENT_NAME, LOOP_NAME})
 
 
 def bench_domain(i: int) -> str:
@@ -187,9 +194,14 @@ class _Drop:
 
 
 class ZoneResolver(BaseResolver):  # type: ignore[misc]
-    """Answers from RECORDS as the authoritative server of ZONE_APEX, and counts questions."""
+    """Answers from RECORDS as the authoritative server of ZONE_APEX, and counts questions.
 
-    def __init__(self, records: tuple[Rec, ...] = RECORDS) -> None:
+    A liar (``liar=True``) answers NXDOMAIN for every name, in the zone or not, as captive and
+    broken resolvers do; it still counts the questions.
+    """
+
+    def __init__(self, records: tuple[Rec, ...] = RECORDS, *, liar: bool = False) -> None:
+        self.liar = liar
         self.rrs: dict[tuple[str, str], list[RR]] = {}
         self.names: set[str] = set()
         for rec in records:
@@ -230,6 +242,10 @@ class ZoneResolver(BaseResolver):  # type: ignore[misc]
         with self._lock:
             self.counts[(qname, qtype)] += 1
         reply = request.reply()
+        if self.liar:
+            reply.header.rcode = RCODE.NXDOMAIN
+            reply.add_auth(self.soa)
+            return reply
         if qname == SERVFAIL_NAME:
             reply.header.rcode = RCODE.SERVFAIL
             return reply
@@ -396,9 +412,10 @@ class ZoneServer:
     name = "dnslib"
     negative_soa_ttl: float | None = NEGATIVE_TTL
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0,
+                 *, liar: bool = False) -> None:
         self.host = host
-        self.resolver = ZoneResolver()
+        self.resolver = ZoneResolver(liar=liar)
         self.resolver.latency = latency
         self._requested_port = port
         self._servers: list[socketserver.BaseServer] = []
@@ -502,6 +519,8 @@ def dnsmasq_args(port: int, *, servfail_upstream: int, silent_upstream: int) -> 
     * SERVFAIL: dnsmasq gives it for no local data, only when relaying an upstream's SERVFAIL,
       so the servfail name is forwarded to the dnslib server, which answers SERVFAIL;
     * a name it never answers: forwarded to a black-hole socket (dnsmasq then stays silent);
+    * a CNAME loop: dnsmasq refuses to start with one ("CNAME loop involving ..."), so the loop
+      names run on dnslib only;
     * REFUSED needs no help: a name with no upstream (``--server=/name/#`` under
       ``--no-resolv``) is refused by dnsmasq itself;
     * the generated benchmark zone and the slow-answer names: dnslib only.
@@ -535,7 +554,7 @@ def dnsmasq_args(port: int, *, servfail_upstream: int, silent_upstream: int) -> 
             if any("," in s or '"' in s for s in rec.value):
                 raise ValueError(f"cannot pass {rec.value!r} to dnsmasq")
             args.append(f"--txt-record={rec.name}," + ",".join(rec.value))
-        elif rec.rtype == "CNAME":
+        elif rec.rtype == "CNAME" and rec.name not in LOOP_NAMES:
             args.append(f"--cname={rec.name},{rec.value[0]}")
     return args
 

@@ -67,7 +67,8 @@ class ValidationOptions:
     @classmethod
     def build(cls, base: ValidationOptions | None = None, **keywords: Any) -> ValidationOptions:
         """`base` (or the defaults) with the README's keywords applied: the DNS ones
-        (`nameservers`, `dns_port`, `dns_timeout`, `dns_budget`, `dns_cache`) go to `dns`."""
+        (`nameservers`, `dns_port`, `dns_timeout`, `dns_budget`, `dns_cache`, `dns_canaries`)
+        go to `dns`."""
         options = base if base is not None else cls()
         if not keywords:
             return options
@@ -99,8 +100,9 @@ class OptionKeywords(TypedDict, total=False):
     dns_timeout: float
     dns_budget: float | None
     dns_cache: str | None
+    dns_canaries: tuple[str, ...] | list[str] | None
 
 
 _DNS_KEYWORDS = {"nameservers": "nameservers", "dns_port": "port", "dns_timeout": "timeout",
-                 "dns_budget": "budget", "dns_cache": "cache_path"}
+                 "dns_budget": "budget", "dns_cache": "cache_path", "dns_canaries": "canaries"}
 _FIELDS = frozenset(ValidationOptions.__dataclass_fields__)

@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from dns_server import REFUSED_NAME, SERVFAIL_NAME, SILENT_NAME, ZONE_APEX, BlackHole, ZoneServer
+from dns_server import (
+    LOOP_NAME,
+    REFUSED_NAME,
+    SERVFAIL_NAME,
+    SILENT_NAME,
+    ZONE_APEX,
+    BlackHole,
+    ZoneServer,
+)
 
 from validator import DNSCache, DNSOptions, MXChecker, Validator, validate
 
@@ -21,6 +31,7 @@ def contact(domain: str, local: str = "john") -> dict[str, object]:
 
 
 def checker_for(server: ZoneServer, **options: object) -> MXChecker:
+    options.setdefault("canaries", (f"mx.{ZONE_APEX}",))  # the zone's, not gmail.com
     return MXChecker(nameservers=[server.host], port=server.port, cache=DNSCache(),
                      **options)  # type: ignore[arg-type]
 
@@ -105,7 +116,8 @@ def test_a_chunk_looks_each_domain_up_once(dnslib_server: ZoneServer) -> None:
     results = validator.validate_many(payloads)
     assert [r.ok for r in results[:3]] == [True, False, True]
     assert sum(not r.ok for r in results) == 100
-    assert checker.stats.queries["MX"] == 3
+    # Each domain once, and the canary once for the 100 denials of nxdomain.
+    assert checker.stats.queries["MX"] == 3 + 1
 
 
 def test_async_chunk(dnslib_server: ZoneServer) -> None:
@@ -230,3 +242,88 @@ def test_validator_and_batch_agree_on_addresses_inside_arrays(
     assert bad["error"]["context"][0]["fieldName"] == ["contacts", 1, "email"]
     (unverified,) = (tmp_path / "unv.jsonl").read_text().splitlines()
     assert json.loads(unverified)["line"] == 3
+
+
+# --------------------------------------------------------------------------------------------
+# A resolver that lies, and a CNAME loop (SPEC §6): 1010, never 1002
+# --------------------------------------------------------------------------------------------
+
+PROVIDERS = ("gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "icloud.com", "aol.com",
+             "wp.pl", "onet.pl", "o2.pl", "interia.pl", "gmx.de", "web.de", "proton.me",
+             "yandex.ru", "mail.ru", "orange.fr", "free.fr", "libero.it", "seznam.cz",
+             "live.com")
+
+
+def test_a_cname_loop_is_1010(mx_validator: Validator) -> None:
+    error = mx_validator.validate(contact(LOOP_NAME)).error
+    assert error.code == 1010
+    (entry,) = error.to_dict()["context"]
+    assert entry["errorDescription"] == (
+        f"Deliverability could not be checked: DNS lookup of MX for {LOOP_NAME} failed: its "
+        "CNAME chain loops or is longer than 16 names.")
+
+
+def test_a_liars_denials_are_1010_through_the_api(liar_server: ZoneServer) -> None:
+    validator = Validator("contacts.create", check_mx=True, nameservers=[liar_server.host],
+                          dns_port=liar_server.port, dns_canaries=[f"mx.{ZONE_APEX}"],
+                          dns_cache=None)
+    results = validator.validate_many([contact(d, f"u{i}") for i, d in enumerate(PROVIDERS)])
+    assert {r.error.code for r in results} == {1010}
+    assert all(r.unverified for r in results)
+    assert {r.failures[0].description for r in results} == {
+        f"Deliverability could not be checked: DNS server 127.0.0.1 port {liar_server.port} "
+        f"is treated as down: it says that mx.{ZONE_APEX}, a name that must exist, does not "
+        "exist, so its answers that a domain does not exist are not trusted."}
+
+
+def _provider_rows(path: Path, rows: int) -> None:
+    lines = ["email,name,campaign.campaignId"]
+    lines += [f"user{i}@{PROVIDERS[i % len(PROVIDERS)]},User {i},V3J" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("canaries", [["--dns-canary", f"mx.{ZONE_APEX}"], []],
+                         ids=["given", "built-in"])
+def test_a_batch_run_against_a_liar_is_all_unverified_and_says_so_once(
+        liar_server: ZoneServer, tmp_path: Path, canaries: list[str]) -> None:
+    source = tmp_path / "providers.csv"
+    _provider_rows(source, 400)
+    canary = f"mx.{ZONE_APEX}" if canaries else "gmail.com"
+    before = liar_server.queries(canary, "MX")
+    done = subprocess.run(
+        [sys.executable, "-m", "validator", "check", str(source), "--dns-server",
+         f"{liar_server.host}:{liar_server.port}", *canaries, "-j", "2", "--chunk-size", "50",
+         "--rejects", str(tmp_path / "bad.jsonl"), "--unverified", str(tmp_path / "unv.jsonl"),
+         "--report", str(tmp_path / "report.json")],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["rows"] == {"read": 400, "valid": 0, "invalid": 0, "unverified": 400}
+    assert (tmp_path / "bad.jsonl").read_text() == ""
+    down = (f"DNS server 127.0.0.1 port {liar_server.port} is treated as down: it says that "
+            f"{canary}, a name that must exist, does not exist")
+    assert list(report["dns"]["unknownReasons"]) == [down + ", so its answers that a domain "
+                                                     "does not exist are not trusted."]
+    # Said once in the summary, and in each unverified row's description.
+    assert done.stderr.count("treated as down") == 1, done.stderr
+    assert "unverified 400" in done.stderr
+    entries = [json.loads(line) for line in (tmp_path / "unv.jsonl").read_text().splitlines()]
+    assert len(entries) == 400
+    assert {e["error"]["code"] for e in entries} == {1010}
+    assert all(down in e["error"]["context"][0]["errorDescription"] for e in entries)
+    # One round of canaries for the whole run (gmail.com is also a row's domain: once more).
+    assert liar_server.queries(canary, "MX") - before == 1 + (canary in PROVIDERS)
+
+
+def test_a_batch_run_told_to_ask_no_canaries_believes_the_liar(
+        liar_server: ZoneServer, tmp_path: Path) -> None:
+    source = tmp_path / "providers.csv"
+    _provider_rows(source, 40)
+    done = subprocess.run(
+        [sys.executable, "-m", "validator", "check", str(source), "--dns-server",
+         f"{liar_server.host}:{liar_server.port}", "--no-dns-canaries", "-j", "1",
+         "--report", str(tmp_path / "report.json")],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["rows"] == {"read": 40, "valid": 0, "invalid": 40, "unverified": 0}

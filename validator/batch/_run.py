@@ -250,8 +250,10 @@ class _Run:
                 else:
                     self.failures_in_a_row = 0
             if self.failures_in_a_row >= DNS_GIVE_UP and not self.outage:
-                self.outage = (f"DNS did not answer {self.failures_in_a_row} lookups in a row; "
-                               "not asked again in this run")
+                # A resolver whose canaries showed it lies did answer: say that, not silence.
+                self.outage = self.checker.resolver_down or (
+                    f"DNS did not answer {self.failures_in_a_row} lookups in a row; "
+                    "not asked again in this run")
         return {d: self.verdicts[d] for d in domains}
 
     # -- the outcome of each block -------------------------------------------------------------

@@ -197,6 +197,7 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
           rejects_path: str | None, unverified_path: str | None, report_path: str | None,
           dedupe: bool, suppress_paths: tuple[str, ...], check_mx: bool,
           dns_server: str | None, dns_timeout: float, dns_cache: str | None,
+          dns_canaries: tuple[str, ...], no_dns_canaries: bool,
           always_combine: bool, jobs: int | None, chunk_size: int, quiet: bool,
           schema_dirs: tuple[str, ...]) -> None:
     """Check contact files (CSV, JSON Lines, JSON arrays; gzip; - for stdin) row by row.
@@ -221,7 +222,8 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
         default_registry().get(schema_name)
     except UnknownSchema as exc:
         raise click.UsageError(str(exc.args[0])) from exc
-    dns = dns_from(dns_server, dns_timeout, cache=dns_cache)
+    dns = dns_from(dns_server, dns_timeout, cache=dns_cache, canaries=dns_canaries,
+                   no_canaries=no_dns_canaries)
     addresses: set[str] = set()
     domains: set[str] = set()
     try:

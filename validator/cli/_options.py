@@ -47,9 +47,18 @@ _SECONDS = click.FloatRange(min=0, min_open=True)
 def dns_options(*, check_mx_default: bool | None, budget: float | None = None,
                 cache: bool = True) -> Callable[[_F], _F]:
     """`--check-mx` (a flag, or `--check-mx/--no-check-mx` with a default), `--dns-server`,
-    `--dns-timeout`, `--dns-budget` (where a command has a budget) and `--dns-cache`."""
+    `--dns-timeout`, `--dns-budget` (where a command has a budget), `--dns-cache` and
+    `--dns-canary`/`--no-dns-canaries`."""
 
     def decorate(command: _F) -> _F:
+        command = click.option(
+            "--no-dns-canaries", is_flag=True,
+            help="Ask no canaries: believe the resolver's \"no such domain\".")(command)
+        command = click.option(
+            "--dns-canary", "dns_canaries", metavar="NAME", multiple=True,
+            help="A domain that must exist (repeatable; default: gmail.com, outlook.com, "
+                 "yahoo.com). A resolver that denies it is treated as down: its \"no such "
+                 "domain\" answers are 1010, not 1002.")(command)
         if cache:
             command = click.option(
                 "--dns-cache", "dns_cache", type=click.Path(dir_okay=False),
@@ -74,9 +83,18 @@ def dns_options(*, check_mx_default: bool | None, budget: float | None = None,
 
 
 def dns_from(server: str | None, timeout: float, budget: float | None = None,
-             cache: str | None = None) -> DNSOptions:
+             cache: str | None = None, canaries: tuple[str, ...] = (),
+             no_canaries: bool = False) -> DNSOptions:
     """The DNS options of a command line; a bad value is a usage error naming the option."""
+    if canaries and no_canaries:
+        raise click.UsageError("--dns-canary and --no-dns-canaries exclude each other")
+    chosen = () if no_canaries else (canaries or None)
     try:
-        return DNSOptions.from_server(server, timeout=timeout, budget=budget, cache_path=cache)
+        chosen = DNSOptions(canaries=chosen).canaries
+    except OptionsError as exc:
+        raise click.BadParameter(str(exc), param_hint="--dns-canary") from exc
+    try:
+        return DNSOptions.from_server(server, timeout=timeout, budget=budget, cache_path=cache,
+                                      canaries=chosen)
     except OptionsError as exc:
         raise click.BadParameter(str(exc), param_hint="--dns-server") from exc

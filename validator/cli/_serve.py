@@ -52,7 +52,7 @@ def serve(host: str, port: int, key_file: str | None, no_auth: bool, rate_limit:
           redis_url: str | None, max_body: int, max_depth: int, header_timeout: float,
           body_timeout: float, always_combine: bool,
           check_mx: bool, dns_server: str | None, dns_timeout: float, dns_budget: float,
-          dns_cache: str | None,
+          dns_cache: str | None, dns_canaries: tuple[str, ...], no_dns_canaries: bool,
           schema_dirs: tuple[str, ...], log_level: str, access_log: bool) -> None:
     """Serve the API's routes and POST /validate/{schema} over HTTP: an empty 200/202 for a
     valid request, the API's error body otherwise. GET /openapi.json describes it."""
@@ -64,7 +64,8 @@ def serve(host: str, port: int, key_file: str | None, no_auth: bool, rate_limit:
         # The DNS options are read only when MX checks use them, so an unused --dns-server
         # never keeps the server from starting.
         validation = replace(validation, check_mx=True, dns=dns_from(
-            dns_server, dns_timeout, budget=dns_budget, cache=dns_cache))
+            dns_server, dns_timeout, budget=dns_budget, cache=dns_cache, canaries=dns_canaries,
+            no_canaries=no_dns_canaries))
     app = create_app(key_file=key_file, require_auth=not no_auth,
                      rate_limit=rate_limit, redis_url=redis_url, max_body=max_body,
                      max_depth=max_depth, body_timeout=body_timeout, validation=validation)

@@ -29,13 +29,16 @@ from ._options import (
 @click.option("--pretty", is_flag=True, help="Indent the error body.")
 @schema_dirs_option
 def validate(schema_name: str, file: str, always_combine: bool, check_mx: bool,
-             dns_server: str | None, dns_timeout: float, dns_cache: str | None, pretty: bool,
+             dns_server: str | None, dns_timeout: float, dns_cache: str | None,
+             dns_canaries: tuple[str, ...], no_dns_canaries: bool, pretty: bool,
              schema_dirs: tuple[str, ...]) -> None:
     """Check one JSON payload (FILE, or - for stdin). Prints the API's error body and exits 1
     when the payload would be refused; prints nothing and exits 0 when it is valid."""
     register_schemas(schema_dirs)
     options = ValidationOptions(always_combine=always_combine, check_mx=check_mx,
-                                dns=dns_from(dns_server, dns_timeout, cache=dns_cache))
+                                dns=dns_from(dns_server, dns_timeout, cache=dns_cache,
+                                             canaries=dns_canaries,
+                                             no_canaries=no_dns_canaries))
     try:
         validator = Validator(schema_name, options)
     except UnknownSchema as exc:

@@ -11,13 +11,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ._cache import DNSCache, default_cache
+from ._canaries import BUILTIN_CANARIES, canary_names
 from ._lookup import Lifetimes, LookupFailed, Questions
 from ._loops import run_private, wait_for
+from ._sanity import Canaries
 from ._stats import MXStats
 from ._verdict import DomainVerdict, display_name, normalise_domain, seconds
 
 __all__ = ["MXChecker"]
-
 
 
 class _Abandoned(Exception):
@@ -47,6 +48,12 @@ class MXChecker:
     * ``concurrency`` bounds the lookups in flight at once, per event loop.
     * Checks of a domain whose lookup is already in flight (from any task, thread or loop) wait
       for that lookup instead of asking again.
+    * ``canaries``: names that must exist (``None``: gmail.com, outlook.com, yahoo.com; ``()``:
+      none). When the resolver first says a domain does not exist (or has no MX and no address
+      record), the canaries are asked, all at once, under ``timeout``; if it denies one of them
+      too, it is lying (a captive or broken resolver), and for ``SANITY_HOLD`` seconds its
+      denials are "unknown", not cached, with that reason. A canary it cannot answer proves
+      nothing: denials then stand.
     """
 
     def __init__(
@@ -58,6 +65,7 @@ class MXChecker:
         budget: float | None = None,
         concurrency: int = 64,
         cache: DNSCache | None = None,
+        canaries: Sequence[str] | None = None,
     ) -> None:
         if nameservers is not None and isinstance(nameservers, str):
             raise TypeError("nameservers must be a sequence of addresses, not one string")
@@ -69,6 +77,7 @@ class MXChecker:
             raise ValueError("budget must be positive")
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        names = BUILTIN_CANARIES if canaries is None else canary_names(canaries)
         self.nameservers = tuple(nameservers) if nameservers is not None else None
         self.port = port
         self.timeout = float(timeout)
@@ -83,6 +92,24 @@ class MXChecker:
         self._semaphores = weakref.WeakKeyDictionary()
         self._questions = Questions(nameservers=self.nameservers, port=port,
                                     timeout=self.timeout, stats=self.stats)
+        self._canaries = Canaries(names, self._questions, self.cache, self.stats,
+                                  self._resolver_label()) if names else None
+
+    @property
+    def canaries(self) -> tuple[str, ...]:
+        return self._canaries.names if self._canaries is not None else ()
+
+    @property
+    def resolver_down(self) -> str | None:
+        """Why the resolver is treated as down (its canaries said it lies), while that holds;
+        None otherwise, also before any denial made the canaries be asked."""
+        return self._canaries.distrusted if self._canaries is not None else None
+
+    def _resolver_label(self) -> str:
+        if self.nameservers is None:
+            return "The system's DNS resolver"
+        where = ", ".join(self.nameservers)
+        return f"DNS server {where}" + ("" if self.port == 53 else f" port {self.port}")
 
     def __repr__(self) -> str:
         servers = "system" if self.nameservers is None else ",".join(self.nameservers)
@@ -279,5 +306,12 @@ class MXChecker:
                     DomainVerdict(key, "unknown", e.reason),
                     self.cache.unknown_ttl if e.cacheable else None,
                 )
-            return verdict, (lifetimes.shortest() if lifetimes.cacheable else None)
+        if lifetimes.absent is not None and self._canaries is not None:
+            # Outside the semaphore: the checks waiting here must not hold the slots that
+            # the other domains' lookups need.
+            distrust = await self._canaries.distrust()
+            if distrust is not None:
+                # Not cached: nothing was learnt about this domain.
+                return DomainVerdict(key, "unknown", distrust), None
+        return verdict, (lifetimes.shortest() if lifetimes.cacheable else None)
 

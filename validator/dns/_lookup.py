@@ -50,6 +50,9 @@ class Lifetimes:
     cache: DNSCache
     values: list[float] = field(default_factory=list)
     cacheable: bool = True
+    absent: str | None = None
+    """How the resolver denied the name, where the verdict rests on that alone ("does not
+    exist", "has no MX and no address record"): what a resolver that lies says."""
 
     def positive(self, answer: dns.resolver.Answer) -> None:
         self.values.append(self.cache.positive_lifetime(answer.chaining_result.minimum_ttl))
@@ -155,16 +158,20 @@ class Questions:
             lifetimes.negative(mx.response)
 
             fallback: FallbackType | None = None
+            addressed = False
             for rdtype in ("A", "AAAA"):
                 addrs = await self._ask(resolver, name, rdtype, shown, deadline)
                 if addrs.rrset is None:
                     lifetimes.negative(addrs.response)
                     continue
+                addressed = True
                 lifetimes.positive(addrs)
                 if any(_is_global(r.address) for r in addrs):
                     fallback = "A" if rdtype == "A" else "AAAA"
                     break
             if fallback is None:
+                if not addressed:
+                    lifetimes.absent = "has no MX and no address record"
                 return not_accepting
 
             txt = await self._ask(resolver, name, "TXT", shown, deadline)
@@ -190,6 +197,7 @@ class Questions:
             responses: dict[dns.name.Name, dns.message.Message] = e.kwargs.get("responses") or {}
             for response in responses.values():
                 lifetimes.negative(response)
+            lifetimes.absent = "does not exist"
             return DomainVerdict(key, "undeliverable", f"The domain name {shown} does not exist.")
         except LookupFailed:
             raise
@@ -234,6 +242,14 @@ class Questions:
                 raise self._timed_out(rdtype, shown) from e
             except dns.resolver.NoNameservers as e:
                 errors: list[tuple[Any, ...]] = list(e.kwargs.get("errors") or [])
+                if any(isinstance(err[3], dns.message.ChainTooLong) for err in errors):
+                    # The server answered, with CNAMEs that lead back to themselves (or on past
+                    # dnspython's 16 names): the name cannot be resolved, which is a failed
+                    # lookup, not a name that does not exist.
+                    raise LookupFailed(
+                        f"DNS lookup of {rdtype} for {shown} failed: its CNAME chain loops or "
+                        f"is longer than {dns.message.MAX_CHAIN} names."
+                    ) from e
                 all_servfail = bool(errors) and all(err[3] == "SERVFAIL" for err in errors)
                 if all_servfail and servfails == 0 and deadline - time.monotonic() > 0:
                     servfails += 1

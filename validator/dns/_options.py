@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .._exceptions import OptionsError
+from ._canaries import canary_names
 
 if TYPE_CHECKING:
     from ._checker import MXChecker
@@ -24,6 +25,9 @@ class DNSOptions:
       domains not decided by then are 1010. `None`: no bound beyond `timeout`.
     * `cache_path`: a SQLite file that keeps verdicts between runs; `None`: the process-wide
       in-memory cache.
+    * `canaries`: names that must exist, asked when the resolver first says a domain does not
+      exist; if it denies one of them too, its denials are 1010, not 1002 (SPEC §6). `None`:
+      the built-in gmail.com, outlook.com, yahoo.com, whichever resolver is asked; `()`: none.
 
     Bad values raise `OptionsError` (a `ValueError`) naming the option.
     """
@@ -33,6 +37,7 @@ class DNSOptions:
     timeout: float = 2.0
     budget: float | None = None
     cache_path: str | None = None
+    canaries: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.nameservers is not None:
@@ -50,14 +55,17 @@ class DNSOptions:
         if self.budget is not None and not _positive(self.budget):
             raise OptionsError(f"budget must be a positive number of seconds, "
                                f"got {self.budget!r}")
+        if self.canaries is not None:
+            object.__setattr__(self, "canaries", canary_names(self.canaries))
 
     @classmethod
     def from_server(cls, server: str | None, *, timeout: float = 2.0,
-                    budget: float | None = None, cache_path: str | None = None) -> DNSOptions:
+                    budget: float | None = None, cache_path: str | None = None,
+                    canaries: tuple[str, ...] | None = None) -> DNSOptions:
         """Options for `HOST[:PORT]` (IPv6 as `[::1]:5353`); `None` or "" for the system's
         resolver."""
         if not server:
-            return cls(timeout=timeout, budget=budget, cache_path=cache_path)
+            return cls(timeout=timeout, budget=budget, cache_path=cache_path, canaries=canaries)
         host, port = server, "53"
         if server.startswith("["):
             host, bracket, rest = server[1:].partition("]")
@@ -68,7 +76,7 @@ class DNSOptions:
         if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536 or not host:
             raise OptionsError(f"expected HOST or HOST:PORT, got {server!r}")
         return cls(nameservers=(host,), port=int(port), timeout=timeout, budget=budget,
-                   cache_path=cache_path)
+                   cache_path=cache_path, canaries=canaries)
 
     def checker(self, *, private_cache: bool = False) -> MXChecker:
         """The MX checker these options describe: the one way the package builds one.
@@ -88,7 +96,7 @@ class DNSOptions:
         except (OSError, sqlite3.Error) as exc:
             raise OptionsError(f"cannot use {self.cache_path} as a DNS cache: {exc}") from exc
         return MXChecker(nameservers=self.nameservers, port=self.port, timeout=self.timeout,
-                         budget=self.budget, cache=cache)
+                         budget=self.budget, cache=cache, canaries=self.canaries)
 
 
 def _positive(value: object) -> bool:

@@ -21,6 +21,8 @@ class MXStats:
     inflight_joins: int = 0
     """Checks that waited for a lookup of the same domain already under way."""
     servfail_retries: int = 0
+    canary_checks: int = 0
+    """Rounds of canary questions (see MXChecker's ``canaries``)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -32,6 +34,7 @@ class MXStats:
         with self._lock:
             self.queries.clear()
             self.lookups = self.cache_hits = self.inflight_joins = self.servfail_retries = 0
+            self.canary_checks = 0
 
     def _count(self, what: str, rdtype: str = "") -> None:
         with self._lock:
@@ -45,3 +48,5 @@ class MXStats:
                 self.inflight_joins += 1
             elif what == "servfail_retry":
                 self.servfail_retries += 1
+            elif what == "canary_check":
+                self.canary_checks += 1

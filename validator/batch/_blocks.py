@@ -12,7 +12,11 @@ argument and result pickles.
 from __future__ import annotations
 
 import gc
+import os
+import select
 import signal
+import threading
+import time
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -27,7 +31,7 @@ from .._api import Validator
 from .._catalog import Code, ErrorCatalog
 from .._options import ValidationOptions
 from .._registry import default_registry
-from .._results import Failure, Result, only_unverifiable
+from .._results import ApiError, Failure, Result, only_unverifiable
 from ..dns import DNSOptions
 from ..rules import MXPath, email_ascii_domain, values_at
 from ._dedupe import dedupe_key
@@ -129,26 +133,13 @@ def check_chunk(rows: Sequence[Any], schema_name: str, options: ValidationOption
     worker, rather than in the process that reads), or ``Malformed``."""
     validator = validator_for(schema_name, options, batch)
     catalog = validator.catalog
-    mapper = plan.compiled() if plan is not None else None
-    default_campaign = batch.campaign_id
-    payloads = [row if isinstance(row, Malformed)
-                else with_campaign(mapper(row) if mapper is not None else row,
-                                   default_campaign)
-                for row in rows]
-    readable = [row for row in payloads if not isinstance(row, Malformed)]
-    if options.check_mx:
-        # The run resolved the domains up front; the chunk only applies those answers.
-        results = iter(validator.validate_many(readable, verdicts=verdicts, plain=True))
-    else:
-        # Parsed or mapped rows are JSON data by construction.
-        results = map(partial(validator.validate, plain=True), readable)
     suppress = batch.suppresses
     outcomes: list[RowOutcome] = []
-    for row in payloads:
-        if isinstance(row, Malformed):
+    for row, result in _judge(rows, validator, plan, batch.campaign_id, options.check_mx,
+                              verdicts):
+        if result is None:
             outcomes.append(_malformed(row, catalog))
             continue
-        result = next(results)
         email, campaign_id = identity(row)
         failures = list(result.failures)
         extra = _suppression(row, batch) if suppress else None
@@ -161,9 +152,65 @@ def check_chunk(rows: Sequence[Any], schema_name: str, options: ValidationOption
             failures, catalog, always_combine=options.always_combine)
         assert error is not None
         status = UNVERIFIED if only_unverifiable(failures) else INVALID
-        outcomes.append(RowOutcome(status, tuple(failures), error.to_json(), email,
-                                   campaign_id))
+        outcomes.append(_judged(status, tuple(failures), error, email, campaign_id, catalog))
     return outcomes
+
+
+# Rows mapped and validated at a time with MX checks (which take rows by the batch; without,
+# one at a time). A block's payloads are never all alive at once: under a wide header of dotted
+# names, one CSV row of a few kilobytes maps to megabytes of objects.
+_SLICE = 64
+
+
+def _judge(rows: Sequence[Any], validator: Validator, plan: CsvPlan | None,
+           campaign_id: str | None, check_mx: bool, verdicts: Mapping[str, DomainVerdict]
+           ) -> Iterator[tuple[Any, Result | None]]:
+    """Each row as its payload with its result, in order; a ``Malformed`` row with None."""
+    mapper = plan.compiled() if plan is not None else None
+    # Parsed or mapped rows are JSON data by construction.
+    validate = partial(validator.validate, plain=True)
+    if not check_mx:
+        for row in rows:
+            if row.__class__ is Malformed:
+                yield row, None
+            else:
+                payload = with_campaign(mapper(row) if mapper is not None else row, campaign_id)
+                yield payload, validate(payload)
+        return
+    for start in range(0, len(rows), _SLICE):
+        payloads = [row if row.__class__ is Malformed
+                    else with_campaign(mapper(row) if mapper is not None else row, campaign_id)
+                    for row in rows[start:start + _SLICE]]
+        readable = [p for p in payloads if p.__class__ is not Malformed]
+        # The run resolved the domains up front; this only applies the answers.
+        results = iter(validator.validate_many(readable, verdicts=verdicts, plain=True))
+        for payload in payloads:
+            yield payload, None if payload.__class__ is Malformed else next(results)
+
+
+def _judged(status: int, failures: tuple[Failure, ...], error: ApiError, email: str | None,
+            campaign_id: str | None, catalog: ErrorCatalog) -> RowOutcome:
+    """The outcome of a refused row, with its body as JSON; a body that cannot be written
+    (a value nested past what JSON output follows, an integer past 64 bits) makes the row a
+    1000 that says so, instead of ending the run and losing every other row."""
+    try:
+        return RowOutcome(status, failures, error.to_json(), email, campaign_id)
+    except TypeError as exc:  # orjson.JSONEncodeError is one
+        failure = Failure(Code.VALIDATION_ERROR, (), None, unwritable(exc), keyword="row")
+        body = aggregate([failure], catalog)
+        assert body is not None
+        return RowOutcome(INVALID, (failure,), body.to_json(), email, campaign_id)
+
+
+def unwritable(exc: Exception) -> str:
+    """Why a row's entry cannot be written as JSON, naming the limit it passed."""
+    text = str(exc)
+    if "ecursion" in text:
+        return ("The row nests objects and arrays deeper than the 255 levels its error body "
+                "can be written with")
+    if "64-bit" in text:
+        return "The row holds an integer past the 64-bit range its error body can be written with"
+    return f"The row's error body cannot be written as JSON ({text})"
 
 
 def _malformed(row: Malformed, catalog: ErrorCatalog) -> RowOutcome:
@@ -180,28 +227,13 @@ def _plain_outcomes(rows: Sequence[Any], schema_name: str, options: ValidationOp
     valid row: a valid row is its ``dedupe_key`` (0 without --dedupe)."""
     validator = validator_for(schema_name, options, batch)
     catalog = validator.catalog
-    mapper = plan.compiled() if plan is not None else None
-    default_campaign = batch.campaign_id
     outcomes: list[int | RowOutcome] = []
     append = outcomes.append
-    payloads = [row if row.__class__ is Malformed
-                else with_campaign(mapper(row) if mapper is not None else row,
-                                   default_campaign)
-                for row in rows]
-    if options.check_mx:
-        # The run resolved the domains up front; the block only applies those answers.
-        results: Iterator[Result] = iter(validator.validate_many(
-            [p for p in payloads if p.__class__ is not Malformed], verdicts=verdicts,
-            plain=True))
-    else:
-        # Parsed or mapped rows are JSON data by construction.
-        results = map(partial(validator.validate, plain=True),
-                      [p for p in payloads if p.__class__ is not Malformed])
-    for payload in payloads:
-        if payload.__class__ is Malformed:
+    for payload, result in _judge(rows, validator, plan, batch.campaign_id, options.check_mx,
+                                  verdicts):
+        if result is None:
             append(_malformed(payload, catalog))
             continue
-        result = next(results)
         error = result.error
         if error is None:
             if dedupe:
@@ -212,8 +244,8 @@ def _plain_outcomes(rows: Sequence[Any], schema_name: str, options: ValidationOp
             continue
         email, campaign_id = identity(payload)
         failures = result.failures
-        append(RowOutcome(UNVERIFIED if only_unverifiable(failures) else INVALID, failures,
-                          error.to_json(), email, campaign_id))
+        append(_judged(UNVERIFIED if only_unverifiable(failures) else INVALID, failures, error,
+                       email, campaign_id, catalog))
     return outcomes
 
 
@@ -329,10 +361,18 @@ def original(row: Any, spec: BlockSpec) -> Any:
     return row
 
 
-def output_line(spec: BlockSpec, line: int, original: Any, body: bytes) -> bytes:
-    return orjson.dumps({"source": spec.source, "line": line, "row": original,
-                         "error": orjson.Fragment(body)},
-                        option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+def output_line(spec: BlockSpec, line: int, original: Any, body: bytes, raw: Any = None
+                ) -> bytes:
+    """A reject entry. A row that cannot be written as JSON (nested past 255 levels, an integer
+    past 64 bits) is shown as its ``raw`` text instead."""
+    try:
+        return orjson.dumps({"source": spec.source, "line": line, "row": original,
+                             "error": orjson.Fragment(body)},
+                            option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        shown = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        return orjson.dumps({"source": spec.source, "line": line, "row": shown,
+                             "error": orjson.Fragment(body)}, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def bump(counter: Counter[Any], key: Any, n: int = 1) -> None:
@@ -425,7 +465,7 @@ def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: Valid
         assert isinstance(outcome, RowOutcome)
         status = outcome.status
         assert outcome.body is not None
-        entry = output_line(spec, line, original(row, spec), outcome.body)
+        entry = output_line(spec, line, original(row, spec), outcome.body, raw)
         if status == UNVERIFIED:
             unverified.append((line, dedupe_key(outcome.email, outcome.campaign_id)
                                if dedupe else 0, valid_bytes(raw, newline), entry))
@@ -448,15 +488,54 @@ _worker_setup: tuple[str, ValidationOptions, BatchOptions, tuple[MXPath, ...]] |
 
 
 def init_worker(schema_name: str, options: ValidationOptions, batch: BatchOptions,
-                mx_paths: tuple[MXPath, ...]) -> None:
+                mx_paths: tuple[MXPath, ...], run_pid: int | None = None) -> None:
     global _worker_setup
     # Ctrl-C reaches the whole process group; the parent alone handles it (and stops the
     # workers), instead of every worker printing its own traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if run_pid is not None:
+        _end_with(run_pid)
     _worker_setup = (schema_name, options, batch, mx_paths)
     validator_for(schema_name, options, batch)
     # What is alive now (modules, the compiled schema) lives as long as the worker.
     gc.freeze()
+
+
+def _end_with(pid: int) -> None:
+    """End this worker as soon as process ``pid`` (the run) ends, however it ends (SIGKILL
+    included), rather than outlive it holding its caller's pipes.
+
+    The run is not this worker's parent under the forkserver start method: the server is, and
+    the server itself stays up as long as any worker does (each holds its "alive" pipe), so a
+    parent-death signal would never come. The worker watches the run's process instead: a
+    pidfd becomes readable when that process ends (no polling); without pidfds, it is probed
+    every second."""
+    try:
+        handle: int | None = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)  # the run has already ended
+    except (AttributeError, OSError):
+        handle = None
+
+    def watch() -> None:
+        if handle is not None:
+            select.select([handle], [], [])
+        else:
+            while _alive(pid):
+                time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="validator-run-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def pool_check(block: Block, spec: BlockSpec, verdicts: dict[str, DomainVerdict]

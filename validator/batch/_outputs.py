@@ -28,7 +28,10 @@ class AtomicOutput:
     def __init__(self, path: str) -> None:
         self.path = path
         folder, name = os.path.split(os.path.abspath(path))
-        fd, self.temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder)
+        try:
+            fd, self.temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder)
+        except OSError as exc:
+            raise self._failed(exc) from exc
         # mkstemp makes the file private (0600); the output should get the usual permissions.
         os.chmod(self.temp, 0o666 & ~_umask())
         self._file: IO[bytes] = os.fdopen(fd, "wb", buffering=1 << 20)
@@ -39,28 +42,50 @@ class AtomicOutput:
                                        compresslevel=6)
             self.stream = self._gzip
         self.done = False
+        self.sealed = False
+
+    def _failed(self, exc: OSError) -> InputError:
+        """A fault of the output (a full disk, a folder that cannot be written) ends the run
+        as unusable (exit 2), never as if it were a verdict on the rows."""
+        return InputError(f"cannot write {self.path}: {exc.strerror or exc}; no output file "
+                          "was written")
 
     def write(self, data: bytes) -> None:
-        self.stream.write(data)
+        try:
+            self.stream.write(data)
+        except OSError as exc:
+            raise self._failed(exc) from exc
+
+    def seal(self) -> None:
+        """Put every byte on disk under the temporary name (a full disk shows here)."""
+        if self.sealed:
+            return
+        try:
+            if self._gzip is not None:
+                self._gzip.close()
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+        except OSError as exc:
+            raise self._failed(exc) from exc
+        self.sealed = True
 
     def commit(self) -> None:
-        if self._gzip is not None:
-            self._gzip.close()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self.temp, self.path)
+        self.seal()
+        try:
+            os.replace(self.temp, self.path)
+        except OSError as exc:
+            raise self._failed(exc) from exc
         self.done = True
 
     def discard(self) -> None:
         if self.done:
             return
-        try:
-            if self._gzip is not None:
-                self._gzip.close()
-            self._file.close()
-        except OSError:
-            pass
+        # Each closed on its own: with a full disk, the first close fails too.
+        for handle in (self._gzip, self._file):
+            if handle is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    handle.close()
         with contextlib.suppress(OSError):
             os.unlink(self.temp)
         self.done = True

@@ -23,9 +23,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._exceptions import InputError
 from ..rules import INTEGER_TEXT as _INTEGER
 from ..rules import NUMBER_TEXT as _NUMBER
 from ..rules import SchemaView
+from ._readers import MAX_DEPTH
 
 CUSTOM_FIELDS = "customFieldValues"
 
@@ -170,14 +172,31 @@ class CsvPlan:
 
 _compiled: dict[tuple[Any, ...], Callable[[Sequence[str]], dict[str, Any]]] = {}
 _CACHED = 4096
+# Columns written out in one function. Python's parser and compiler hold a whole source at once,
+# at some kilobytes a line: one function for thousands of columns took gigabytes. In parts of
+# this many columns, each compiled on its own, a wide header costs time and memory in
+# proportion to its columns.
+_PART = 100
+# Paths up to this long are walked inline; longer ones (rare) by one call, so that a column
+# costs a bounded number of lines however deep its path.
+_INLINE_PATH = 4
+
+
+def _put(payload: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = payload
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[path[-1]] = value
 
 
 def _compile(plan: CsvPlan) -> Callable[[Sequence[str]], dict[str, Any]]:
     """Python source for ``payload_slow`` unrolled over the plan's columns, the same steps
     in the same order (so the payload's key order, which orders error entries, is the same)."""
-    names: dict[str, Any] = {"_split": _split, "isinstance": isinstance, "dict": dict,
-                             "list": list}
-    lines = ["def payload(cells):", "    payload = {}"]
+    names: dict[str, Any] = {"_split": _split, "_put": _put, "isinstance": isinstance,
+                             "dict": dict, "list": list}
 
     def converted(convert: Converter | None) -> list[str]:
         """Lines that set ``value`` to the converted ``text``. A cell's text repeats a lot
@@ -194,21 +213,27 @@ def _compile(plan: CsvPlan) -> Callable[[Sequence[str]], dict[str, Any]]:
                 f"            if len({name}_cache) < {_CACHED}:",
                 f"                {name}_cache[text] = value"]
 
+    # The lines of each column, in order, for a function body holding ``cells`` and ``payload``.
+    steps: list[list[str]] = []
     for index, key, convert in plan._top:
-        lines += [f"    text = cells[{index}]", "    if text:", *converted(convert),
-                  f"        payload[{key!r}] = value"]
+        steps.append([f"    text = cells[{index}]", "    if text:", *converted(convert),
+                      f"        payload[{key!r}] = value"])
     for column in plan._nested:
-        lines += [f"    text = cells[{column.index}]", "    if text:", *converted(column.convert),
-                  "        node = payload"]
-        for key in column.path[:-1]:
-            lines += [f"        child = node.get({key!r})",
-                      "        if not isinstance(child, dict):",
-                      f"            child = node[{key!r}] = {{}}",
-                      "        node = child"]
-        lines.append(f"        node[{column.path[-1]!r}] = value")
+        lines = [f"    text = cells[{column.index}]", "    if text:", *converted(column.convert)]
+        if len(column.path) > _INLINE_PATH:
+            lines.append(f"        _put(payload, {column.path!r}, value)")
+        else:
+            lines.append("        node = payload")
+            for key in column.path[:-1]:
+                lines += [f"        child = node.get({key!r})",
+                          "        if not isinstance(child, dict):",
+                          f"            child = node[{key!r}] = {{}}",
+                          "        node = child"]
+            lines.append(f"        node[{column.path[-1]!r}] = value")
+        steps.append(lines)
     if plan.custom_fields:
         names["_separator"] = plan.value_separator
-        lines.append("    values = []")
+        lines = ["    values = []"]
         for custom in plan.custom_fields:
             lines += [f"    text = cells[{custom.index}]", "    if text:",
                       f"        values.append({{'customFieldId': {custom.field_id!r}, "
@@ -220,8 +245,18 @@ def _compile(plan: CsvPlan) -> Callable[[Sequence[str]], dict[str, Any]]:
                   f"            payload[{CUSTOM_FIELDS!r}] = existing + values",
                   "        else:",
                   f"            payload[{CUSTOM_FIELDS!r}] = values"]
-    lines.append("    return payload")
-    exec(compile("\n".join(lines), "<csv plan>", "exec"), names)
+        steps.append(lines)
+    if len(steps) <= _PART:
+        body = [line for step in steps for line in step]
+    else:
+        body = []
+        for number, start in enumerate(range(0, len(steps), _PART)):
+            part = [f"def _part{number}(cells, payload):"]
+            part += [line for step in steps[start:start + _PART] for line in step]
+            exec(compile("\n".join(part), "<csv plan>", "exec"), names)
+            body.append(f"    _part{number}(cells, payload)")
+    source = ["def payload(cells):", "    payload = {}", *body, "    return payload"]
+    exec(compile("\n".join(source), "<csv plan>", "exec"), names)
     function: Callable[[Sequence[str]], dict[str, Any]] = names["payload"]
     return function
 
@@ -253,6 +288,9 @@ def build_plan(header: Sequence[str], view: SchemaView, mapping: Mapping[str, st
         if not target:
             continue
         parts = tuple(p for p in target.split("."))
+        if len(parts) > MAX_DEPTH:
+            raise InputError(f"the column {name[:80]!r} nests {len(parts):,} levels deep, more "
+                             f"than the limit of {MAX_DEPTH}")
         if parts[0] == CUSTOM_FIELDS and len(parts) == 2 and parts[1]:
             plan.custom_fields.append(_CustomField(index, parts[1]))
             continue

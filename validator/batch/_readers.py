@@ -36,9 +36,67 @@ _SAMPLE = 1 << 16
 _GZIP_MAGIC = b"\x1f\x8b"
 _DELIMITERS = (",", ";", "\t", "|")
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
-# A JSON array element larger than this cannot be a contact; past it a parse error is final.
-_MAX_ELEMENT = 16 << 20
 _READ = 1 << 20
+
+# Limits of one row (README, "Limits"): past them a row is refused (1000), or, where the reading
+# cannot find where it ends, the file's reading stops there (exit 2). No real contact comes near.
+MAX_RECORD = 4 << 20
+"""Bytes of one record (a CSV record, a JSON line or array element, the CSV header line)."""
+MAX_SKIP = 64 << 20
+"""How far past its start a record longer than ``MAX_RECORD`` is followed to the next newline
+to be skipped; a line that runs on further ends the reading of its file."""
+MAX_COLUMNS = 2000
+"""Columns of a CSV header."""
+MAX_DEPTH = 64
+"""Levels of objects and arrays in one row (a dotted CSV column counts a level a name)."""
+_SHOWN = 200
+"""Bytes of a refused oversized record that its entry shows."""
+# Bytes that text of the shipped formats never holds, bar a few stray ones: C0 controls but
+# tab, newline, vertical tab, form feed and carriage return.
+_CONTROLS = bytes([*range(0x00, 0x09), *range(0x0E, 0x20)])
+_NOT_CONTROLS = bytes(b for b in range(256) if b not in _CONTROLS)
+
+
+OVERSIZED = f"The record is longer than {MAX_RECORD:,} bytes, the limit of one row"
+
+
+def oversized(data: bytes, encoding: str) -> Malformed:
+    """The refused row of a record longer than ``MAX_RECORD`` (``data`` its bytes, or the
+    first of them): the same whether the cutter or a worker finds it."""
+    return Malformed(OVERSIZED, data[:_SHOWN].decode(encoding, "replace"))
+
+
+DEPTH_DEFECT = (f"The row nests objects and arrays deeper than {MAX_DEPTH} levels, the limit "
+                "of one row")
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` nests objects and arrays more than ``limit`` levels (iteratively: a
+    value deep enough to matter is too deep for recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, dict | list))
+    return False
+
+
+def _deep_json(body: bytes, value: Any) -> bool:
+    # A value cannot nest deeper than it has brackets, so nearly every row skips the walk.
+    return (isinstance(value, dict | list)
+            and body.count(b"{") + body.count(b"[") > MAX_DEPTH and too_deep(value))
+
+
+def refuse_binary(name: str, sample: bytes) -> None:
+    """Refuse an input whose first block is not text (a NUL byte, or many control bytes): an
+    image or an archive would otherwise be read as thousands of malformed CSV rows."""
+    controls = len(sample.translate(None, _NOT_CONTROLS))
+    if b"\0" in sample or controls > len(sample) // 100:
+        raise InputError(f"{name} is not text (it has NUL or control bytes in its first "
+                         f"{_SAMPLE // 1024} KiB), so not CSV, JSON Lines or JSON")
 
 
 class _Closeable(Protocol):
@@ -183,6 +241,8 @@ class Source:
     """The line the first block starts on."""
     line_bytes: float = 80.0
     """Average bytes per line in the first part of the input (to size blocks)."""
+    file: IO[bytes] | None = None
+    """The file opened (not stdin), to tell whether it changed size while it was read."""
 
     @property
     def format(self) -> str:
@@ -195,6 +255,17 @@ class Source:
         self.cutter = cutter
         self.first_line = first_line
         self.line_bytes = len(sample) / max(1, sample.count(b"\n")) if sample else 80.0
+
+    def size_change(self) -> tuple[int, int] | None:
+        """(size when opened, size now) when the file is no longer the size it had when it
+        was opened: truncated or grown while it was read, so its rows are not what it holds."""
+        if self.file is None or self.size is None:
+            return None
+        try:
+            now = os.fstat(self.file.fileno()).st_size
+        except (OSError, ValueError):
+            return None
+        return None if now == self.size else (self.size, now)
 
     def close(self) -> None:
         for handle in reversed(self.closers):
@@ -251,7 +322,8 @@ def open_source(path: str, *, fmt: str | None = None, delimiter: str | None = No
         size = None
     # The first of the surest readers: the table's order breaks ties.
     reader = reader_for(fmt) if fmt else max(READERS.values(), key=lambda r: r.sniff(sample))
-    source = Source(display_name(path), reader, size, position, closers=closers)
+    source = Source(display_name(path), reader, size, position, closers=closers,
+                    file=None if path == "-" else raw)
     reader.open(source, stream, sample, delimiter=delimiter, encoding=encoding)
     return source
 
@@ -281,12 +353,6 @@ def _shown(text: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Byte blocks: the reading process only cuts, the workers parse
 # --------------------------------------------------------------------------------------------
-# A block that cannot find an even number of quotes before a newline (a stray quote) is cut
-# at a newline anyway past this many bytes: its records are then rejected as malformed, and
-# memory stays bounded, instead of the rest of the file becoming one block.
-MAX_BLOCK = 16 << 20
-
-
 def universal_lines(data: bytes) -> int:
     """Lines in ``data`` as a reader with universal newlines counts them (CSV)."""
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
@@ -295,27 +361,74 @@ def universal_lines(data: bytes) -> int:
 def _cut(buf: bytes, target: int, quotes: bool) -> int:
     """The end of the first block in ``buf``: just past the first newline at or after
     ``target`` bytes that is a record boundary (with ``quotes``: with an even number of quote
-    characters before it, so not inside a quoted field). 0 when ``buf`` holds none yet."""
-    end = buf.find(b"\n", max(0, target - 1))
-    if not quotes:
+    characters before it, so not inside a quoted field). 0 when ``buf`` holds none yet.
+
+    A stray quote makes the count odd up to the next quote; when no newline with an even count
+    comes within ``MAX_RECORD`` bytes, the block is cut at the first newline anyway: the record
+    that quote opened is then rejected as malformed, the next block is read afresh, and memory
+    stays bounded."""
+    end = first = buf.find(b"\n", max(0, target - 1))
+    if not quotes or end < 0:
         return end + 1
-    parity = buf.count(b'"', 0, end) & 1 if end >= 0 else 0
-    while end >= 0 and parity:
-        following = buf.find(b"\n", end + 1)
+    parity = buf.count(b'"', 0, end) & 1
+    while parity:
+        # The count changes only at a quote: the next candidate is the first newline after
+        # the next quote (one step a quote, not a line).
+        quote = buf.find(b'"', end + 1)
+        following = buf.find(b"\n", quote + 1) if quote >= 0 else -1
         if following < 0:
-            if len(buf) > MAX_BLOCK + target:
-                return end + 1
-            return 0
+            return first + 1 if len(buf) > MAX_RECORD else 0
         parity ^= buf.count(b'"', end, following) & 1
         end = following
     return end + 1
 
 
-def byte_blocks(source: Source, target: int) -> Iterator[tuple[int, bytes]]:
+def _last_cut(cut: Callable[[bytes, int], int], buf: bytes, target: int) -> int:
+    """The last record boundary before ``target`` in ``buf`` (0: none), given that there is none
+    at or after it: by bisection over ``cut``, which finds a boundary at or after any point."""
+    low, high = 0, target - 1  # a boundary at or after low+1 is known to exist, or low is 0
+    best = 0
+    while low < high:
+        middle = (low + high + 1) // 2
+        end = cut(buf, middle)
+        if end:
+            best, low = end, middle
+        else:
+            high = middle - 1
+    return best
+
+
+def _skip(stream: io.BufferedReader, buf: bytes, count: Callable[[bytes], int],
+          limit: int) -> tuple[int, bytes] | None:
+    """Drop the record ``buf`` starts (holding no newline it can end at) through the next
+    newline: (the lines it spanned, the bytes read after it); None when no newline comes
+    within ``limit`` bytes of its start. Memory stays at one read."""
+    lines = count(buf)
+    seen = len(buf)
+    previous = buf[-1:]
+    while True:
+        data = stream.read(_READ)
+        if not data:
+            return lines, b""
+        at = data.find(b"\n")
+        piece = data if at < 0 else data[:at + 1]
+        # A CR at the end of the last read and a LF at the start of this one are one line end.
+        lines += count(previous + piece) - count(previous) if previous == b"\r" else count(piece)
+        if at >= 0:
+            return lines, data[at + 1:]
+        seen += len(data)
+        if seen > limit:
+            return None
+        previous = data[-1:]
+
+
+def byte_blocks(source: Source, target: int) -> Iterator[tuple[int, bytes | Malformed]]:
     """The rest of an input its reader left to be cut (``Source.cut_into_blocks``) as
     ``(first line, bytes)`` blocks of about ``target`` bytes, each made of whole records. A
-    read error ends the blocks after the one holding the lines read whole before it (then
-    re-raised), so that those rows are still judged."""
+    record longer than ``MAX_RECORD`` comes as ``(its line, Malformed)`` (a refused row; the
+    reading goes on after the next newline), and one that runs on past ``MAX_SKIP`` without
+    one ends the blocks with InputError. A read error ends the blocks after the one holding
+    the lines read whole before it (then re-raised), so that those rows are still judged."""
     stream, cutter = source.stream, source.cutter
     assert stream is not None and cutter is not None
     cut, count = cutter.cut, cutter.count_lines
@@ -324,7 +437,8 @@ def byte_blocks(source: Source, target: int) -> Iterator[tuple[int, bytes]]:
     target = max(1, target)
     while True:
         try:
-            data = stream.read(max(target, _SAMPLE))
+            # Reads grow with a long record, so that it costs linear time.
+            data = stream.read(max(target, _SAMPLE, min(len(buf), MAX_RECORD)))
         except BaseException:
             # The lines read whole before the break are still rows; a line it cut off is not
             # (its last cell could pass, cut short).
@@ -338,7 +452,26 @@ def byte_blocks(source: Source, target: int) -> Iterator[tuple[int, bytes]]:
         while len(buf) >= target:
             end = cut(buf, target)
             if not end:
-                break
+                if len(buf) <= MAX_RECORD:
+                    break
+                # No boundary after the target: the record there may be too long. The whole
+                # records before it go on as a block; it starts the buffer.
+                end = _last_cut(cut, buf, target)
+                if end:
+                    block, buf = buf[:end], buf[end:]
+                    yield line, block
+                    line += count(block)
+                if len(buf) <= MAX_RECORD:
+                    break
+                yield line, oversized(buf, source.dialect.encoding)
+                skipped = _skip(stream, buf, count, MAX_SKIP)
+                if skipped is None:
+                    raise InputError(f"{source.name}: the record at line {line:,} runs on past "
+                                     f"{MAX_SKIP:,} bytes without a line end; the rest of the "
+                                     "file was not read")
+                lines, buf = skipped
+                line += lines
+                continue
             block, buf = buf[:end], buf[end:]
             yield line, block
             line += count(block)
@@ -409,14 +542,18 @@ class CsvReader:
              delimiter: str | None, encoding: str | None) -> None:
         chosen = encoding or sniff_encoding(sample)
         try:
-            codecs.lookup(chosen)
+            codec = codecs.lookup(chosen).name
         except LookupError as exc:
             raise InputError(f"unknown encoding {chosen!r}") from exc
-        is_utf8 = codecs.lookup(chosen).name == "utf-8"
+        if not codec.startswith(("utf-16", "utf-32")):  # where NUL bytes are text
+            refuse_binary(source.name, sample)
+        is_utf8 = codec == "utf-8"
         bom = chosen == "utf-8-sig" or (is_utf8 and sample.startswith(codecs.BOM_UTF8))
         decode_as = "utf-8-sig" if bom else chosen
         if _byte_safe(decode_as) and _first_line_ends_with_lf(sample):
-            first_raw = stream.readline()
+            first_raw = stream.readline(MAX_RECORD + 1)
+            if len(first_raw) > MAX_RECORD:
+                raise _long_header(source.name)
             first = first_raw.decode(decode_as, errors="surrogateescape")
             if not first.strip():
                 source.dialect = Dialect(encoding=chosen, bom=bom)
@@ -428,12 +565,15 @@ class CsvReader:
         # them is rejected on its own instead of the whole file failing at that point.
         text = io.TextIOWrapper(stream, encoding=decode_as, errors="surrogateescape",
                                 newline="")
-        first = text.readline()
+        first = text.readline(MAX_RECORD + 1)
+        if len(first) > MAX_RECORD:
+            raise _long_header(source.name)
         if not first.strip():
             source.dialect = Dialect(encoding=chosen, bom=bom)
             return
         dialect = source.dialect = self._dialect(source.name, first, delimiter, chosen, bom)
-        source.records = _csv_records(text, dialect.delimiter, len(dialect.header))
+        source.records = _csv_records(text, dialect.delimiter, len(dialect.header),
+                                      dialect.encoding)
 
     @staticmethod
     def _dialect(name: str, first: str, delimiter: str | None, encoding: str,
@@ -443,6 +583,9 @@ class CsvReader:
             header = next(csv.reader([first], delimiter=chosen, strict=True))
         except csv.Error as exc:
             raise InputError(f"{name}: the header line cannot be read: {exc}") from exc
+        if len(header) > MAX_COLUMNS:
+            raise InputError(f"{name}: the header has {len(header):,} columns, more than the "
+                             f"limit of {MAX_COLUMNS:,}")
         return Dialect(tuple(h.strip() for h in header), first, chosen, encoding, bom)
 
     def cut(self, buf: bytes, target: int) -> int:
@@ -470,7 +613,8 @@ class CsvReader:
                 lines.append(first_line + start)
                 raw = "".join(physical[start:end])
                 raws.append(raw)
-                rows.append(Malformed(f"Malformed CSV record: {exc}", raw))
+                rows.append(_too_long(raw, dialect.encoding)
+                            or Malformed(f"Malformed CSV record: {exc}", raw))
                 start = end
                 continue
             end = reader.line_num
@@ -480,7 +624,11 @@ class CsvReader:
             if not cells:
                 continue  # a blank line separates nothing and holds no row
             lines.append(line)
-            if not raw.isascii() and _UNDECODABLE.search(raw):
+            long = _too_long(raw, dialect.encoding)
+            if long is not None:
+                raws.append(raw)
+                rows.append(long)
+            elif not raw.isascii() and _UNDECODABLE.search(raw):
                 shown = _shown(raw)
                 raws.append(shown)
                 rows.append(Malformed("Malformed CSV record: bytes that are not valid in the "
@@ -519,41 +667,91 @@ class CsvReader:
         pass  # a CSV file ends with its last row
 
 
-def _csv_records(text: IO[str], delimiter: str, width: int) -> Iterator[Record]:
+def _long_header(name: str) -> InputError:
+    return InputError(f"{name}: the header line is longer than {MAX_RECORD:,} bytes, the limit "
+                      "of one record")
+
+
+def _too_long(raw: str, encoding: str) -> Malformed | None:
+    """The refused row of a record longer than ``MAX_RECORD`` bytes, else None."""
+    # A character is at most 4 bytes in the encodings read here: most rows skip the encoding.
+    if len(raw) * 4 <= MAX_RECORD:
+        return None
+    data = raw.encode(encoding, "surrogateescape")
+    return oversized(data, encoding) if len(data) > MAX_RECORD else None
+
+
+class _LongLine(Exception):
+    """A line longer than ``MAX_RECORD`` characters, raised out of the CSV reader's lines."""
+
+    def __init__(self, head: str, lines: int) -> None:
+        super().__init__(head)
+        self.head = head
+        self.lines = lines
+
+
+def _csv_records(text: IO[str], delimiter: str, width: int, encoding: str
+                 ) -> Iterator[Record]:
     pending: list[str] = []
+    consumed = 0  # physical lines the reader has taken
 
     def lines() -> Iterator[str]:
-        for line in text:
+        nonlocal consumed
+        while True:
+            line = text.readline(MAX_RECORD + 1)
+            if not line:
+                return
+            if len(line) > MAX_RECORD and not line.endswith(("\n", "\r")):
+                # Dropped through its end, one bounded read at a time.
+                head = "".join(pending) + line
+                while line and not line.endswith(("\n", "\r")):
+                    line = text.readline(MAX_RECORD + 1)
+                consumed += 1
+                raise _LongLine(head, consumed)
+            consumed += 1
             pending.append(line)
             yield line
 
-    reader = csv.reader(lines(), delimiter=delimiter, strict=True)
     start = 2
     while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
+        reader = csv.reader(lines(), delimiter=delimiter, strict=True)
+        base = consumed
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except _LongLine as cut_off:
+                # The record is refused; a fresh reader goes on after its line.
+                pending.clear()
+                yield Record(start, cut_off.head[:_SHOWN], defect=OVERSIZED)
+                start = cut_off.lines + 2
+                break
+            except csv.Error as exc:
+                raw = "".join(pending)
+                pending.clear()
+                long = _too_long(raw, encoding)
+                yield Record(start, long.raw if long else raw,
+                             defect=long.description if long else f"Malformed CSV record: {exc}")
+                start = base + reader.line_num + 2
+                continue
             raw = "".join(pending)
             pending.clear()
-            yield Record(start, raw, defect=f"Malformed CSV record: {exc}")
-            start = reader.line_num + 2
-            continue
-        raw = "".join(pending)
-        pending.clear()
-        line, start = start, reader.line_num + 2
-        if not cells:
-            continue  # a blank line separates nothing and holds no row
-        if not raw.isascii() and _UNDECODABLE.search(raw):
-            yield Record(line, _shown(raw),
-                         defect="Malformed CSV record: bytes that are not valid in the file's "
-                                "encoding")
-        elif len(cells) != width:
-            yield Record(line, raw, defect=f"Malformed CSV record: {len(cells)} fields, "
-                                           f"the header has {width}")
-        else:
-            yield Record(line, raw, cells=cells)
+            line, start = start, base + reader.line_num + 2
+            if not cells:
+                continue  # a blank line separates nothing and holds no row
+            long = _too_long(raw, encoding)
+            if long is not None:
+                yield Record(line, long.raw, defect=long.description)
+            elif not raw.isascii() and _UNDECODABLE.search(raw):
+                yield Record(line, _shown(raw),
+                             defect="Malformed CSV record: bytes that are not valid in the "
+                                    "file's encoding")
+            elif len(cells) != width:
+                yield Record(line, raw, defect=f"Malformed CSV record: {len(cells)} fields, "
+                                               f"the header has {width}")
+            else:
+                yield Record(line, raw, cells=cells)
 
 
 # --------------------------------------------------------------------------------------------
@@ -571,6 +769,7 @@ class JsonLinesReader:
 
     def open(self, source: Source, stream: io.BufferedReader, sample: bytes, *,
              delimiter: str | None, encoding: str | None) -> None:
+        refuse_binary(source.name, sample)
         if sample.startswith(codecs.BOM_UTF8):
             stream.read(len(codecs.BOM_UTF8))
         source.cut_into_blocks(stream, self, 1, sample)
@@ -590,11 +789,19 @@ class JsonLinesReader:
                 continue
             lines.append(number)
             raws.append(body)
+            if len(body) > MAX_RECORD:
+                rows.append(oversized(body, "utf-8"))
+                continue
             try:
-                rows.append(loads(body))
+                value = loads(body)
             except orjson.JSONDecodeError as exc:
                 rows.append(Malformed(f"Malformed JSON line: {exc.msg} at column {exc.colno}",
                                       body.decode("utf-8", "replace")))
+                continue
+            if _deep_json(body, value):
+                rows.append(Malformed(DEPTH_DEFECT, body.decode("utf-8", "replace")))
+            else:
+                rows.append(value)
 
     def valid_bytes(self, raw: Any, newline: str) -> bytes:
         if raw.__class__ is bytes:
@@ -638,6 +845,7 @@ class JsonArrayReader:
 
     def open(self, source: Source, stream: io.BufferedReader, sample: bytes, *,
              delimiter: str | None, encoding: str | None) -> None:
+        refuse_binary(source.name, sample)
         source.records = _json_array_records(source, stream)
 
     def parse(self, data: bytes, first_line: int, dialect: Dialect, lines: list[int],
@@ -761,17 +969,33 @@ def _json_array_records(source: Source, stream: io.BufferedReader) -> Iterator[R
             try:
                 value, end = decoder.raw_decode(buf, pos)
             except json.JSONDecodeError as exc:
-                if len(buf) - pos < _MAX_ELEMENT and fill():
+                if len(buf) - pos <= MAX_RECORD and fill():
                     continue
-                yield broken(exc.msg, exc.pos)
+                if len(buf) - pos > MAX_RECORD:
+                    yield broken(f"an element is longer than {MAX_RECORD:,} bytes, the limit "
+                                 "of one row")
+                else:
+                    yield broken(exc.msg, exc.pos)
+                return
+            except RecursionError:
+                # Where it ends cannot be told without following it.
+                yield broken(f"an element nests objects and arrays far deeper than "
+                             f"{MAX_DEPTH} levels, the limit of one row")
                 return
             # A number at the end of the buffer may go on in the next chunk.
-            if end == len(buf) and len(buf) - pos < _MAX_ELEMENT and fill():
+            if end == len(buf) and len(buf) - pos <= MAX_RECORD and fill():
                 continue
             break
         element = buf[pos:end]
         start = here()
         pos = end
+        if len(element) > MAX_RECORD:
+            yield Record(start, element[:_SHOWN], defect=OVERSIZED)
+            continue
+        if isinstance(value, dict | list) and element.count("{") + element.count(
+                "[") > MAX_DEPTH and too_deep(value):
+            yield Record(start, element, defect=DEPTH_DEFECT)
+            continue
         if not element.isascii() and _UNDECODABLE.search(element):
             yield Record(start, _shown(element),
                          defect="Malformed JSON element: bytes that are not valid UTF-8")

@@ -54,8 +54,8 @@ from ._blocks import (
 from ._dedupe import FirstRows
 from ._options import BatchOptions
 from ._outputs import AtomicOutput, ValidWriter
-from ._plan import build_plan
-from ._readers import Format, Record, Source, byte_blocks, open_source
+from ._plan import CsvPlan, build_plan
+from ._readers import MAX_RECORD, Format, Record, Source, byte_blocks, open_source
 
 if TYPE_CHECKING:
     from ..dns import DomainVerdict, MXChecker
@@ -167,7 +167,8 @@ class _Run:
         document, base_uri = registry.get(config.schema_name)
         self.view = SchemaView(document, base_uri, registry.resources())
         self.mx_paths = validator_for(config.schema_name, config.options, config.batch).mx_paths
-        self.files: list[str] = []
+        self.files: dict[int, str] = {}
+        """Names of the inputs opened, by their index in ``config.inputs``."""
         self.pool: ProcessPoolExecutor | None = None
         self.blocks_seen = 0
         self.utf8_specs: dict[int, tuple[BlockSpec, BlockSpec]] = {}
@@ -199,11 +200,16 @@ class _Run:
 
     # -- preparing blocks ----------------------------------------------------------------------
 
-    def spec(self, source: Source) -> BlockSpec:
-        plan = None
-        if source.reader.tabular:
-            plan = build_plan(source.dialect.header, self.view, self.config.mapping,
-                              self.config.list_separator, self.config.value_separator)
+    def plan(self, source: Source) -> CsvPlan | None:
+        """The column plan of a tabular source; InputError for a header past the limits."""
+        if not source.reader.tabular:
+            return None
+        return build_plan(source.dialect.header, self.view, self.config.mapping,
+                          self.config.list_separator, self.config.value_separator)
+
+    def spec(self, source: Source, plan: CsvPlan | None = None) -> BlockSpec:
+        if plan is None:
+            plan = self.plan(source)
         return BlockSpec(source.name, source.reader, source.dialect, plan,
                          self.valid.newline if self.valid is not None else "\n",
                          self.config.batch.dedupe)
@@ -211,9 +217,13 @@ class _Run:
     def blocks(self, source: Source) -> Iterator[Block]:
         config = self.config
         if source.stream is not None:
-            target = _block_bytes() or round(config.chunk_size * source.line_bytes)
-            blocks: Iterator[Any] = (Block(line, data)
-                                     for line, data in byte_blocks(source, target))
+            # (Capped: a first line of 64 KiB would otherwise make blocks of gigabytes.)
+            target = _block_bytes() or min(round(config.chunk_size * source.line_bytes),
+                                           MAX_RECORD)
+            blocks: Iterator[Any] = (
+                Block(line, data) if isinstance(data, bytes)
+                else Block(line, records=[(line, data.raw, None, data.description)])
+                for line, data in byte_blocks(source, target))
         else:
             blocks = _record_blocks(source.records, config.chunk_size)
         # A file that breaks off (truncated gzip, a read error) ends here, so that the rows
@@ -225,6 +235,9 @@ class _Run:
                 return
             except (OSError, EOFError, zlib.error, UnicodeError) as exc:
                 self.summary.input_errors.append(f"cannot read {source.name} to the end: {exc}")
+                return
+            except InputError as exc:  # a record too long to find its end
+                self.summary.input_errors.append(str(exc))
                 return
             yield block
 
@@ -299,7 +312,7 @@ class _Run:
                           always_combine=self.config.options.always_combine)
         assert error is not None
         outcome = RowOutcome(INVALID, tuple(failures), None, email, campaign_id)
-        entry = output_line(spec, line, original(rows[0], spec), error.to_json())
+        entry = output_line(spec, line, original(rows[0], spec), error.to_json(), raws[0])
         return entry, outcome
 
     def settle(self, spec: BlockSpec, file_index: int, result: BlockResult) -> None:
@@ -455,7 +468,7 @@ def _pool(config: RunConfig, mx_paths: tuple[MXPath, ...]) -> ProcessPoolExecuto
     return ProcessPoolExecutor(max_workers=config.jobs, mp_context=context,
                                initializer=_blocks.init_worker,
                                initargs=(config.schema_name, config.options, config.batch,
-                                         mx_paths))
+                                         mx_paths, os.getpid()))
 
 
 def run(config: RunConfig, on_progress: Callable[[Progress], None] | None = None) -> RunSummary:
@@ -476,7 +489,13 @@ def run(config: RunConfig, on_progress: Callable[[Progress], None] | None = None
             except InputError as exc:
                 summary.input_errors.append(str(exc))
                 continue
-            state.files.append(source.name)
+            try:
+                plan = state.plan(source)
+            except InputError as exc:  # a header the rows cannot be mapped under
+                summary.input_errors.append(f"{source.name}: {exc}")
+                source.close()
+                continue
+            state.files[file_index] = source.name
             summary.per_file[source.name] = Counter(read=0, valid=0, invalid=0, unverified=0)
             if state.valid is not None:
                 try:
@@ -487,9 +506,15 @@ def run(config: RunConfig, on_progress: Callable[[Progress], None] | None = None
                     source.close()
                     raise
             try:
-                _run_source(state, source, file_index)
+                _run_source(state, source, state.spec(source, plan), file_index)
             finally:
                 summary.input_errors.extend(source.broken)
+                change = source.size_change()
+                if change is not None:
+                    summary.input_errors.append(
+                        f"{source.name} changed size while it was read ({change[0]:,} bytes "
+                        f"when opened, {change[1]:,} at the end): it was checked as far as it "
+                        f"was read, {summary.per_file[source.name]['read']:,} rows")
                 source.close()
         if state.valid is not None:
             state.valid.finish()
@@ -505,6 +530,10 @@ def run(config: RunConfig, on_progress: Callable[[Progress], None] | None = None
         if state.report is not None:
             state.report.write(orjson.dumps(summary.report(), option=orjson.OPT_INDENT_2
                                             | orjson.OPT_APPEND_NEWLINE))
+        # Every output is complete on disk before any takes its final name: a full disk found
+        # at the end leaves none of them behind.
+        for out in state.outputs:
+            out.seal()
         for out in state.outputs:
             out.commit()
     except BaseException:
@@ -530,10 +559,9 @@ def _timed(timings: dict[str, float], name: str, began: float) -> None:
     timings[name] = timings.get(name, 0.0) + time.perf_counter() - began
 
 
-def _run_source(state: _Run, source: Source, file_index: int) -> None:
+def _run_source(state: _Run, source: Source, spec: BlockSpec, file_index: int) -> None:
     config = state.config
     timings = state.summary.timings
-    spec = state.spec(source)
     mx = bool(state.mx_paths)
     pending: deque[_Pending] = deque()
     # With MX checks a block goes through the pool twice (its domains, then its rows), so

@@ -10,10 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
-
 from .._catalog import Code
-from .._results import Failure, Path
+from .._results import Failure, Path, dumps
 
 _JSON_TYPE_NAMES = {
     bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
@@ -248,7 +246,7 @@ def no_branch_matches(path: Path, value: Any, branches: list[list[Failure]], key
 def _show(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
-    return orjson.dumps(value).decode()
+    return dumps(value).decode()
 
 
 EMOJI = re.compile(

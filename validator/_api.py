@@ -21,7 +21,7 @@ from .rules._email import email_ascii_domain, email_syntax_error
 from .rules._fallback import FallbackEngine
 from .rules._mx_paths import MXPath, mx_paths, values_at
 from .rules._query import QueryShape, is_query_schema, mark_query
-from .rules._quick import QuickCheck, quick_check
+from .rules._quick import MAX_DEPTH, QuickCheck, quick_check, too_deep
 from .rules._schema_view import SchemaView
 
 if TYPE_CHECKING:
@@ -96,6 +96,17 @@ def _parse(payload: Any) -> tuple[Any, Failure | None]:
             return None, Failure(Code.VALIDATION_ERROR, (), None,
                                  f"Malformed JSON: {exc.msg} at {where}", keyword="json")
     return payload, None
+
+
+def _nests_too_deep(payload: Any, data: Any) -> bool:
+    # A text cannot nest deeper than it has brackets, so most texts skip the walk.
+    if isinstance(payload, str):
+        if payload.count("[") + payload.count("{") <= MAX_DEPTH:
+            return False
+    elif isinstance(payload, bytes | bytearray) \
+            and payload.count(b"[") + payload.count(b"{") <= MAX_DEPTH:
+        return False
+    return too_deep(data)
 
 
 def _view(document: Any, base_uri: str, registry: SchemaRegistry) -> SchemaView:
@@ -197,6 +208,8 @@ class Validator:
             quick = self._quick
             if quick is not None and quick(data, plain or isinstance(payload, _TEXT)):
                 return _VALID
+            if _nests_too_deep(payload, data):
+                return self._result(self._too_deep())
             failures = self._engine(data)
             if not failures:
                 return _VALID
@@ -242,6 +255,8 @@ class Validator:
         quick = self._quick
         if quick is not None and quick(data, plain or isinstance(payload, _TEXT)):
             return data, [], self._addresses(data) if self.check_mx else []
+        if _nests_too_deep(payload, data):
+            return None, self._too_deep(), []
         if not self.check_mx:
             return data, self._engine(data), []
         pending: list[tuple[Path, str]] = []
@@ -251,6 +266,14 @@ class Validator:
         finally:
             MX_PENDING.reset(token)
         return data, failures, [(path, addr, email_ascii_domain(addr)) for path, addr in pending]
+
+    def _too_deep(self) -> list[Failure]:
+        """The one entry for a payload past the nesting limit (the quick test in front
+        refuses such payloads too, so a valid payload is never measured twice)."""
+        failure = Failure(Code.VALIDATION_ERROR, (), None,
+                          f"The payload nests objects and arrays deeper than {MAX_DEPTH} levels",
+                          keyword="maxDepth")
+        return mark_query([failure]) if self.query_shape is not None else [failure]
 
     def _addresses(self, data: Any) -> list[tuple[Path, str, str]]:
         """For a payload the quick test accepted: the addresses its `mx` rules look up, as

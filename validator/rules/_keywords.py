@@ -12,6 +12,7 @@ from typing import Any
 
 from .._catalog import Code
 from .._results import Failure, Path, dumps
+from ._patterns import PATTERN_TIMEOUT_MS
 
 _JSON_TYPE_NAMES = {
     bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
@@ -138,6 +139,12 @@ def bad_format(path: Path, value: Any, description: str, keyword: str = "format"
 def no_pattern_match(path: Path, value: str, pattern: str) -> Failure:
     return failure(Code.WRONG_FORMAT, path, value, f"Value does not match the pattern {pattern}",
                    "pattern", regex=pattern)
+
+
+def pattern_timeout(path: Path, value: str, pattern: str) -> Failure:
+    return failure(Code.WRONG_FORMAT, path, value,
+                   f"The value could not be matched against the pattern {pattern} within "
+                   f"{PATTERN_TIMEOUT_MS} ms", "pattern", regex=pattern)
 
 
 def not_allowed_value(path: Path, value: Any, allowed: list[Any], keyword: str) -> Failure:

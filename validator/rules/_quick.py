@@ -237,11 +237,12 @@ def _within_depth(translated: Any) -> dict[str, Any]:
     """The translation, behind a guard that refuses payloads nesting deeper than MAX_DEPTH, so
     that "quick-valid" also means "within the limit" and valid payloads skip the depth walk.
     The guard comes first, so a payload past it is not walked further."""
-    levels = {f"{_DEPTH_DEF}{n}": {"items": {"$ref": f"#/$defs/{_DEPTH_DEF}{n - 1}"},
-                                   "additionalProperties": {"$ref": f"#/$defs/{_DEPTH_DEF}{n - 1}"}}
-              for n in range(1, MAX_DEPTH + 1)}
+    levels: dict[str, Any] = {}
+    for n in range(1, MAX_DEPTH + 1):
+        below = {"$ref": f"#/$defs/{_DEPTH_DEF}{n - 1}"}
+        levels[f"{_DEPTH_DEF}{n}"] = {"items": below, "additionalProperties": below}
     levels[f"{_DEPTH_DEF}0"] = {"type": ["string", "number", "boolean", "null"]}
-    root = {"allOf": [{"$ref": f"#/$defs/{_DEPTH_DEF}{MAX_DEPTH}"}]}
+    root: dict[str, Any] = {"allOf": [{"$ref": f"#/$defs/{_DEPTH_DEF}{MAX_DEPTH}"}]}
     if isinstance(translated, dict):
         # The translation's own `#/$defs/...` references must keep resolving at the root.
         defs = translated.get("$defs", {})

@@ -241,10 +241,15 @@ class Validator:
             data, parse_failure = self._parse(payload)
             if parse_failure is not None:
                 return self._result([parse_failure])
+            text = isinstance(payload, _TEXT)
+            # Text is measured first (by its brackets, mostly); other payloads only when the
+            # quick test, which also bounds their depth, does not let them through.
+            if text and _nests_too_deep(payload, data):
+                return self._result(self._too_deep())
             quick = self._quick
-            if quick is not None and quick(data, plain or isinstance(payload, _TEXT)):
+            if quick is not None and quick(data, plain or text, text):
                 return _VALID
-            if _nests_too_deep(payload, data):
+            if not text and too_deep(data):
                 return self._result(self._too_deep())
             failures = self._engine(data)
             if not failures:
@@ -288,10 +293,13 @@ class Validator:
         data, parse_failure = self._parse(payload)
         if parse_failure is not None:
             return None, [parse_failure], []
+        text = isinstance(payload, _TEXT)
+        if text and _nests_too_deep(payload, data):
+            return None, self._too_deep(), []
         quick = self._quick
-        if quick is not None and quick(data, plain or isinstance(payload, _TEXT)):
+        if quick is not None and quick(data, plain or text, text):
             return data, [], self._addresses(data) if self.check_mx else []
-        if _nests_too_deep(payload, data):
+        if not text and too_deep(data):
             return None, self._too_deep(), []
         if not self.check_mx:
             return data, self._engine(data), []
@@ -304,8 +312,7 @@ class Validator:
         return data, failures, [(path, addr, email_ascii_domain(addr)) for path, addr in pending]
 
     def _too_deep(self) -> list[Failure]:
-        """The one entry for a payload past the nesting limit (the quick test in front
-        refuses such payloads too, so a valid payload is never measured twice)."""
+        """The one entry for a payload past the nesting limit."""
         failure = Failure(Code.VALIDATION_ERROR, (), None,
                           f"The payload nests objects and arrays deeper than {MAX_DEPTH} levels",
                           keyword="maxDepth")

@@ -51,9 +51,11 @@ MAX_DEPTH = 128
 """The deepest nesting of objects and arrays a payload may have (the top-level object or array
 is level 1). Deeper payloads are refused before any rule walks them."""
 
-QuickCheck = Callable[[Any, bool], bool]
-"""``(payload, plain) → bool``; ``plain`` says the payload is known to be JSON data (from a JSON
-parser or built of JSON types), so the walk that checks it is skipped."""
+QuickCheck = Callable[[Any, bool, bool], bool]
+"""``(payload, plain, shallow) → bool``; ``plain`` says the payload is known to be JSON data
+(from a JSON parser or built of JSON types), so the walk that checks it is skipped; ``shallow``
+says it is known to nest at most MAX_DEPTH deep (without it, a plain payload's depth is checked
+in jsonschema-rs, beside the translation)."""
 
 
 class _NoQuickTest(Exception):
@@ -210,19 +212,24 @@ def quick_check(schema: Any, *, assert_formats: bool = True,
         if translated is False:
             return None
         validator = jsonschema_rs.Draft202012Validator(
+            translated, validate_formats=False, pattern_options=jsonschema_rs.RegexOptions())
+        guarded = jsonschema_rs.Draft202012Validator(
             _within_depth(translated), validate_formats=False,
             pattern_options=jsonschema_rs.RegexOptions())
     except Exception:  # _NoQuickTest, or a schema jsonschema-rs refuses for its own reasons
         return None
     is_valid = validator.is_valid
+    is_valid_and_shallow = guarded.is_valid
 
-    def check(payload: Any, plain: bool = False) -> bool:
+    def check(payload: Any, plain: bool = False, shallow: bool = False) -> bool:
         # jsonschema-rs reads a tuple as an array and a Decimal as a number, where the engine
         # sees neither: only JSON data may take the quick way.
-        if not plain and not is_plain_json(payload, MAX_DEPTH):
-            return False
+        if not plain:
+            if not is_plain_json(payload, MAX_DEPTH):
+                return False
+            shallow = True
         try:
-            return bool(is_valid(payload))
+            return bool((is_valid if shallow else is_valid_and_shallow)(payload))
         except Exception:
             # Data jsonschema-rs cannot read (a lone surrogate …): the engine decides.
             return False
@@ -269,13 +276,15 @@ def is_plain_json(value: Any, levels: int) -> bool:
 
 
 def too_deep(value: Any, levels: int = MAX_DEPTH) -> bool:
-    """Whether objects and arrays (of any class) nest deeper than `levels`. Iterative, so a
-    hostile payload cannot exhaust the interpreter's stack while being measured."""
-    stack: list[tuple[Any, int]] = [(value, levels)] if isinstance(value, dict | list) else []
-    while stack:
-        node, left = stack.pop()
-        if left == 0:
-            return True
-        items = node.values() if isinstance(node, dict) else node
-        stack.extend((item, left - 1) for item in items if isinstance(item, dict | list))
-    return False
+    """Whether objects and arrays (of any class) nest deeper than `levels`. Recursive, but
+    never more than `levels` calls deep, so a hostile payload cannot exhaust the stack."""
+    if isinstance(value, dict):
+        items: Any = value.values()
+    elif isinstance(value, list):
+        items = value
+    else:
+        return False
+    if levels == 0:
+        return True
+    below = levels - 1
+    return any(isinstance(item, dict | list) and too_deep(item, below) for item in items)

@@ -5,27 +5,31 @@ one aggregated error."""
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
 
 import orjson
 
 from ._aggregate import aggregate, order
 from ._catalog import DEFAULT_CATALOG, Code
 from ._options import OptionKeywords, ValidationOptions
-from ._registry import SchemaRegistry, check_schema, default_registry
+from ._registry import SchemaRegistry, add_schema_check, check_schema, default_registry
 from ._results import Failure, Path, Result
 from .rules._compile import Compiler, Unsupported
-from .rules._dialect import MX_PENDING
+from .rules._dialect import MX_PENDING, check_keywords
 from .rules._email import email_ascii_domain, email_syntax_error
 from .rules._fallback import FallbackEngine
 from .rules._mx_paths import MXPath, mx_paths, values_at
 from .rules._query import QueryShape, is_query_schema, mark_query
-from .rules._quick import QuickCheck, quick_check
+from .rules._quick import MAX_DEPTH, QuickCheck, quick_check, too_deep
 from .rules._schema_view import SchemaView
 
 if TYPE_CHECKING:
     from .dns import DomainVerdict, MXChecker
+
+# Registration refuses bad values of the engine's keywords, not only validation.
+add_schema_check(check_keywords)
 
 Payload = Mapping[str, Any] | list[Any] | str | bytes | bytearray | memoryview | Any
 
@@ -41,8 +45,43 @@ def _domains(staged: list[_Staged]) -> set[str]:
 _VALID = Result((), None)
 _Engine = Callable[[Any], list[Failure]]
 _Built = tuple[_Engine, QuickCheck | None, tuple[MXPath, ...]]
-_engines: dict[tuple[Any, ...], _Built] = {}
-_engines_lock = threading.Lock()
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class _LRU(Generic[_K, _V]):
+    """A bounded cache, least recently used out first: keys hold user format functions by
+    identity, so a caller passing a new function each call must not grow it without end."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[_K, _V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: _K) -> _V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: _K, value: _V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+ENGINE_CACHE_SIZE = 64
+"""Compiled engines kept for named schemas (per registry, version and rule options)."""
+VALIDATOR_CACHE_SIZE = 64
+"""Validators `validate()` keeps for named schemas (per options, registry and MX checker)."""
+_engines: _LRU[tuple[Any, ...], _Built] = _LRU(ENGINE_CACHE_SIZE)
 
 
 def _build(schema: Any, base_uri: str, registry: SchemaRegistry,
@@ -68,9 +107,8 @@ def _build_engine(schema: Any, base_uri: str, registry: SchemaRegistry, options:
         from referencing.jsonschema import DRAFT202012
 
         resource = DRAFT202012.create_resource(schema)
-        fallback = FallbackEngine(
-            schema, resources.with_resource(base_uri or resource.id() or "", resource), options,
-        )
+        uri = base_uri or resource.id() or ""
+        fallback = FallbackEngine(schema, resources.with_resource(uri, resource), options, uri)
         return fallback.failures
     if node is None:
         return lambda payload: []
@@ -96,6 +134,17 @@ def _parse(payload: Any) -> tuple[Any, Failure | None]:
             return None, Failure(Code.VALIDATION_ERROR, (), None,
                                  f"Malformed JSON: {exc.msg} at {where}", keyword="json")
     return payload, None
+
+
+def _nests_too_deep(payload: Any, data: Any) -> bool:
+    # A text cannot nest deeper than it has brackets, so most texts skip the walk.
+    if isinstance(payload, str):
+        if payload.count("[") + payload.count("{") <= MAX_DEPTH:
+            return False
+    elif isinstance(payload, bytes | bytearray) \
+            and payload.count(b"[") + payload.count(b"{") <= MAX_DEPTH:
+        return False
+    return too_deep(data)
 
 
 def _view(document: Any, base_uri: str, registry: SchemaRegistry) -> SchemaView:
@@ -136,12 +185,10 @@ class Validator:
             self.schema_name: str | None = schema
             document, base_uri = self.registry.get(schema)
             key = (id(self.registry), self.registry.version, schema, options.rules_key())
-            with _engines_lock:
-                built = _engines.get(key)
+            built = _engines.get(key)
             if built is None:
                 built = _build(document, base_uri, self.registry, options)
-                with _engines_lock:
-                    _engines[key] = built
+                _engines.put(key, built)
         else:
             self.schema_name = None
             document, base_uri = dict(schema) if isinstance(schema, Mapping) else schema, ""
@@ -194,9 +241,16 @@ class Validator:
             data, parse_failure = self._parse(payload)
             if parse_failure is not None:
                 return self._result([parse_failure])
+            text = isinstance(payload, _TEXT)
+            # Text is measured first (by its brackets, mostly); other payloads only when the
+            # quick test, which also bounds their depth, does not let them through.
+            if text and _nests_too_deep(payload, data):
+                return self._result(self._too_deep())
             quick = self._quick
-            if quick is not None and quick(data, plain or isinstance(payload, _TEXT)):
+            if quick is not None and quick(data, plain or text, text):
                 return _VALID
+            if not text and too_deep(data):
+                return self._result(self._too_deep())
             failures = self._engine(data)
             if not failures:
                 return _VALID
@@ -239,9 +293,14 @@ class Validator:
         data, parse_failure = self._parse(payload)
         if parse_failure is not None:
             return None, [parse_failure], []
+        text = isinstance(payload, _TEXT)
+        if text and _nests_too_deep(payload, data):
+            return None, self._too_deep(), []
         quick = self._quick
-        if quick is not None and quick(data, plain or isinstance(payload, _TEXT)):
+        if quick is not None and quick(data, plain or text, text):
             return data, [], self._addresses(data) if self.check_mx else []
+        if not text and too_deep(data):
+            return None, self._too_deep(), []
         if not self.check_mx:
             return data, self._engine(data), []
         pending: list[tuple[Path, str]] = []
@@ -251,6 +310,13 @@ class Validator:
         finally:
             MX_PENDING.reset(token)
         return data, failures, [(path, addr, email_ascii_domain(addr)) for path, addr in pending]
+
+    def _too_deep(self) -> list[Failure]:
+        """The one entry for a payload past the nesting limit."""
+        failure = Failure(Code.VALIDATION_ERROR, (), None,
+                          f"The payload nests objects and arrays deeper than {MAX_DEPTH} levels",
+                          keyword="maxDepth")
+        return mark_query([failure]) if self.query_shape is not None else [failure]
 
     def _addresses(self, data: Any) -> list[tuple[Path, str, str]]:
         """For a payload the quick test accepted: the addresses its `mx` rules look up, as
@@ -291,7 +357,7 @@ class Validator:
         return f"Validator({self.schema_name or 'inline schema'!r})"
 
 
-_validators: dict[tuple[Any, ...], Validator] = {}
+_validators: _LRU[tuple[Any, ...], Validator] = _LRU(VALIDATOR_CACHE_SIZE)
 
 
 def validate(payload: Payload, schema: str | Mapping[str, Any] | bool,
@@ -313,5 +379,5 @@ def validate(payload: Payload, schema: str | Mapping[str, Any] | bool,
     if validator is None or validator.registry.version != validator.built_version \
             or (validator._mx_checker is not mx_checker and mx_checker is not None):
         validator = Validator(schema, resolved, registry=registry, mx_checker=mx_checker)
-        _validators[key] = validator
+        _validators.put(key, validator)
     return validator.validate(payload, plain=plain)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,16 @@ ROUTE_KEY = "x-route"
 by the OpenAPI import, read by the web adapters' default routes."""
 
 SHIPPED_BASE = "https://getresponse-validator.invalid/schemas/"
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+
+try:  # optional, as for the quick test: without it jsonschema checks every schema
+    import jsonschema_rs
+
+    _rust_meta: Any = jsonschema_rs.meta
+    _rust_meta_error: Any = jsonschema_rs.ValidationError
+except ImportError:  # pragma: no cover - exercised only where the wheel is missing
+    _rust_meta = None
+    _rust_meta_error = Exception
 
 
 def _shipped_dir() -> Path:
@@ -53,17 +64,50 @@ def dialect_of(schema: Any) -> Any:
         return validator_for(schema, default=Draft202012Validator)
 
 
+_checks: list[Callable[[Any], None]] = []
+
+
+def add_schema_check(check: Callable[[Any], None]) -> None:
+    """One more check every registered or inline schema must pass (it raises `SchemaError`):
+    how the engine's own keywords are checked at registration, by the layer that knows them."""
+    if check not in _checks:
+        _checks.append(check)
+
+
 def check_schema(name: str, schema: Any) -> None:
-    """Refuse a schema that is not valid JSON Schema, naming what is wrong."""
+    """Refuse a schema that is not valid JSON Schema, or whose engine keywords have values the
+    engine cannot use, naming what is wrong."""
     if not isinstance(schema, dict | bool):
         raise SchemaError(f"schema {name!r} must be a JSON object or boolean")
     cls = dialect_of(schema)
+    if _rust_meta is not None and cls is Draft202012Validator and (
+            not isinstance(schema, dict) or schema.get("$schema", DRAFT_2020_12).rstrip("#")
+            == DRAFT_2020_12):
+        # jsonschema's own check takes time quadratic in the number of subschemas (100,000
+        # properties: minutes); jsonschema-rs reads the same 2020-12 metaschema in linear time.
+        try:
+            _rust_meta.validate(schema)
+        except _rust_meta_error as exc:
+            where = "/".join(str(part) for part in exc.instance_path)
+            raise SchemaError(f"schema {name!r} is not a valid JSON Schema: {exc.message}"
+                              f" (at #/{where})") from None
+        except RecursionError as exc:
+            raise SchemaError(f"schema {name!r} nests too deep to be checked") from exc
+        cls = None
     try:
         # Patterns are compiled (and refused) by the compiler, which also knows \p{...}.
-        cls.check_schema(schema, format_checker=None)
+        if cls is not None:
+            cls.check_schema(schema, format_checker=None)
+    except RecursionError as exc:
+        raise SchemaError(f"schema {name!r} nests too deep to be checked") from exc
     except Exception as exc:
         message = getattr(exc, "message", str(exc))
         raise SchemaError(f"schema {name!r} is not a valid JSON Schema: {message}") from exc
+    for check in _checks:
+        try:
+            check(schema)
+        except SchemaError as exc:
+            raise SchemaError(f"schema {name!r}: {exc}") from exc
 
 
 class SchemaRegistry:

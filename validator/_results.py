@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -54,6 +55,87 @@ class Failure:
         return entry
 
 
+BODY_DEPTH = 200
+"""Containers nested deeper than this inside an error body are written as `TOO_DEEP` (orjson
+writes at most 254 levels; payloads past the engine's own limit never get this far)."""
+TOO_DEEP = "[nested too deep to show]"
+_INT_MIN, _INT_END = -(2**63), 2**64
+
+
+def _text(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates (from `json.loads("\\ud800")`) have no UTF-8 form: each becomes
+        # U+FFFD, while a surrogate pair becomes the character it stands for.
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+def _digits(value: int) -> str | None:
+    try:
+        return str(value)
+    except ValueError:  # more digits than sys.get_int_max_str_digits() allows to print
+        return None
+
+
+def _integer(value: int) -> Any:
+    digits = _digits(value)
+    # Outside 64 bits orjson refuses an int: written as the same JSON number.
+    return orjson.Fragment(digits) if digits is not None else \
+        f"[an integer of {value.bit_length()} bits]"
+
+
+def _key(key: Any) -> Any:
+    if isinstance(key, str):
+        return _text(key)
+    if isinstance(key, bool) or key is None or isinstance(key, float):
+        return key
+    if isinstance(key, int):
+        return key if _INT_MIN <= key < _INT_END else \
+            (_digits(key) or f"[an integer of {key.bit_length()} bits]")
+    return _text(str(key))
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """`value` in a form orjson always writes: integers outside 64 bits as the same JSON
+    numbers, lone surrogates as U+FFFD, containers deeper than `BODY_DEPTH` as `TOO_DEEP`."""
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return value if _INT_MIN <= value < _INT_END else _integer(value)
+    if isinstance(value, dict | list | tuple):
+        if depth >= BODY_DEPTH:
+            return TOO_DEEP
+        if isinstance(value, dict):
+            return {_key(k): json_safe(v, depth + 1) for k, v in value.items()}
+        return [json_safe(v, depth + 1) for v in value]
+    return value
+
+
+def _unknown(value: Any) -> Any:
+    # orjson's `default`: objects it has no rule for (a Decimal or a set in a dict passed in).
+    if isinstance(value, Decimal) and value.is_finite():
+        return orjson.Fragment(str(value))
+    if isinstance(value, set | frozenset):
+        return [json_safe(v) for v in value]
+    return _text(str(value))
+
+
+def dumps(value: Any, option: int = 0) -> bytes:
+    """orjson's JSON bytes of `value` (non-string keys allowed), falling back to `json_safe`
+    where orjson refuses: never raises."""
+    option |= orjson.OPT_NON_STR_KEYS
+    try:
+        return orjson.dumps(value, option=option)
+    except TypeError:
+        # Rare (data passed in as Python objects, or schema values): the rewrite costs only
+        # then.
+        return orjson.dumps(json_safe(value), option=option, default=_unknown)
+
+
 def new_uuid() -> str:
     """A random (version 4) UUID as text, without building a `uuid.UUID` object: a refused
     payload in a batch run pays for one of these."""
@@ -89,9 +171,10 @@ class ApiError:
             "uuid": self.uuid,
         }
 
-    def to_json(self) -> bytes:
-        """The body as compact UTF-8 JSON bytes (non-ASCII kept as is)."""
-        return orjson.dumps(self.to_dict(), option=orjson.OPT_NON_STR_KEYS)
+    def to_json(self, *, indent: bool = False) -> bytes:
+        """The body as compact (or, with `indent`, indented) UTF-8 JSON bytes, non-ASCII kept
+        as is. It never raises: what orjson cannot write is written as `json_safe` says."""
+        return dumps(self.to_dict(), orjson.OPT_INDENT_2 if indent else 0)
 
     def __str__(self) -> str:
         return f"{self.code} ({self.http_status}): {self.message}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-import orjson
 
 from .._api import Validator
 from .._exceptions import OptionsError, UnknownSchema
@@ -52,6 +51,5 @@ def validate(schema_name: str, file: str, always_combine: bool, check_mx: bool,
         sys.exit(EXIT_USAGE)
     result = validator.validate(data)
     if result.error is not None:
-        option = orjson.OPT_INDENT_2 if pretty else 0
-        click.echo(orjson.dumps(result.error.to_dict(), option=option).decode())
+        click.echo(result.error.to_json(indent=pretty).decode())
         sys.exit(EXIT_INVALID)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import referencing
 import referencing.exceptions
-import regex
 from referencing.jsonschema import DRAFT202012
 
 from .._catalog import Code
@@ -29,6 +28,7 @@ from . import _keywords as kw
 from ._dialect import FORMATS, KEYWORDS, REGION, Keyword
 from ._formats import standard_checker
 from ._nodes import Cell, Node, flat
+from ._patterns import Search, compile_pattern
 
 if TYPE_CHECKING:
     from referencing._core import Resolver
@@ -225,7 +225,7 @@ class Compiler:
         strings = frozenset(allowed) if allowed is not None else None
         lo = schema.get("minLength", 0)
         hi = schema.get("maxLength", math.inf)
-        search = _regex(schema["pattern"]).search if "pattern" in schema else None
+        search = compile_pattern(schema["pattern"]) if "pattern" in schema else None
         fmt, matches = (self._format_checker(schema)
                         if "format" in schema and self._options.assert_formats else (None, None))
         if matches is not None:
@@ -241,7 +241,7 @@ class Compiler:
                 if (
                     lo <= n <= hi
                     and not (blank and value.isspace())
-                    and (search is None or search(value) is not None)
+                    and (search is None or search(value) is True)
                     and (matches is None or matches(value) is not None)
                     and (fmt is None or fmt(value) is None)
                     and (strings is None or value in strings)
@@ -270,12 +270,14 @@ class Compiler:
     def _engine_keywords(self, schema: dict[str, Any]) -> list[tuple[str, Keyword]]:
         """The engine keywords of the schema that are rules under these options, in the
         table's order."""
+        if KEYWORDS.keys().isdisjoint(schema):
+            return []  # the common case, and a schema of 100,000 properties meets it as often
         return [(name, entry) for name, entry in KEYWORDS.items()
                 if name in schema and entry.enabled(self._options)]
 
     def _string_checks(self, schema: dict[str, Any], _: Any) -> list[Node]:
         checks: list[Node] = []
-        for name, entry in KEYWORDS.items():
+        for name, entry in () if KEYWORDS.keys().isdisjoint(schema) else KEYWORDS.items():
             problem = entry.check(schema[name]) if name in schema and entry.check else None
             if problem is not None:
                 raise SchemaError(f"{name}: {problem}")
@@ -344,7 +346,7 @@ class Compiler:
                                       "maxProperties"))
         properties = {name: self.compile(sub, resolver)
                       for name, sub in schema.get("properties", {}).items()}
-        patterns = [(_regex(p), self.compile(sub, resolver))
+        patterns = [(p, compile_pattern(p), self.compile(sub, resolver))
                     for p, sub in schema.get("patternProperties", {}).items()]
         additional = (self.compile(schema["additionalProperties"], resolver)
                       if "additionalProperties" in schema else None)
@@ -537,29 +539,18 @@ def _length_node(low: int | None, high: int | None) -> Node:
     return node
 
 
-def _regex(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error:
-        pass
-    # Unicode property escapes (\p{Letter}), which JSON Schema patterns may use, need the
-    # `regex` engine; `re` is kept for everything else because it is faster.
-    try:
-        return cast("re.Pattern[str]", regex.compile(pattern))
-    except regex.error as exc:
-        raise SchemaError(f"invalid pattern {pattern!r}: {exc}") from exc
-
-
 def _pattern_node(pattern: str) -> Node:
-    search = _regex(pattern).search
+    search = compile_pattern(pattern)
 
     def node(value: Any, path: Cell, out: list[Failure]) -> None:
-        if isinstance(value, str) and search(value) is None:
-            out.append(kw.no_pattern_match(flat(path), value, pattern))
+        if isinstance(value, str):
+            found = search(value)
+            if found is False:
+                out.append(kw.no_pattern_match(flat(path), value, pattern))
+            elif found is None:
+                out.append(kw.pattern_timeout(flat(path), value, pattern))
 
     return node
-
-
 
 
 def _format_node(checker: FormatChecker) -> Node:
@@ -686,7 +677,7 @@ def _contains_node(contains: Node | None, low: int, high: int | None) -> Node:
 
 
 def _properties_node(properties: dict[str, Node | None],
-                     patterns: list[tuple[re.Pattern[str], Node | None]],
+                     patterns: list[tuple[str, Search, Node | None]],
                      additional: Node | None, required: list[str]) -> Node:
     absent = object()
     get = properties.get
@@ -700,11 +691,17 @@ def _properties_node(properties: dict[str, Node | None],
             matched = check is not absent
             if matched and check is not None:
                 check(item, (path, name), out)  # type: ignore[operator]
-            for name_pattern, sub in patterns:
-                if name_pattern.search(name):
+            for text, name_pattern, sub in patterns:
+                found = name_pattern(name)
+                if found:
                     matched = True
                     if sub is not None:
                         sub(item, (path, name), out)
+                elif found is None:
+                    # Neither matched nor unmatched: the name is reported, never let through.
+                    matched = True
+                    out.append(kw.property_name((*flat(path), name), name,
+                                                kw.pattern_timeout((), name, text)))
             if not matched and additional is not None:
                 if forbid_additional:
                     out.append(kw.unknown_property(flat((path, name)), item))

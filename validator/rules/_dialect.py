@@ -43,6 +43,7 @@ from ._formats import (
     check_url,
 )
 from ._nodes import Cell, Node, flat
+from ._patterns import check_regex
 
 FallbackKeyword = Callable[[Any, Any, Any, Any], Iterator[ValidationError]]
 """A jsonschema keyword function: ``(validator, keyword value, instance, schema) → errors``."""
@@ -337,6 +338,66 @@ KEYWORDS: dict[str, Keyword] = {
         check=_region),
 }
 
+# Where a schema holds subschemas: what `check_keywords` walks (the values of `enum`, `const`,
+# `default` … are data, not schemas).
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions",
+                   "dependentSchemas")
+_SUBSCHEMA_ONE = ("items", "additionalItems", "additionalProperties", "not", "if", "then",
+                  "else", "contains", "propertyNames", "unevaluatedItems",
+                  "unevaluatedProperties", "contentSchema")
+_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
+
+
+def _subschemas(schema: dict[str, Any]) -> Iterator[tuple[str | int, Any]]:
+    for key in _SUBSCHEMA_MAPS:
+        value = schema.get(key)
+        if isinstance(value, dict):
+            for name, sub in value.items():
+                yield f"{key}/{name}", sub
+    for key in _SUBSCHEMA_ONE:
+        if key in schema and not isinstance(schema[key], list):
+            yield key, schema[key]
+    for key in _SUBSCHEMA_LISTS:
+        value = schema.get(key)
+        if isinstance(value, list):
+            for index, sub in enumerate(value):
+                yield f"{key}/{index}", sub
+    legacy = schema.get("dependencies")
+    if isinstance(legacy, dict):
+        for name, sub in legacy.items():
+            if not isinstance(sub, list):
+                yield f"dependencies/{name}", sub
+
+
+def check_keywords(schema: Any) -> None:
+    """Refuse, naming the keyword and where it stands, a value of an engine keyword (or a
+    `pattern`) the rules could not use; made when a schema is registered or given inline,
+    for every subschema, whichever engine later runs it. Iterative: a deep schema cannot
+    exhaust the stack here."""
+    from .._exceptions import SchemaError
+    from ._patterns import check_pattern
+
+    stack: list[tuple[str, Any]] = [("#", schema)]
+    while stack:
+        where, node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        for name, entry in KEYWORDS.items():
+            problem = entry.check(node[name]) if name in node and entry.check else None
+            if problem is not None:
+                raise SchemaError(f"{name}: {problem} (at {where})")
+        if "pattern" in node:
+            problem = check_pattern(node["pattern"])
+            if problem is not None:
+                raise SchemaError(f"pattern: {problem} (at {where})")
+        if isinstance(node.get("patternProperties"), dict):
+            for pattern in node["patternProperties"]:
+                problem = check_pattern(pattern)
+                if problem is not None:
+                    raise SchemaError(f"patternProperties: {problem} (at {where})")
+        stack.extend((f"{where}/{key}", sub) for key, sub in _subschemas(node))
+
+
 FORMATS: dict[str, Format] = {
     "email": Format(check_email, quick={"pattern": QUICK_EMAIL, "maxLength": 254,
                                         "not": {"pattern": QUICK_SPECIAL_USE}}),
@@ -352,4 +413,5 @@ FORMATS: dict[str, Format] = {
     "resource-id": Format(check_resource_id, matcher=RESOURCE_ID_RE.fullmatch,
                           quick={"pattern": "^[A-Za-z0-9]{1,64}$"}),
     "string-boolean": Format(check_string_boolean),
+    "regex": Format(check_regex),
 }

@@ -6,21 +6,25 @@ error is turned into failures by the same builders the compiler uses (`_keywords
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
 import referencing
+import referencing.exceptions
 from jsonschema import FormatChecker, ValidationError
 from jsonschema.protocols import Validator as JsonschemaValidator
 from jsonschema.validators import extend
+from referencing.jsonschema import DRAFT202012
 
 from .._catalog import Code
+from .._exceptions import SchemaError
 from .._options import ValidationOptions
 from .._registry import dialect_of
 from .._results import Failure, Path
 from . import _keywords as kw
 from ._compile import json_key
 from ._dialect import FORMATS, KEYWORDS, EngineError
+from ._patterns import cached_pattern
 
 
 def _format_checker(options: ValidationOptions) -> FormatChecker:
@@ -37,23 +41,101 @@ def _format_checker(options: ValidationOptions) -> FormatChecker:
     return checker
 
 
+def _engine_error(instance: Any, build: Any) -> EngineError:
+    error = EngineError(instance)
+    error.build = build
+    return error
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any
+             ) -> Iterator[ValidationError]:
+    # jsonschema's own searches with `re`, without a time bound.
+    if isinstance(instance, str):
+        found = cached_pattern(pattern)(instance)
+        if found is False:
+            yield ValidationError(f"{instance!r} does not match {pattern!r}")
+        elif found is None:
+            yield _engine_error(instance, lambda path: kw.pattern_timeout(path, instance, pattern))
+
+
+def _pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any, schema: Any
+                        ) -> Iterator[ValidationError]:
+    if not isinstance(instance, dict):
+        return
+    for pattern, subschema in patterns.items():
+        search = cached_pattern(pattern)
+        for name, item in instance.items():
+            found = search(name)
+            if found:
+                yield from validator.descend(item, subschema, path=name, schema_path=pattern)
+            elif found is None:
+                yield _engine_error(instance, lambda path, name=name, pattern=pattern:
+                                    kw.property_name((*path, name), name,
+                                                     kw.pattern_timeout((), name, pattern)))
+
+
+def _check_references(schema: Any, registry: referencing.Registry[Any], base_uri: str) -> None:
+    """Resolve every `$ref` and `$dynamicRef` once, now: jsonschema resolves them only when a
+    payload reaches them, and would fail there."""
+    stack: list[tuple[Any, Any]] = [(schema, registry.resolver(base_uri=base_uri))]
+    while stack:
+        node, resolver = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, resolver) for item in node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("$id"), str) and node is not schema:
+            resolver = resolver.in_subresource(DRAFT202012.create_resource(node))
+        for keyword in ("$ref", "$dynamicRef"):
+            ref = node.get(keyword)
+            if isinstance(ref, str):
+                try:
+                    resolver.lookup(ref)
+                except referencing.exceptions.Unresolvable as exc:
+                    raise SchemaError(f"cannot resolve {keyword} {ref!r}: {exc}") from exc
+        stack.extend((value, resolver) for key, value in node.items()
+                     if key not in _DATA_KEYWORDS)
+
+
+# Keywords whose values are data, never schemas to walk for references.
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
+_PROBES: tuple[Any, ...] = (None, True, 0, "", [], {})
+
+
 class FallbackEngine:
-    def __init__(self, schema: Any, registry: referencing.Registry[Any], options: ValidationOptions
-                 ) -> None:
+    def __init__(self, schema: Any, registry: referencing.Registry[Any], options: ValidationOptions,
+                 base_uri: str = "") -> None:
         base = dialect_of(schema)
-        keywords = {name: entry.fallback for name, entry in KEYWORDS.items()
-                    if entry.fallback is not None and entry.enabled(options)}
+        keywords: dict[str, Any] = {
+            name: entry.fallback for name, entry in KEYWORDS.items()
+            if entry.fallback is not None and entry.enabled(options)}
+        keywords.update(pattern=_pattern, patternProperties=_pattern_properties)
         cls = extend(base, keywords)  # type: ignore[no-untyped-call]
         checker = _format_checker(options) if options.assert_formats else None
         self._validator: JsonschemaValidator = cls(
             schema, registry=registry, format_checker=checker,
         )
         self._schema = schema
+        _check_references(schema, registry, base_uri)
+        try:
+            for probe in _PROBES:
+                self._validator.is_valid(probe)
+        except RecursionError:
+            raise SchemaError("the schema refers to itself without end (a $ref or $dynamicRef "
+                              "loop that reads no part of the payload)") from None
 
     def failures(self, payload: Any) -> list[Failure]:
         out: list[Failure] = []
-        for error in self._validator.iter_errors(payload):
-            out.extend(_convert(error, self._validator))
+        try:
+            for error in self._validator.iter_errors(payload):
+                out.extend(_convert(error, self._validator))
+        except RecursionError:
+            # jsonschema spends several frames per level: a payload within the nesting limit
+            # can still be too deep for it under a recursive schema.
+            return [Failure(Code.VALIDATION_ERROR, (), None,
+                            "The payload nests too deep for this schema to be checked",
+                            keyword="maxDepth")]
         return _dedupe(out)
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
-
 from .._catalog import Code
-from .._results import Failure, Path
+from .._results import Failure, Path, dumps
+from ._patterns import PATTERN_TIMEOUT_MS
 
 _JSON_TYPE_NAMES = {
     bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
@@ -142,6 +141,12 @@ def no_pattern_match(path: Path, value: str, pattern: str) -> Failure:
                    "pattern", regex=pattern)
 
 
+def pattern_timeout(path: Path, value: str, pattern: str) -> Failure:
+    return failure(Code.WRONG_FORMAT, path, value,
+                   f"The value could not be matched against the pattern {pattern} within "
+                   f"{PATTERN_TIMEOUT_MS} ms", "pattern", regex=pattern)
+
+
 def not_allowed_value(path: Path, value: Any, allowed: list[Any], keyword: str) -> Failure:
     if len(allowed) == 1:
         description = f"Value must be {_show(allowed[0])}"
@@ -248,7 +253,7 @@ def no_branch_matches(path: Path, value: Any, branches: list[list[Failure]], key
 def _show(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
-    return orjson.dumps(value).decode()
+    return dumps(value).decode()
 
 
 EMOJI = re.compile(

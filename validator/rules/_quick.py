@@ -45,11 +45,17 @@ try:  # an optional speed-up: without it the engine alone decides
 except ImportError:  # pragma: no cover - exercised only where the wheel is missing
     jsonschema_rs = None  # type: ignore[assignment]
 
-__all__ = ["quick_check"]
+__all__ = ["MAX_DEPTH", "quick_check", "too_deep"]
 
-QuickCheck = Callable[[Any, bool], bool]
-"""``(payload, plain) → bool``; ``plain`` says the payload is known to be JSON data (from a JSON
-parser or built of JSON types), so the walk that checks it is skipped."""
+MAX_DEPTH = 128
+"""The deepest nesting of objects and arrays a payload may have (the top-level object or array
+is level 1). Deeper payloads are refused before any rule walks them."""
+
+QuickCheck = Callable[[Any, bool, bool], bool]
+"""``(payload, plain, shallow) → bool``; ``plain`` says the payload is known to be JSON data
+(from a JSON parser or built of JSON types), so the walk that checks it is skipped; ``shallow``
+says it is known to nest at most MAX_DEPTH deep (without it, a plain payload's depth is checked
+in jsonschema-rs, beside the translation)."""
 
 
 class _NoQuickTest(Exception):
@@ -207,17 +213,23 @@ def quick_check(schema: Any, *, assert_formats: bool = True,
             return None
         validator = jsonschema_rs.Draft202012Validator(
             translated, validate_formats=False, pattern_options=jsonschema_rs.RegexOptions())
+        guarded = jsonschema_rs.Draft202012Validator(
+            _within_depth(translated), validate_formats=False,
+            pattern_options=jsonschema_rs.RegexOptions())
     except Exception:  # _NoQuickTest, or a schema jsonschema-rs refuses for its own reasons
         return None
     is_valid = validator.is_valid
+    is_valid_and_shallow = guarded.is_valid
 
-    def check(payload: Any, plain: bool = False) -> bool:
+    def check(payload: Any, plain: bool = False, shallow: bool = False) -> bool:
         # jsonschema-rs reads a tuple as an array and a Decimal as a number, where the engine
         # sees neither: only JSON data may take the quick way.
-        if not plain and not is_plain_json(payload):
-            return False
+        if not plain:
+            if not is_plain_json(payload, MAX_DEPTH):
+                return False
+            shallow = True
         try:
-            return bool(is_valid(payload))
+            return bool((is_valid if shallow else is_valid_and_shallow)(payload))
         except Exception:
             # Data jsonschema-rs cannot read (a lone surrogate …): the engine decides.
             return False
@@ -225,15 +237,54 @@ def quick_check(schema: Any, *, assert_formats: bool = True,
     return check
 
 
-def is_plain_json(value: Any) -> bool:
+_DEPTH_DEF = "validator:depth"
+
+
+def _within_depth(translated: Any) -> dict[str, Any]:
+    """The translation, behind a guard that refuses payloads nesting deeper than MAX_DEPTH, so
+    that "quick-valid" also means "within the limit" and valid payloads skip the depth walk.
+    The guard comes first, so a payload past it is not walked further."""
+    levels: dict[str, Any] = {}
+    for n in range(1, MAX_DEPTH + 1):
+        below = {"$ref": f"#/$defs/{_DEPTH_DEF}{n - 1}"}
+        levels[f"{_DEPTH_DEF}{n}"] = {"items": below, "additionalProperties": below}
+    levels[f"{_DEPTH_DEF}0"] = {"type": ["string", "number", "boolean", "null"]}
+    root: dict[str, Any] = {"allOf": [{"$ref": f"#/$defs/{_DEPTH_DEF}{MAX_DEPTH}"}]}
+    if isinstance(translated, dict):
+        # The translation's own `#/$defs/...` references must keep resolving at the root.
+        defs = translated.get("$defs", {})
+        root["allOf"].append({k: v for k, v in translated.items() if k != "$defs"})
+        return {**root, "$defs": {**defs, **levels}}
+    root["allOf"].append(translated)
+    return {**root, "$defs": levels}
+
+
+def is_plain_json(value: Any, levels: int) -> bool:
     """Only dicts with string keys, lists, strings, ints, floats, booleans and None — the
-    exact types, as a JSON parser makes them."""
+    exact types, as a JSON parser makes them — nested at most `levels` deep."""
     kind = type(value)
     if kind is dict:
+        if levels == 0:
+            return False
         for key, item in value.items():
-            if type(key) is not str or not is_plain_json(item):
+            if type(key) is not str or not is_plain_json(item, levels - 1):
                 return False
         return True
     if kind is list:
-        return all(is_plain_json(item) for item in value)
+        return levels > 0 and all(is_plain_json(item, levels - 1) for item in value)
     return kind is str or kind is int or kind is float or kind is bool or value is None
+
+
+def too_deep(value: Any, levels: int = MAX_DEPTH) -> bool:
+    """Whether objects and arrays (of any class) nest deeper than `levels`. Recursive, but
+    never more than `levels` calls deep, so a hostile payload cannot exhaust the stack."""
+    if isinstance(value, dict):
+        items: Any = value.values()
+    elif isinstance(value, list):
+        items = value
+    else:
+        return False
+    if levels == 0:
+        return True
+    below = levels - 1
+    return any(isinstance(item, dict | list) and too_deep(item, below) for item in items)

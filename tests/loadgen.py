@@ -1,15 +1,68 @@
 """A small HTTP/1.1 load generator for loopback servers, bounded by a request count and a time
 limit. Raw keep-alive sockets instead of an HTTP client library, so that on one machine the
 client costs as little as possible and the figures say more about the server than the client.
-Used by tests/web/test_web.py and benchmarks/bench_web.py.
+Used by tests/web/test_web.py and benchmarks/bench_web.py, with `serve_process`, the one way
+the tests start a real `validator serve`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve_process(*options: str, key_file: Path | None = None) -> Iterator[int]:
+    """`validator serve` as a real process on a free loopback port, answering /health when
+    this yields its port; stopped on exit. A server that does not come up within 20 s is a
+    RuntimeError carrying the end of its stderr."""
+    port = free_port()
+    command = [sys.executable, "-m", "validator", "serve", "--host", "127.0.0.1",
+               "--port", str(port), *options]
+    if key_file is not None:
+        command += ["--key-file", str(key_file)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as up:
+                    if up.status == 200:
+                        break
+            except (OSError, urllib.error.URLError):
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                if process.poll() is None:
+                    process.kill()
+                _, err = process.communicate(timeout=5)
+                raise RuntimeError(f"validator serve did not start ({command}): "
+                                   f"{err.decode(errors='replace')[-2000:]}")
+            time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
 
 
 def http_request(method: str, path: str, body: bytes = b"",

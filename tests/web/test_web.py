@@ -8,9 +8,7 @@ import asyncio
 import io
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,7 +21,7 @@ import httpx
 import orjson
 import pytest
 from fastapi import Depends, FastAPI, Request
-from loadgen import http_request, run_load
+from loadgen import free_port, http_request, run_load, serve_process
 
 from validator import Code, ErrorCatalog, ValidationOptions, ValidatorError
 from validator.asgi import (
@@ -66,13 +64,6 @@ ERROR_KEYS = ["httpStatus", "code", "codeDescription", "message", "moreInfo", "c
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def assert_error(response: httpx.Response | Any, code: int, status: int) -> dict[str, Any]:
@@ -880,7 +871,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if _in_ci():
             pytest.fail(message + "; CI must install it", pytrace=False)
         pytest.skip(message + ": the Redis rate-limit cases cannot run")
-    port = _free_port()
+    port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -954,7 +945,7 @@ def test_redis_through_wsgi_and_unreachable_store_is_1019(redis_url: str) -> Non
     assert client.post("/v3/contacts", data=VALID, headers=HEADERS).status_code == 202
     assert_error(client.post("/v3/contacts", data=VALID, headers=HEADERS), 1015, 429)
     limiter.close()
-    down = RedisRateLimiter(f"redis://127.0.0.1:{_free_port()}/0")
+    down = RedisRateLimiter(f"redis://127.0.0.1:{free_port()}/0")
     response = flask_app(rate_limiter=down).test_client().post("/v3/contacts", data=VALID,
                                                                headers=HEADERS)
     assert_error(response, 1019, 503)
@@ -985,36 +976,10 @@ def test_openapi_document_bundles_the_shipped_schemas() -> None:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`validator serve` as a real process on a free loopback port."""
-    port = _free_port()
     keys = tmp_path_factory.mktemp("keys") / "keys.txt"
     keys.write_text("k3yAbc123\n")
-    command = [sys.executable, "-m", "validator", "serve"]
-    process = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port),
-                                "--key-file", str(keys)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                _, err = process.communicate(timeout=5) if process.poll() is not None \
-                    else (b"", b"")
-                pytest.fail(f"validator serve did not start: {err.decode()[-2000:]}",
-                            pytrace=False)
-            time.sleep(0.05)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+    with serve_process(key_file=keys) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_serve_answers_routes_validate_health_and_openapi(service: str) -> None:

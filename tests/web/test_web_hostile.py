@@ -10,8 +10,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import orjson
 import pytest
 from flask import Flask
 from loadgen import http_request, read_response
+from loadgen import serve_process as serve
 
 from validator import Code
 from validator.asgi import ValidationMiddleware as AsgiMiddleware
@@ -36,41 +35,6 @@ HEAVY = orjson.dumps({"email": "a" * 1_000_000 + "@example.com",
                       "campaign": {"campaignId": "pV3r"}})
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def serve(*options: str, key_file: Path | None = None) -> Iterator[int]:
-    """`validator serve` as a real process on a free loopback port; stopped on exit."""
-    port = _free_port()
-    command = [sys.executable, "-m", "validator", "serve", "--host", "127.0.0.1",
-               "--port", str(port), *options]
-    if key_file is not None:
-        command += ["--key-file", str(key_file)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"validator serve did not start: {command}", pytrace=False)
-            time.sleep(0.05)
-        yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 def api_error(status: int, body: bytes, code: int, http_status: int) -> dict[str, Any]:

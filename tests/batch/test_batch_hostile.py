@@ -15,11 +15,10 @@ import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from test_batch import CHECK, jsonl, report
 
-CHECK = [sys.executable, "-m", "validator", "check"]
 # Runs a command and prints its peak RSS (KiB) on the last line of stderr: the memory of one
 # run, apart from anything else this test process ever waited for.
 MEASURED = [sys.executable, "-c",
@@ -39,17 +38,6 @@ def run(*args: str | Path, timeout: float = 120, measure: bool = False,
 
 def peak_mib(result: subprocess.CompletedProcess[bytes]) -> float:
     return int(result.stderr.splitlines()[-1]) / 1024
-
-
-def jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def report(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    rows = data["rows"]
-    assert rows["read"] == rows["valid"] + rows["invalid"] + rows["unverified"]
-    return data
 
 
 def one_sentence(result: subprocess.CompletedProcess[bytes]) -> str:

@@ -137,28 +137,25 @@ def _chars_regex(chars: str | list[str]) -> re.Pattern[str]:
     return re.compile("[" + "".join(re.escape(c) for c in chars) + "]")
 
 
-def _forbidden_words_node(words: list[str]) -> Node:
-    pattern = words_regex(words)
+def _search_node(pattern: re.Pattern[str], build: Callable[[Path, str, str], Failure]
+                 ) -> Node:
+    """A string that `pattern` finds something in fails with `build(path, value, found)`."""
 
     def node(value: Any, path: Cell, out: list[Failure]) -> None:
         if isinstance(value, str):
             match = pattern.search(value)
             if match is not None:
-                out.append(kw.forbidden_word(flat(path), value, match.group()))
+                out.append(build(flat(path), value, match.group()))
 
     return node
+
+
+def _forbidden_words_node(words: list[str]) -> Node:
+    return _search_node(words_regex(words), kw.forbidden_word)
 
 
 def _forbidden_chars_node(chars: str | list[str]) -> Node:
-    pattern = _chars_regex(chars)
-
-    def node(value: Any, path: Cell, out: list[Failure]) -> None:
-        if isinstance(value, str):
-            match = pattern.search(value)
-            if match is not None:
-                out.append(kw.forbidden_character(flat(path), value, match.group()))
-
-    return node
+    return _search_node(_chars_regex(chars), kw.forbidden_character)
 
 
 def _emoji_node(value: Any, path: Cell, out: list[Failure]) -> None:

@@ -360,6 +360,10 @@ class Validator:
 _validators: _LRU[tuple[Any, ...], Validator] = _LRU(VALIDATOR_CACHE_SIZE)
 
 
+_DEFAULT_OPTIONS = ValidationOptions()
+_DEFAULT_KEY = _DEFAULT_OPTIONS.key()
+
+
 def validate(payload: Payload, schema: str | Mapping[str, Any] | bool,
              options: ValidationOptions | None = None, *, plain: bool = False,
              registry: SchemaRegistry | None = None, mx_checker: MXChecker | None = None,
@@ -370,11 +374,16 @@ def validate(payload: Payload, schema: str | Mapping[str, Any] | bool,
     Validators for named schemas are cached, so repeated calls cost a dictionary lookup.
     `plain=True` is `Validator.validate`'s promise that a dict or list holds JSON data only.
     """
-    resolved = ValidationOptions.build(options, **keywords)
+    if options is None and not keywords:
+        # The common call: no options object to build or key to compute per payload.
+        resolved, options_key = _DEFAULT_OPTIONS, _DEFAULT_KEY
+    else:
+        resolved = ValidationOptions.build(options, **keywords)
+        options_key = resolved.key()
     if not isinstance(schema, str):
         return Validator(schema, resolved, registry=registry,
                          mx_checker=mx_checker).validate(payload, plain=plain)
-    key = (schema, resolved.key(), id(registry), id(mx_checker))
+    key = (schema, options_key, id(registry), id(mx_checker))
     validator = _validators.get(key)
     if validator is None or validator.registry.version != validator.built_version \
             or (validator._mx_checker is not mx_checker and mx_checker is not None):

@@ -172,3 +172,19 @@ def test_invalid_schemas_are_refused_with_a_reason(tmp_path: Path) -> None:
         Validator({"pattern": "("}, registry=registry)
     with pytest.raises(SchemaError, match="cannot resolve"):
         Validator({"$ref": "missing.json"}, registry=registry)
+
+
+def test_a_new_registry_never_gets_a_freed_ones_compiled_engine() -> None:
+    # Found by the fuzz run: the engine cache keyed on id(registry), and a registry made
+    # after another was freed could take its id, and with the same name and version its
+    # engine too.
+    ids = set()
+    for round_ in range(50):
+        registry = SchemaRegistry(shipped=False)
+        kind = "string" if round_ % 2 else "integer"
+        registry.register("fuzz.same-name", {"type": kind})
+        assert Validator("fuzz.same-name", registry=registry).validate(b"1").ok \
+            is (kind == "integer")
+        ids.add(id(registry))
+        del registry
+    assert len(ids) < 50  # the ids were reused, so the test did test something

@@ -184,7 +184,7 @@ class Validator:
         if isinstance(schema, str):
             self.schema_name: str | None = schema
             document, base_uri = self.registry.get(schema)
-            key = (id(self.registry), self.registry.version, schema, options.rules_key())
+            key = (self.registry.serial, self.registry.version, schema, options.rules_key())
             built = _engines.get(key)
             if built is None:
                 built = _build(document, base_uri, self.registry, options)

@@ -3,6 +3,7 @@ or a folder of `*.json`). Schemas can `$ref` one another by their `$id` or file 
 
 from __future__ import annotations
 
+import itertools
 import threading
 import warnings
 from collections.abc import Callable
@@ -93,7 +94,12 @@ def check_schema(name: str, schema: Any) -> None:
                               f" (at #/{where})") from None
         except RecursionError as exc:
             raise SchemaError(f"schema {name!r} nests too deep to be checked") from exc
-        cls = None
+        except UnicodeEncodeError:
+            # A lone surrogate (json.loads lets "\ud800" through) cannot be handed to Rust;
+            # jsonschema's own check below reads it.
+            pass
+        else:
+            cls = None
     try:
         # Patterns are compiled (and refused) by the compiler, which also knows \p{...}.
         if cls is not None:
@@ -110,6 +116,9 @@ def check_schema(name: str, schema: Any) -> None:
             raise SchemaError(f"schema {name!r}: {exc}") from exc
 
 
+_SERIALS = itertools.count()
+
+
 class SchemaRegistry:
     """Schemas by name. Thread-safe; `version` changes whenever a schema is added."""
 
@@ -117,6 +126,9 @@ class SchemaRegistry:
         self._schemas: dict[str, tuple[Any, str]] = {}
         self._lock = threading.Lock()
         self.version = 0
+        # Unique for the life of the process (an id() is reused once the registry is freed):
+        # what the compiled-engine cache keys on, with `version`.
+        self.serial = next(_SERIALS)
         self._resources: referencing.Registry[Any] | None = None
         if shipped:
             self.register_dir(_shipped_dir(), base=SHIPPED_BASE)

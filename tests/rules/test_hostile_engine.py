@@ -135,6 +135,18 @@ def test_a_deep_query_is_refused_as_a_query() -> None:
     assert failure.keyword == "maxDepth" and failure.validation_type == "query"
 
 
+@pytest.mark.parametrize("depth", [MAX_DEPTH, 2_000])
+def test_a_deep_nested_query_mapping_is_refused_not_a_recursion_error(depth: int) -> None:
+    # Found by benchmarks/fuzz.py: a nested mapping given as the query was converted to the
+    # schema's types by a walk that ran before the depth check.
+    query: Any = "1"
+    for _ in range(depth):
+        query = {"a": query}
+    result = validate({"query": query}, "contacts.list.query")
+    [failure] = result.failures
+    assert failure.keyword == "maxDepth" and failure.validation_type == "query"
+
+
 def test_the_old_recursion_errors_are_gone() -> None:
     deep = nest(400)
     payload = {"email": "a@b.cd", "campaign": {"campaignId": "x"}, "name": deep}
@@ -304,3 +316,21 @@ def test_fresh_format_functions_do_not_grow_the_caches() -> None:
     key_count = len(_api._validators)
     validate({"sku": "x"}, "sku", registry=registry, formats=fixed)
     assert len(_api._validators) == key_count
+
+
+@pytest.mark.parametrize("registered", [False, True])
+def test_a_schema_holding_a_lone_surrogate_registers_and_answers(registered: bool) -> None:
+    # Found by the fuzz tests: json.loads lets "\ud800" through, and the metaschema check in
+    # Rust raised UnicodeEncodeError on it.
+    document = {"type": "object", "properties": {"\ud800": {"enum": ["\udfff"]}},
+                "required": ["\ud800"]}
+    if registered:
+        registry = SchemaRegistry(shipped=False)
+        registry.register("surrogates", document)
+        checker = Validator("surrogates", registry=registry)
+    else:
+        checker = Validator(document)
+    assert checker.validate({"\ud800": "\udfff"}).ok
+    wrong = checker.validate({"\ud800": "x"})
+    assert wrong.error is not None and wrong.error.code == Code.WRONG_FORMAT
+    assert b'"fieldName":["\xef\xbf\xbd"]' in wrong.error.to_json()

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .._results import Failure
+from ._quick import MAX_DEPTH
 from ._schema_view import INTEGER_TEXT, NUMBER_TEXT, SchemaView
 
 QUERY = "query"
@@ -133,6 +134,10 @@ class QueryShape:
         return self._types(path) == {"array"}
 
     def _walk(self, path: list[str], value: Any) -> Any:
+        if len(path) > MAX_DEPTH:
+            # Past the nesting limit the value is left as given, unconverted: the depth check
+            # that follows refuses the payload, and the walk never outruns the stack.
+            return value
         if isinstance(value, Mapping):
             return {k: self._walk([*path, str(k)], v) for k, v in value.items()}
         if isinstance(value, list):

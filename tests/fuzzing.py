@@ -380,7 +380,7 @@ def asgi_call(variant: int, method: str, path: str, query: bytes,
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
              "method": method, "scheme": "http", "path": path,
-             "raw_path": path.encode("utf-8", "surrogateescape"), "query_string": query,
+             "raw_path": path.encode("utf-8", "surrogatepass"), "query_string": query,
              "root_path": "", "headers": headers, "client": ("127.0.0.1", 50000),
              "server": ("testserver", 80)}
     FAULTS.last = None

@@ -13,6 +13,7 @@ import orjson
 
 from ._aggregate import aggregate, order
 from ._catalog import DEFAULT_CATALOG, Code
+from ._exceptions import SchemaError
 from ._options import OptionKeywords, ValidationOptions
 from ._registry import SchemaRegistry, add_schema_check, check_schema, default_registry
 from ._results import Failure, Path, Result
@@ -23,6 +24,7 @@ from .rules._fallback import FallbackEngine
 from .rules._mx_paths import MXPath, mx_paths, values_at
 from .rules._query import QueryShape, is_query_schema, mark_query
 from .rules._quick import MAX_DEPTH, QuickCheck, quick_check, too_deep
+from .rules._ref_loops import check_reference_loops
 from .rules._schema_view import SchemaView
 
 if TYPE_CHECKING:
@@ -90,17 +92,23 @@ def _build(schema: Any, base_uri: str, registry: SchemaRegistry,
     addresses MX checks look up. With MX checks the quick test only stands in for the engine
     when those paths are exactly where the `mx` rules look (then the addresses are read from
     them)."""
-    found = mx_paths(_view(schema, base_uri, registry)) if options.check_mx else None
-    quick = None if found is not None and not found.exact else quick_check(
-        schema, assert_formats=options.assert_formats,
-        custom_formats=frozenset(options.formats))
-    paths = found.paths if found is not None else ()
-    return _build_engine(schema, base_uri, registry, options), quick, paths
+    try:
+        found = mx_paths(_view(schema, base_uri, registry)) if options.check_mx else None
+        quick = None if found is not None and not found.exact else quick_check(
+            schema, assert_formats=options.assert_formats,
+            custom_formats=frozenset(options.formats))
+        paths = found.paths if found is not None else ()
+        return _build_engine(schema, base_uri, registry, options), quick, paths
+    except RecursionError:
+        # Registration bounds a schema's depth only as far as the metaschema check reaches:
+        # data nested in it (a `const` hundreds deep) can outrun the compiler's stack.
+        raise SchemaError("the schema nests too deep to be compiled") from None
 
 
 def _build_engine(schema: Any, base_uri: str, registry: SchemaRegistry, options: ValidationOptions
                   ) -> _Engine:
     resources = registry.resources()
+    check_reference_loops(schema, resources, base_uri)
     try:
         node = Compiler(resources, options).compile_root(schema, base_uri)
     except Unsupported:

@@ -334,3 +334,71 @@ def test_a_schema_holding_a_lone_surrogate_registers_and_answers(registered: boo
     wrong = checker.validate({"\ud800": "x"})
     assert wrong.error is not None and wrong.error.code == Code.WRONG_FORMAT
     assert b'"fieldName":["\xef\xbf\xbd"]' in wrong.error.to_json()
+
+
+@pytest.mark.parametrize("schema", [
+    {"$schema": "http://json-schema.org/draft-07/schema#", "additionalProperties": False,
+     "patternProperties": {RUNAWAY: {}}},
+    {"$schema": "http://json-schema.org/draft-07/schema#",
+     "additionalProperties": {"type": "string"}, "patternProperties": {RUNAWAY: {}}},
+    {"unevaluatedProperties": False, "patternProperties": {RUNAWAY: {}}},
+    {"unevaluatedProperties": False, "allOf": [{"properties": {"b": {}}}],
+     "patternProperties": {RUNAWAY: {}}},
+], ids=["additional-false", "additional-schema", "unevaluated", "unevaluated-allOf"])
+def test_the_fallback_matches_property_names_under_the_time_bound(schema: dict[str, Any]) -> None:
+    # additionalProperties / unevaluatedProperties matched names with jsonschema's own `re`.
+    started = time.monotonic()
+    result = validate({ATTACK: 1, "b": 2, "aa": 3}, schema)
+    assert time.monotonic() - started < 10  # `re` alone: hours
+    entries = {(f.field_name, f.code, "could not be matched" in f.description)
+               for f in result.failures}
+    assert ((ATTACK,), Code.WRONG_FORMAT, True) in entries  # reported, not let through
+    assert ((ATTACK,), Code.WRONG_FORMAT, False) not in entries  # and not twice
+    assert not any(f.field_name == ("aa",) for f in result.failures)
+    unknown_b = schema.get("additionalProperties") is False or (
+        "unevaluatedProperties" in schema and "allOf" not in schema)
+    assert ((("b",), Code.WRONG_FORMAT, False) in entries) is unknown_b
+
+
+@pytest.mark.parametrize("schema", [
+    {"properties": {"v": {"$ref": "#/properties/v"}}},
+    {"properties": {"v": {"$ref": "#/properties/v", "minLength": 1}}},
+    {"$defs": {"a": {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/a"}]}},
+     "properties": {"v": {"$ref": "#/$defs/a"}}},
+    {"properties": {"v": {"oneOf": [{"maxProperties": 0}, {"$ref": "#/properties/v"}]}}},
+    {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"not": {"$ref": "#/$defs/a"}}},
+     "properties": {"v": {"$ref": "#/$defs/a"}}},
+    {"properties": {"v": {"if": {"type": "string"}, "then": {"$ref": "#/properties/v"}}}},
+    {"$ref": "#"},
+], ids=["ref", "ref-beside-a-rule", "anyOf", "oneOf", "ref-not-ref", "if-then", "root"])
+def test_compiled_schemas_that_loop_in_place_are_refused_when_built(schema: dict[str, Any]
+                                                                    ) -> None:
+    # Found by benchmarks/fuzz.py: the compiled engine followed these until RecursionError
+    # at validation (README: such loops are refused when a Validator is built).
+    with pytest.raises(SchemaError, match="refers to itself without end"):
+        Validator(schema)
+    registry = SchemaRegistry(shipped=False)
+    registry.register("loop", schema)
+    with pytest.raises(SchemaError, match="refers to itself without end"):
+        Validator("loop", registry=registry)
+
+
+@pytest.mark.parametrize("schema", [
+    {"properties": {"v": {"$ref": "#"}}},
+    {"items": {"$ref": "#"}},
+    {"$defs": {"node": {"properties": {"next": {"$ref": "#/$defs/node"}}}},
+     "$ref": "#/$defs/node"},
+    {"additionalProperties": {"anyOf": [{"type": "integer"}, {"$ref": "#"}]}},
+], ids=["properties", "items", "linked-list", "additional"])
+def test_recursive_schemas_that_read_deeper_still_compile(schema: dict[str, Any]) -> None:
+    checker = Validator(schema)
+    assert checker.validate({"v": {"v": {}}, "next": {"next": {}}}).ok in (True, False)
+    assert checker.validate(nest(MAX_DEPTH + 1)).failures[0].keyword == "maxDepth"
+
+
+def test_a_schema_too_deep_to_compile_is_a_schema_error() -> None:
+    const: Any = 1
+    for _ in range(2_000):
+        const = {"a": const}
+    with pytest.raises(SchemaError, match="too deep"):
+        Validator({"properties": {"v": {"not": {"const": const}}}})

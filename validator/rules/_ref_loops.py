@@ -14,13 +14,16 @@ the subschemas it applies in place; a cycle among those is the error.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import referencing
 import referencing.exceptions
 from referencing.jsonschema import DRAFT202012
 
 from .._exceptions import SchemaError
+
+if TYPE_CHECKING:
+    from referencing._core import Resolver
 
 # Keywords whose subschemas apply to the same value.
 _IN_PLACE_ONE = ("not", "if", "then", "else")
@@ -61,7 +64,7 @@ def check_reference_loops(schema: Any, registry: referencing.Registry[Any],
     resolver = registry.with_resource(uri, resource).resolver(base_uri=uri)
     in_place: dict[_Key, list[_Key]] = {}
     where: dict[_Key, str] = {}
-    stack: list[tuple[dict[str, Any], referencing.Resolver[Any], bool, str]] = [
+    stack: list[tuple[dict[str, Any], Resolver[Any], bool, str]] = [
         (schema, resolver, True, "#")]
     while stack:
         node, resolver, entered, pointer = stack.pop()

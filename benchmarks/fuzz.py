@@ -781,6 +781,9 @@ def main(argv: list[str] | None = None) -> int:
         results = pool.imap_unordered(run_chunk, jobs)
     try:
         for done, (target, tally) in enumerate(results, 1):
+            for kind, example in tally.examples.items():
+                if kind not in tallies[target].examples:  # say each new kind at once
+                    print(f"{target}: new: {kind}\n    e.g. {example}", file=sys.stderr)
             tallies[target].add(tally)
             seen = sum(t.inputs for t in tallies.values())
             print(f"{done}/{len(jobs)} chunks, {seen:,} inputs, "

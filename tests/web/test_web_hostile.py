@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from flask import Flask
 from loadgen import http_request, read_response
 from loadgen import serve_process as serve
 
-from validator import Code
+from validator import Code, OptionsError
 from validator.asgi import ValidationMiddleware as AsgiMiddleware
 from validator.web import GuardOptions, Limits, MemoryRateLimiter, RequestGuard
 from validator.wsgi import ValidationMiddleware as WsgiMiddleware
@@ -29,10 +30,22 @@ KEY = "k3yAbc123"
 HEADERS = {"X-Auth-Token": f"api-key {KEY}", "Content-Type": "application/json"}
 VALID = b'{"email":"john@example.com","campaign":{"campaignId":"pV3r"},"name":"John"}'
 ERROR_KEYS = ["httpStatus", "code", "codeDescription", "message", "moreInfo", "context", "uuid"]
-# An e-mail of a megabyte (under the default 1 MiB body limit): checking it takes the engine
-# a large fraction of a second.
+# An e-mail of a megabyte (under the default 1 MiB body limit): once a large fraction of a
+# second of the engine's time, now refused by its length at once.
 HEAVY = orjson.dumps({"email": "a" * 1_000_000 + "@example.com",
                       "campaign": {"campaignId": "pV3r"}})
+# What still costs the engine time: values that run a pattern to its time bound (100 ms each),
+# in a body over `thread_above` (2 KiB). Served from --schemas at POST /validate/slow.pattern.
+SLOW_SCHEMA = {"type": "object", "properties": {
+    "v": {"type": "array", "items": {"type": "string", "pattern": "^(a|aa)+$"}}}}
+SLOW = orjson.dumps({"v": ["a" * 40 + "!"], "pad": " " * 3000})
+SLOW_PATH = "/validate/slow.pattern"
+
+
+@pytest.fixture
+def slow_schemas(tmp_path: Path) -> str:
+    (tmp_path / "slow.pattern.json").write_bytes(orjson.dumps(SLOW_SCHEMA))
+    return str(tmp_path)
 
 
 
@@ -116,8 +129,8 @@ def _drip(sock: socket.socket, data: bytes, every: float, limit: float) -> float
 # -- 1. an expensive body does not stall the others -----------------------------------------
 
 
-def test_small_requests_are_answered_while_heavy_bodies_are_checked() -> None:
-    heavy = http_request("POST", "/v3/contacts", HEAVY, HEADERS)
+def test_small_requests_are_answered_while_heavy_bodies_are_checked(slow_schemas: str) -> None:
+    heavy = http_request("POST", SLOW_PATH, SLOW, HEADERS)
     small = http_request("POST", "/v3/contacts", VALID, HEADERS)
     in_flight = 4
 
@@ -154,7 +167,7 @@ def test_small_requests_are_answered_while_heavy_bodies_are_checked() -> None:
         await asyncio.wait_for(asyncio.gather(*attackers), 120)
         return alone, latencies, [t - small_done for t in heavy_done]
 
-    with serve("--no-auth") as port:
+    with serve("--no-auth", "--schemas", slow_schemas) as port:
         alone, latencies, heavy_after = asyncio.run(go(port))
     # The small requests were answered while heavy bodies were still being checked ...
     assert max(heavy_after) > 0, (alone, heavy_after)
@@ -185,6 +198,44 @@ def test_heavy_bodies_get_the_same_answers_as_on_the_loop() -> None:
         answers.append(asyncio.run(ask()))
     assert answers[0] == answers[1]
     assert [status for status, _ in answers[0]] == [400, 400, 400, 400, 200]
+
+
+def _ask(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(request)
+        return _response(sock)
+
+
+def test_a_full_queue_of_heavy_bodies_is_answered_1019_at_once(slow_schemas: str) -> None:
+    # Each slow body holds the worker thread 0.1 s or more; with a queue of 2, of 8 sent at
+    # once at most 2 wait and the rest are told at once to come back (503), not queued.
+    slow = http_request("POST", SLOW_PATH, SLOW, HEADERS)
+    small = http_request("POST", "/v3/contacts", VALID, HEADERS)
+    with serve("--no-auth", "--schemas", slow_schemas, "--max-queued", "2") as port, \
+            ThreadPoolExecutor(8) as pool:
+        started = time.monotonic()
+        burst = list(pool.map(lambda _: (_ask(port, slow), time.monotonic() - started),
+                              range(8)))
+        statuses = sorted(status for (status, _, _), _ in burst)
+        busy = [(headers, body, took) for (status, headers, body), took in burst
+                if status == 503]
+        assert statuses.count(400) >= 2 and len(busy) >= 1, statuses
+        for headers, body, took in busy:
+            found = api_error(503, body, Code.SERVICE_UNAVAILABLE, 503)
+            assert found["context"] == {} and "2 large request bodies" in found["message"]
+            assert headers["retry-after"] == "1"
+            assert took < max(t for _, t in burst)  # refused while others still waited
+        # Small bodies never queue, and once the burst is through a heavy one is taken again.
+        assert _ask(port, small)[0] == 202
+        status, _, body = _ask(port, slow)
+        assert status == 400 and b"could not be matched" in body
+
+
+def test_max_queued_is_a_checked_option() -> None:
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(OptionsError, match="max_queued"):
+            GuardOptions(max_queued=bad)  # type: ignore[arg-type]
+    assert GuardOptions().max_queued == 64
 
 
 async def _ok(scope: Any, receive: Any, send: Any) -> None:

@@ -42,6 +42,9 @@ __all__ = ["serve"]
 @click.option("--body-timeout", type=click.FloatRange(0, min_open=True), default=30.0,
               show_default=True, metavar="SECONDS",
               help="Answer 1000 and close when a request body takes longer to arrive.")
+@click.option("--max-queued", type=click.IntRange(1), default=64, show_default=True,
+              help="Bodies over 2 KiB waiting to be checked at once; one more is answered 1019 "
+                   "(503).")
 @always_combine_option
 @dns_options(check_mx_default=None, budget=3.0)
 @schema_dirs_option
@@ -50,7 +53,7 @@ __all__ = ["serve"]
 @click.option("--access-log", is_flag=True, help="Log every request (slower).")
 def serve(host: str, port: int, key_file: str | None, no_auth: bool, rate_limit: bool,
           redis_url: str | None, max_body: int, max_depth: int, header_timeout: float,
-          body_timeout: float, always_combine: bool,
+          body_timeout: float, max_queued: int, always_combine: bool,
           check_mx: bool, dns_server: str | None, dns_timeout: float, dns_budget: float,
           dns_cache: str | None, dns_canaries: tuple[str, ...], no_dns_canaries: bool,
           schema_dirs: tuple[str, ...], log_level: str, access_log: bool) -> None:
@@ -68,7 +71,8 @@ def serve(host: str, port: int, key_file: str | None, no_auth: bool, rate_limit:
             no_canaries=no_dns_canaries))
     app = create_app(key_file=key_file, require_auth=not no_auth,
                      rate_limit=rate_limit, redis_url=redis_url, max_body=max_body,
-                     max_depth=max_depth, body_timeout=body_timeout, validation=validation)
+                     max_depth=max_depth, body_timeout=body_timeout, max_queued=max_queued,
+                     validation=validation)
     click.echo(f"validator: serving on http://{host}:{port} (OpenAPI at /openapi.json)",
                err=True)
     run_server(app, host=host, port=port, header_timeout=header_timeout,

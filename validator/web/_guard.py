@@ -9,10 +9,11 @@ request the same way.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
@@ -47,6 +48,8 @@ CLOSE = (("connection", "close"),)
 # checking a body competes with the event loop for the interpreter, and with nine 1 MB bodies
 # in flight a second thread tripled the p99 latency of the small requests beside them.
 WORKER_THREADS = 1
+# Sent with a 1019 for a full queue: a second is about what a queue of large bodies takes.
+RETRY_AFTER = (("retry-after", "1"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,10 @@ class RequestGuard:
         self.max_depth = options.max_depth
         self.body_timeout = options.body_timeout
         self.thread_above = options.thread_above
+        self.max_queued = options.max_queued
+        # Heavy bodies admitted to the worker thread and not yet judged; touched only on the
+        # event loop, so a plain counter.
+        self.queued = 0
         self.lookups: tuple[Lookup, ...] = options.lookups
         self.catalog = options.catalog or options.validation.catalog or DEFAULT_CATALOG
         self.registry = options.registry or default_registry()
@@ -399,6 +406,27 @@ class RequestGuard:
     def heavy(self, size: int) -> bool:
         """Whether a body of `size` bytes is parsed and checked in a worker thread."""
         return self.thread_above is not None and size > self.thread_above
+
+    @contextlib.contextmanager
+    def heavy_slot(self, size: int) -> Iterator[None]:
+        """Around the parsing and judging of one body of `size` bytes: a heavy one takes a
+        place in the worker thread's queue, or is refused with 1019 when `max_queued` are
+        already there (the queue would only grow, and every body in it waits longer)."""
+        if not self.heavy(size):
+            yield
+            return
+        if self.queued >= self.max_queued:
+            raise Refused(self.overloaded(), RETRY_AFTER)
+        self.queued += 1
+        try:
+            yield
+        finally:
+            self.queued -= 1
+
+    def overloaded(self) -> ApiError:
+        return self.error(Code.SERVICE_UNAVAILABLE,
+                          f"The server is checking {self.max_queued} large request bodies "
+                          f"already; please try again later", {})
 
     async def in_worker(self, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` in the guard's worker thread, so that however many expensive

@@ -27,8 +27,11 @@ DEFAULT_MAX_DEPTH = 32
 DEFAULT_BODY_TIMEOUT = 30.0
 # A contact body is a few hundred bytes and is checked in microseconds; a thread hop costs
 # more than that. Past a few KiB a body can hold strings whose checks take milliseconds to
-# seconds (a 1 MB e-mail takes over half a second), so those leave the event loop.
+# many milliseconds (patterns up to their time bound), so those leave the event loop.
 DEFAULT_THREAD_ABOVE = 2048
+# Bodies over `thread_above` waiting for (or in) the worker thread. Each holds its bytes (up to
+# `max_body`) while it waits; past this many the server is busier than waiting helps.
+DEFAULT_MAX_QUEUED = 64
 
 Routes = RouteTable | Iterable[Route | tuple[str, str, str]]
 """A route table, or the routes (or `(method, pattern, schema)` triples) to make one of."""
@@ -52,6 +55,9 @@ class GuardOptions:
     * `thread_above` (bytes, ASGI): bodies larger than this are parsed and checked in a
       worker thread, so that an expensive one does not stall every other request on the
       event loop; `None`: always on the loop.
+    * `max_queued` (ASGI): how many such bodies may wait for, or be in, the worker thread at
+      once; one more is answered 1019 (503, Service unavailable) with `Retry-After`, at once,
+      instead of joining an ever longer queue.
     * `lookups`: optional 1001/1008 checks against the host's data.
     * `catalog`: the error catalog of every answer, the guard's own and the schemas'; `None`
       for `validation.catalog`, or else the published one.
@@ -67,6 +73,7 @@ class GuardOptions:
     max_depth: int = DEFAULT_MAX_DEPTH
     body_timeout: float | None = DEFAULT_BODY_TIMEOUT
     thread_above: int | None = DEFAULT_THREAD_ABOVE
+    max_queued: int = DEFAULT_MAX_QUEUED
     lookups: tuple[Lookup, ...] = ()
     catalog: ErrorCatalog | None = field(default=None, compare=False)
     registry: SchemaRegistry | None = field(default=None, compare=False)
@@ -84,6 +91,9 @@ class GuardOptions:
             raise OptionsError("body_timeout must be a positive number of seconds, or None")
         if self.thread_above is not None and self.thread_above < 0:
             raise OptionsError("thread_above must be >= 0 bytes, or None")
+        if isinstance(self.max_queued, bool) or not isinstance(self.max_queued, int) \
+                or self.max_queued < 1:
+            raise OptionsError("max_queued must be a whole number >= 1")
         if self.key_check is not None and not callable(self.key_check):
             raise OptionsError("key_check must be a function of a Credential")
         if self.catalog is not None and not isinstance(self.catalog, ErrorCatalog):
@@ -119,6 +129,7 @@ class GuardKeywords(TypedDict, total=False):
     max_depth: int
     body_timeout: float | None
     thread_above: int | None
+    max_queued: int
     lookups: Iterable[Lookup]
     catalog: ErrorCatalog | None
     registry: SchemaRegistry | None

@@ -124,13 +124,14 @@ async def check_body(guard: RequestGuard, match: RouteMatch, headers: dict[str, 
     guard.validator(match.schema)  # an unknown schema is refused before the body is read
     guard.check_content(headers)
     body = await _read(guard, chunks)
-    data, refusal = await guard.parse_async(guard.validator(match.schema), body)
-    if refusal is not None:
-        refusal = guard.with_query(refusal, query_failures)
-        assert refusal.error is not None
-        raise Refused(refusal.error)
-    result = guard.with_query(await guard.judge_async(match.schema, data, len(body)),
-                              query_failures)
+    with guard.heavy_slot(len(body)):
+        data, refusal = await guard.parse_async(guard.validator(match.schema), body)
+        if refusal is not None:
+            refusal = guard.with_query(refusal, query_failures)
+            assert refusal.error is not None
+            raise Refused(refusal.error)
+        judged = await guard.judge_async(match.schema, data, len(body))
+    result = guard.with_query(judged, query_failures)
     if result.error is not None:
         raise Refused(result.error)
     return Validated(match.schema, data, match.params, credential, result, query), body

@@ -824,6 +824,31 @@ def test_the_built_in_canaries_catch_a_liar(liar_server: ZoneServer) -> None:
         "gmail.com": 1, "outlook.com": 1, "yahoo.com": 1}
 
 
+def test_without_canaries_a_liars_denials_stay_out_of_the_shared_cache(
+        liar_server: ZoneServer, dnslib_server: ZoneServer) -> None:
+    # canaries=() believes its own resolver; a checker of another resolver (or one with
+    # canaries) sharing the cache must still ask its own, not take the liar's word.
+    shared = DNSCache()
+    believer = make_checker(liar_server, canaries=(), cache=shared)
+    denied = believer.check(MX)
+    assert denied.status == "undeliverable" and "does not exist" in denied.reason
+    assert shared.get(MX) is None
+    before = dnslib_server.queries(MX)
+    honest = make_checker(dnslib_server, cache=shared)
+    assert honest.check(MX).status == "deliverable"
+    assert dnslib_server.queries(MX) > before  # asked over the wire, not served the denial
+    # What the honest resolver said is cached; a denial it vouched for with its canaries too.
+    assert shared.get(MX) is not None and shared.get(MX).status == "deliverable"
+    vouched = honest.check("nowhere.dnstest.example")
+    assert vouched.status == "undeliverable"
+    assert shared.get("nowhere.dnstest.example") == vouched
+    # The believer asks its resolver again each time rather than trusting a stored denial.
+    for _ in range(2):
+        asked = liar_server.queries("elsewhere.dnstest.example")
+        assert believer.check("elsewhere.dnstest.example").status == "undeliverable"
+        assert liar_server.queries("elsewhere.dnstest.example") > asked
+
+
 def test_without_canaries_a_liar_is_believed(liar_server: ZoneServer) -> None:
     # What happened before SPEC §6's rule, and what canaries=() asks for.
     checker = make_checker(liar_server, canaries=())

@@ -53,7 +53,8 @@ class MXChecker:
       record), the canaries are asked, all at once, under ``timeout``; if it denies one of them
       too, it is lying (a captive or broken resolver), and for ``SANITY_HOLD`` seconds its
       denials are "unknown", not cached, with that reason. A canary it cannot answer proves
-      nothing: denials then stand.
+      nothing: denials then stand. With ``()`` denials are believed but never cached, since
+      no canary vouched for them and the cache may serve checkers that ask other resolvers.
     """
 
     def __init__(
@@ -306,7 +307,12 @@ class MXChecker:
                     DomainVerdict(key, "unknown", e.reason),
                     self.cache.unknown_ttl if e.cacheable else None,
                 )
-        if lifetimes.absent is not None and self._canaries is not None:
+        if lifetimes.absent is not None:
+            if self._canaries is None:
+                # Believed, as canaries=() asks, but not cached: the cache is shared (the
+                # process's default, a cache_path file) with checkers of other resolvers, or
+                # with canaries, which would take this resolver's word without asking theirs.
+                return verdict, None
             # Outside the semaphore: the checks waiting here must not hold the slots that
             # the other domains' lookups need.
             distrust = await self._canaries.distrust()

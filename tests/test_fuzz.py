@@ -19,6 +19,7 @@ import gzip
 import json
 import os
 import string
+import sys
 from functools import cache
 from typing import Any
 
@@ -484,3 +485,34 @@ def test_the_oracles_catch_what_they_claim_to() -> None:
     with pytest.raises(Hang), time_limit(0.2):
         while True:
             pass
+
+
+def _long_run() -> Any:
+    """benchmarks/fuzz.py, imported by path (benchmarks/ is no package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz.py"
+    spec = importlib.util.spec_from_file_location("fuzz_long_run", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_long_run_generates_the_same_inputs_for_a_seed_and_counts_them(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import random
+
+    run = _long_run()
+    for target, (generate, _) in run.TARGETS.items():
+        first = [run._show(generate(random.Random(3))) for _ in range(5)]
+        again = [run._show(generate(random.Random(3))) for _ in range(5)]
+        assert first == again, target
+    assert run.main(["--inputs", "120", "--jobs", "1", "--chunk", "20",
+                     "--mix", "api=1,schema=1,batch=1,asgi=1,wsgi=1,http=1"]) == 0
+    out = capsys.readouterr().out
+    assert "fuzz run: 120 inputs asked" in out
+    assert [line.split()[1] for line in out.splitlines()
+            if line.split()[:1] in (["api"], ["http"], ["all"])] == ["20", "20", "120"]

@@ -226,18 +226,23 @@ def api_call(schema: str, payload: Any) -> None:
         check_result(result)
 
 
+def build(document: Any, registered: bool) -> Validator:
+    """A validator of a user's schema, registered in a fresh registry of its own or inline:
+    the two ways in, each with its own checks."""
+    if not registered:
+        return Validator(document)
+    registry = SchemaRegistry(shipped=False)
+    registry.register("fuzz.schema", document)
+    return Validator("fuzz.schema", registry=registry)
+
+
 def user_schema_call(schema: Any, value: Any, registered: bool) -> None:
     """A generated schema: SchemaError when it is registered or compiled, or a well-formed
     result for a payload that holds the value under "v"."""
     document = {"type": "object", "properties": {"v": schema}}
     with time_limit():
         try:
-            if registered:
-                registry = SchemaRegistry(shipped=False)
-                registry.register("fuzz.schema", document)
-                checker = Validator("fuzz.schema", registry=registry)
-            else:
-                checker = Validator(document)
+            checker = build(document, registered)
         except SchemaError:
             return
         check_result(checker.validate({"v": value}))

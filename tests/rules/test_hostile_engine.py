@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
+from fuzzing import build
 
 import validator
 from validator import SchemaError, SchemaRegistry, Validator, _api, register_schema, validate
@@ -324,12 +325,7 @@ def test_a_schema_holding_a_lone_surrogate_registers_and_answers(registered: boo
     # Rust raised UnicodeEncodeError on it.
     document = {"type": "object", "properties": {"\ud800": {"enum": ["\udfff"]}},
                 "required": ["\ud800"]}
-    if registered:
-        registry = SchemaRegistry(shipped=False)
-        registry.register("surrogates", document)
-        checker = Validator("surrogates", registry=registry)
-    else:
-        checker = Validator(document)
+    checker = build(document, registered)
     assert checker.validate({"\ud800": "\udfff"}).ok
     wrong = checker.validate({"\ud800": "x"})
     assert wrong.error is not None and wrong.error.code == Code.WRONG_FORMAT
@@ -375,12 +371,9 @@ def test_compiled_schemas_that_loop_in_place_are_refused_when_built(schema: dict
                                                                     ) -> None:
     # Found by benchmarks/fuzz.py: the compiled engine followed these until RecursionError
     # at validation (README: such loops are refused when a Validator is built).
-    with pytest.raises(SchemaError, match="refers to itself without end"):
-        Validator(schema)
-    registry = SchemaRegistry(shipped=False)
-    registry.register("loop", schema)
-    with pytest.raises(SchemaError, match="refers to itself without end"):
-        Validator("loop", registry=registry)
+    for registered in (False, True):
+        with pytest.raises(SchemaError, match="refers to itself without end"):
+            build(schema, registered)
 
 
 @pytest.mark.parametrize("schema", [

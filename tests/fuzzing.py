@@ -487,7 +487,9 @@ def wsgi_request(parts: Mapping[str, Any]) -> None:
     headers = [(n, "".join(v.encode("latin-1", "replace").decode("latin-1").splitlines()))
                for n, v in parts["headers"] if n in WSGI_HEADERS]
     method = parts["method"].strip().upper() or "GET"
-    path = parts["path"].encode("utf-8", "surrogatepass").decode("latin-1")
+    # A "?" in the path would start a second query: werkzeug's client refuses it (a server
+    # splits the request target at the first one).
+    path = parts["path"].replace("?", "%3F").encode("utf-8", "surrogatepass").decode("latin-1")
     wsgi_call(parts["variant"], method, path, parts["query"].decode("latin-1"), headers,
               parts["body"])
 

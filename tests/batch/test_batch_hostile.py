@@ -117,6 +117,21 @@ def test_a_body_that_cannot_be_serialised_makes_a_1000_row_not_a_crash(tmp_path:
         assert body["code"] == 1006 and body["context"][0]["fieldName"] == ["name"]
 
 
+def test_a_malformed_row_of_bytes_that_are_not_utf8_is_written_to_the_rejects(
+        tmp_path: Path) -> None:
+    # Found by benchmarks/fuzz.py: b"\xff[]" read as a JSON array is one malformed row whose
+    # raw text (decoded with surrogateescape) orjson could not write: a TypeError ended the run.
+    source = tmp_path / "bad.txt"
+    source.write_bytes(b"\xff[]")
+    result = run(source, "--format", "json", "--no-check-mx", "-j", "1",
+                 "--rejects", tmp_path / "bad.jsonl", "--report", tmp_path / "r.json", "-q")
+    no_traceback(result)
+    assert result.returncode == 2 and b"breaks off at line 1" in result.stderr
+    [reject] = jsonl(tmp_path / "bad.jsonl")
+    assert reject["line"] == 1 and reject["row"] == "\ufffd[]"
+    assert reject["error"]["code"] == 1000
+
+
 def test_a_json_array_element_past_the_recursion_of_the_reader_ends_the_file(
         tmp_path: Path) -> None:
     source = tmp_path / "deep.json"

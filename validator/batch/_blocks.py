@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import select
 import signal
 import threading
@@ -361,6 +362,9 @@ def original(row: Any, spec: BlockSpec) -> Any:
     return row
 
 
+_LONE = re.compile("[\ud800-\udfff]")
+
+
 def output_line(spec: BlockSpec, line: int, original: Any, body: bytes, raw: Any = None
                 ) -> bytes:
     """A reject entry. A row that cannot be written as JSON (nested past 255 levels, an integer
@@ -371,7 +375,10 @@ def output_line(spec: BlockSpec, line: int, original: Any, body: bytes, raw: Any
                             option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
     except TypeError:
         shown = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-        return orjson.dumps({"source": spec.source, "line": line, "row": shown,
+        # Text decoded with surrogateescape (bytes that are not UTF-8) holds lone surrogates,
+        # which JSON cannot carry: shown as U+FFFD, as error bodies show them.
+        return orjson.dumps({"source": _LONE.sub("\ufffd", spec.source), "line": line,
+                             "row": _LONE.sub("\ufffd", shown),
                              "error": orjson.Fragment(body)}, option=orjson.OPT_APPEND_NEWLINE)
 
 

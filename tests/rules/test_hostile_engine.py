@@ -395,3 +395,14 @@ def test_a_schema_too_deep_to_compile_is_a_schema_error() -> None:
         const = {"a": const}
     with pytest.raises(SchemaError, match="too deep"):
         Validator({"properties": {"v": {"not": {"const": const}}}})
+
+
+@pytest.mark.parametrize("engine", [{}, {"unevaluatedProperties": True}],
+                         ids=["compiled", "fallback"])
+def test_an_empty_forbidden_character_forbids_nothing(engine: dict[str, Any]) -> None:
+    # Found by benchmarks/fuzz.py: forbiddenCharacters [""] compiled to the regex "[]",
+    # which raised re.error at validation.
+    for chars, refused in (([""], False), (["", "@"], True)):
+        checker = Validator({"properties": {"a": {"forbiddenCharacters": chars}}, **engine})
+        assert checker.validate({"a": "x@y"}).ok is not refused
+        assert checker.validate({"a": "xy"}).ok

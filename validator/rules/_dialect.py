@@ -133,8 +133,11 @@ def words_regex(words: list[str]) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
 
 
-def _chars_regex(chars: str | list[str]) -> re.Pattern[str]:
-    return re.compile("[" + "".join(re.escape(c) for c in chars) + "]")
+def _chars_regex(chars: str | list[str]) -> re.Pattern[str] | None:
+    """The class of the characters; None when there are none (an empty string in a list, as
+    the fallback reads it, is a character that never occurs)."""
+    found = [c for c in chars if c]
+    return re.compile("[" + "".join(re.escape(c) for c in found) + "]") if found else None
 
 
 def _search_node(pattern: re.Pattern[str], build: Callable[[Path, str, str], Failure]
@@ -154,8 +157,14 @@ def _forbidden_words_node(words: list[str]) -> Node:
     return _search_node(words_regex(words), kw.forbidden_word)
 
 
-def _forbidden_chars_node(chars: str | list[str]) -> Node:
-    return _search_node(_chars_regex(chars), kw.forbidden_character)
+def _forbidden_chars_node(chars: str | list[str]) -> Node | None:
+    pattern = _chars_regex(chars)
+    return _search_node(pattern, kw.forbidden_character) if pattern is not None else None
+
+
+def _chars_refusal(chars: str | list[str]) -> FastRefusal | None:
+    pattern = _chars_regex(chars)
+    return FastRefusal(pattern=pattern.pattern) if pattern is not None else None
 
 
 def _emoji_node(value: Any, path: Cell, out: list[Failure]) -> None:
@@ -309,7 +318,7 @@ KEYWORDS: dict[str, Keyword] = {
         compile=lambda v: _forbidden_chars_node(v) if v else None,
         fallback=string_keyword(_forbidden_chars),
         quick=None,
-        fast=lambda v: FastRefusal(pattern=_chars_regex(v).pattern) if v else None,
+        fast=lambda v: _chars_refusal(v) if v else None,
         check=_characters),
     "noEmoji": Keyword(
         compile=lambda v: _emoji_node if v is True else None,

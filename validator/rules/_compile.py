@@ -102,6 +102,9 @@ class Compiler:
         self._options = options
         self._done: dict[tuple[int, str], Node | None] = {}
         self._building: dict[tuple[int, str], list[Node | None]] = {}
+        self.in_payload_order = True
+        """Whether every node compiled so far reports its failures in payload order (see
+        `_OUT_OF_ORDER`), so that the caller need not sort them."""
 
     def compile_root(self, schema: Any, base_uri: str = "") -> Node | None:
         if isinstance(schema, dict):
@@ -156,6 +159,9 @@ class Compiler:
         if declared is not None and declared.rstrip("#") != DRAFT_2020_12:
             raise Unsupported(f"$schema {declared}")
 
+        if self.in_payload_order and (not _OUT_OF_ORDER.isdisjoint(schema) or (
+                "$ref" in schema and not _REF_ALONE.issuperset(schema))):
+            self.in_payload_order = False
         checks: list[Node] = []
         for build in (self._value_checks, self._string_checks, self._number_checks,
                       self._array_checks, self._object_checks, self._applicators):
@@ -436,6 +442,14 @@ _ANNOTATIONS = frozenset({"$id", "title", "description", "$comment", "examples",
 _STRING_KEYWORDS = frozenset({"minLength", "maxLength", "pattern", "format"})
 _NUMBER_KEYWORDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
                               "multipleOf"})
+# The nodes walk objects in their own key order and arrays by index, report a value's own
+# failures before those below it, and a missing key after every key its object has: the order
+# `_aggregate.order` sorts into. These keywords add failures after that walk (a `$ref` beside
+# other rules too), so a schema using one needs the sort.
+_OUT_OF_ORDER = frozenset({"allOf", "anyOf", "oneOf", "not", "if", "contains",
+                           "patternProperties", "propertyNames", "dependentSchemas",
+                           "dependencies"})
+_REF_ALONE = _ANNOTATIONS | {"$ref", "$schema"}
 _LEAF_KEYWORDS = _ANNOTATIONS | _STRING_KEYWORDS | {"type", "enum", "const", "$schema"}
 _OBJECT_KEYWORDS = _ANNOTATIONS | {"type", "properties", "required", "$schema"}
 _ARRAY_KEYWORDS = _ANNOTATIONS | {"type", "items", "$schema"}

@@ -8,6 +8,7 @@ two cannot drift apart in what they report.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .._catalog import Code
@@ -80,10 +81,25 @@ def missing(path: Path, keyword: str = "required") -> Failure:
                    None, None, None, keyword)
 
 
+# Prepared builders: the compiler makes one per rule when it compiles the schema, so that what
+# depends only on the schema (the sentence around the value, the limits) is worked out once,
+# not on every failure. The plain functions below build the same failure in one call.
+
+def type_rule(expected: list[str]) -> Callable[[Path, Any], Failure]:
+    wanted = f"Expected {' or '.join(expected)}, got "
+
+    def build(path: Path, value: Any) -> Failure:
+        name = _JSON_TYPE_NAMES.get(value.__class__) or json_type(value)
+        if value is None or (isinstance(value, _EMPTY_CLASSES) and not value):
+            return failure(_WRONG_TYPE, path, value, wanted + name, "type", None, expected)
+        return Failure(_WRONG_TYPE, path, value, wanted + name, "body", None, expected, None,
+                       None, "type")
+
+    return build
+
+
 def wrong_type(path: Path, value: Any, expected: list[str]) -> Failure:
-    wanted = " or ".join(expected)
-    return failure(_WRONG_TYPE, path, value, f"Expected {wanted}, got {json_type(value)}",
-                   "type", None, expected)
+    return type_rule(expected)(path, value)
 
 
 def _limits(low: Any, high: Any) -> dict[str, Any]:
@@ -103,13 +119,21 @@ def _bounds_phrase(low: Any, high: Any, unit: str = "") -> str:
     return f"at most {high}{unit}"
 
 
+def length_rule(low: int | None, high: int | None) -> Callable[[Path, str, str], Failure]:
+    wanted = f"Expected string length {_bounds_phrase(low, high)}, got "
+    limits = _limits(low, high)
+
+    def build(path: Path, value: str, keyword: str) -> Failure:
+        # Each failure gets its own dict: a caller may edit the body it is given.
+        return failure(_WRONG_LENGTH, path, value, f"{wanted}{len(value)}", keyword,
+                       limits.copy())
+
+    return build
+
+
 def wrong_length(path: Path, value: str, low: int | None, high: int | None, keyword: str
                  ) -> Failure:
-    return failure(
-        _WRONG_LENGTH, path, value,
-        f"Expected string length {_bounds_phrase(low, high)}, got {len(value)}",
-        keyword, _limits(low, high),
-    )
+    return length_rule(low, high)(path, value, keyword)
 
 
 def wrong_count(
@@ -147,12 +171,28 @@ def not_multiple(path: Path, value: Any, divisor: Any) -> Failure:
 
 
 def bad_format(path: Path, value: Any, description: str, keyword: str = "format") -> Failure:
+    if isinstance(value, str) and value:
+        # A string with something in it is never re-coded as empty: skip failure()'s test.
+        return Failure(_WRONG_FORMAT, path, value, description, "body", None, None, None, None,
+                       keyword)
     return failure(_WRONG_FORMAT, path, value, description, keyword)
 
 
+def pattern_rule(pattern: str) -> Callable[[Path, str], Failure]:
+    description = f"Value does not match the pattern {pattern}"
+
+    def build(path: Path, value: str) -> Failure:
+        if not value:
+            return failure(_WRONG_FORMAT, path, value, description, "pattern", None, None,
+                           None, pattern)
+        return Failure(_WRONG_FORMAT, path, value, description, "body", None, None, None,
+                       pattern, "pattern")
+
+    return build
+
+
 def no_pattern_match(path: Path, value: str, pattern: str) -> Failure:
-    return failure(_WRONG_FORMAT, path, value, f"Value does not match the pattern {pattern}",
-                   "pattern", None, None, None, pattern)
+    return pattern_rule(pattern)(path, value)
 
 
 def pattern_timeout(path: Path, value: str, pattern: str) -> Failure:

@@ -363,7 +363,7 @@ class Validator:
 
     def _result(self, failures: list[Failure]) -> Result:
         error = aggregate(failures, self.catalog, always_combine=self.always_combine)
-        return Result(tuple(failures), error)
+        return Result(error.failures if error is not None else (), error)
 
     def __repr__(self) -> str:
         return f"Validator({self.schema_name or 'inline schema'!r})"

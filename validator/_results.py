@@ -39,7 +39,7 @@ class Failure:
     def to_context(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "validationType": self.validation_type,
-            "fieldName": list(self.field_name),
+            "fieldName": [*self.field_name],
             "originalValue": self.original_value,
             "errorDescription": self.description,
             "code": self.code,

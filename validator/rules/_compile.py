@@ -238,6 +238,14 @@ class Compiler:
                         if "format" in schema and self._options.assert_formats else (None, None))
         if matches is not None:
             fmt = None
+        if (lo, hi, blank, search, matches, fmt, allowed, reserved, refusals) == (
+                0, math.inf, False, None, None, None, None, None, []):
+            # A string and nothing more (array items often are): the class test alone.
+            def fast_str(value: Any, path: Cell, out: list[Failure]) -> None:
+                if value.__class__ is not str and not (value is None and nullable):
+                    slow(value, path, out)
+
+            return fast_str
         # One search for every refused word, character and emoji (the words are matched
         # case-insensitively, as their own rule does).
         refuse = (re.compile("|".join(f"(?:{r})" for r in refusals), re.IGNORECASE).search
@@ -429,9 +437,14 @@ def _type_predicate(declared: Any) -> tuple[Callable[[Any], bool] | None, list[s
         raise SchemaError(f"unknown type {exc.args[0]!r}") from exc
     if len(predicates) == 1:
         return predicates[0], types
-    tests = tuple(predicates)
+    # One isinstance for the types that are a class; a call each only for number and integer.
+    classes = tuple(_TYPE_CLASSES[t] for t in types if t in _TYPE_CLASSES) + (
+        (type(None),) if "null" in types else ())
+    tests = tuple(_TYPE_PREDICATES[t] for t in types if t in ("number", "integer"))
 
     def any_type(value: Any) -> bool:
+        if isinstance(value, classes):
+            return True
         for test in tests:  # noqa: SIM110 - a loop: any() over a generator costs twice as much
             if test(value):
                 return True

@@ -328,3 +328,15 @@ def test_module_defaults_changed_elsewhere_do_not_leak_in(monkeypatch: pytest.Mo
         assert email_syntax_error("a@b.test") is not None
     finally:
         _email._slow_cached.cache_clear()
+
+
+def test_a_refusal_remembered_for_the_next_call_is_never_a_pass() -> None:
+    """The last refused address is remembered by identity; the empty string (one interned
+    object) and a valid address asked right after a refusal get their own verdicts."""
+    from validator.rules._email import email_syntax_error
+
+    for _ in range(2):
+        assert email_syntax_error("") is not None
+    assert email_syntax_error("john..doe@example.com") is not None
+    assert email_syntax_error("john.doe@example.com") is None
+    assert email_syntax_error("") is not None

@@ -170,10 +170,10 @@ class Compiler:
         node = _combine(type_pred, types, checks)
         if node is None:
             return None
-        return self._fast_path(schema, types, node, resolver)
+        return self._fast_path(schema, types, node, checks, resolver)
 
     def _fast_path(self, schema: dict[str, Any], types: list[str], slow: Node,
-                   resolver: Resolver[Any]) -> Node:
+                   checks: list[Node], resolver: Resolver[Any]) -> Node:
         """A one-closure yes/no test for the common leaf shapes; only a value that fails it
         goes through `slow`, which builds the failures. It must accept exactly what `slow`
         accepts (tests/rules/test_differential.py holds the two together)."""
@@ -190,7 +190,7 @@ class Compiler:
         nullable = "null" in kinds
         kinds.discard("null")
         if kinds == {"string"}:
-            return self._fast_string(schema, nullable, slow)
+            return self._fast_string(schema, nullable, slow, checks)
         if _STRING_KEYWORDS.isdisjoint(schema) and KEYWORDS.keys().isdisjoint(schema) \
                 and "enum" not in schema and "const" not in schema \
                 and _NUMBER_KEYWORDS.isdisjoint(schema) and kinds <= _CLASS_OF.keys():
@@ -210,7 +210,9 @@ class Compiler:
                for name, sub in schema.get("properties", {}).items()}.get
         return _declared_properties(get, schema.get("required", []), otherwise=slow)
 
-    def _fast_string(self, schema: dict[str, Any], nullable: bool, slow: Node) -> Node:
+    def _fast_string(self, schema: dict[str, Any], nullable: bool, slow: Node,
+                     checks: list[Node]) -> Node:
+        """`checks`: the rules `slow` runs on a value of the right type (a string here)."""
         if not _NUMBER_KEYWORDS.isdisjoint(schema):
             return slow
         blank = False
@@ -265,6 +267,13 @@ class Compiler:
                     and (refuse is None or refuse(value) is None)
                 ):
                     return
+                # What `slow` does with a string (its type test passes), without the call.
+                mark = len(out)
+                for check in checks:
+                    check(value, path, out)
+                if len(out) > mark + 1:
+                    _collapse_empty(out, mark, value, path)
+                return
             elif value is None and nullable:
                 return
             slow(value, path, out)

@@ -125,8 +125,10 @@ def length_rule(low: int | None, high: int | None) -> Callable[[Path, str, str],
 
     def build(path: Path, value: str, keyword: str) -> Failure:
         # Each failure gets its own dict: a caller may edit the body it is given.
-        return failure(_WRONG_LENGTH, path, value, f"{wanted}{len(value)}", keyword,
-                       limits.copy())
+        if value:
+            return Failure(_WRONG_LENGTH, path, value, f"{wanted}{len(value)}", "body",
+                           limits.copy(), None, None, None, keyword)
+        return failure(_WRONG_LENGTH, path, value, f"{wanted}0", keyword, limits.copy())
 
     return build
 

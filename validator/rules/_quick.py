@@ -264,31 +264,25 @@ def is_plain_json(value: Any, levels: int) -> bool:
     exact types, as a JSON parser makes them — nested at most `levels` deep."""
     kind = type(value)
     if kind is dict:
-        if levels == 0:
+        for key in value:
+            if key.__class__ is not str:
+                return False
+        items: Any = value.values()
+    elif kind is list:
+        items = value
+    else:
+        return kind is str or kind is int or kind is float or kind is bool or value is None
+    if levels == 0:
+        return False
+    below = levels - 1
+    for item in items:
+        # Leaves inline: a call per string costs more than the test.
+        cls = item.__class__
+        if cls is str or cls is int or cls is float or cls is bool or item is None:
+            continue
+        if not is_plain_json(item, below):
             return False
-        below = levels - 1
-        for key, item in value.items():
-            if type(key) is not str:
-                return False
-            # Leaves inline: a call per string costs more than the test.
-            cls = item.__class__
-            if cls is str or cls is int or cls is float or cls is bool or item is None:
-                continue
-            if not is_plain_json(item, below):
-                return False
-        return True
-    if kind is list:
-        if levels == 0:
-            return False
-        below = levels - 1
-        for item in value:
-            cls = item.__class__
-            if cls is str or cls is int or cls is float or cls is bool or item is None:
-                continue
-            if not is_plain_json(item, below):
-                return False
-        return True
-    return kind is str or kind is int or kind is float or kind is bool or value is None
+    return True
 
 
 _CONTAINERS = (dict, list)

@@ -82,7 +82,7 @@ COLD_POOL = 4096  # > the engine's e-mail verdict cache (2048)
 
 GOAL_VALID_US = 10.0
 GOAL_VALID_VS_JSONSCHEMA = 20.0
-GOAL_INVALID_US = 30.0
+GOAL_INVALID_US = 20.0  # issue 11, item 5
 
 # --------------------------------------------------------------------------- shared formats
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -105,3 +106,23 @@ def test_each_body_gets_a_fresh_uuid() -> None:
     first = validate(payload, "contacts.create").error
     second = validate(payload, "contacts.create").error
     assert first.uuid != second.uuid
+
+
+def _uuid_in_child(queue: Any) -> None:
+    queue.put(validate({"email": "a@example.com"}, "contacts.create").error.uuid)
+
+
+def test_a_forked_worker_hands_out_other_uuids_than_its_parent() -> None:
+    """UUIDs are made a batch at a time: a forked child must not reuse the parent's batch."""
+    import multiprocessing
+
+    payload = {"email": "a@example.com"}
+    validate(payload, "contacts.create")  # the parent now holds a batch
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_uuid_in_child, args=(queue,))
+    child.start()
+    theirs = queue.get(timeout=60)
+    child.join(timeout=60)
+    mine = {validate(payload, "contacts.create").error.uuid for _ in range(300)}
+    assert theirs not in mine

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._catalog import Code, ErrorCatalog
-from ._results import ApiError, Failure, Path
+from ._results import ApiError, Failure, Path, new_uuid
+
+_VALIDATION_ERROR = Code.VALIDATION_ERROR
 
 
 def payload_position(payload: Any, path: Path,
@@ -62,18 +64,19 @@ def aggregate(
     """The body for already-ordered failures; None when there are none."""
     if not failures:
         return None
-    codes = {f.code for f in failures}
-    code = codes.pop() if len(codes) == 1 and not always_combine else Code.VALIDATION_ERROR
+    code = failures[0].code
+    if always_combine:
+        code = _VALIDATION_ERROR
+    else:
+        # Compared, not put in a set: hashing an IntEnum member runs Python code.
+        for f in failures:
+            if f.code != code:
+                code = _VALIDATION_ERROR
+                break
     entry = catalog[code]
-    return ApiError(
-        http_status=entry.http_status,
-        code=code,
-        code_description=entry.title,
-        message=_message(failures, code),
-        more_info=catalog.more_info(code),
-        context=[f.to_context() for f in failures],
-        failures=tuple(failures),
-    )
+    return ApiError(entry.http_status, code, entry.title, _message(failures, code),
+                    catalog.more_info(code), [f.to_context() for f in failures],
+                    new_uuid(), tuple(failures))
 
 
 def single_error(code: int, catalog: ErrorCatalog, message: str,

@@ -23,7 +23,7 @@ from .rules._email import email_ascii_domain, email_syntax_error
 from .rules._fallback import FallbackEngine
 from .rules._mx_paths import MXPath, mx_paths, values_at
 from .rules._query import QueryShape, is_query_schema, mark_query
-from .rules._quick import MAX_DEPTH, QuickCheck, quick_check, too_deep
+from .rules._quick import MAX_DEPTH, QuickCheck, is_plain_json, quick_check, too_deep
 from .rules._ref_loops import check_reference_loops
 from .rules._schema_view import SchemaView
 
@@ -46,7 +46,7 @@ def _domains(staged: list[_Staged]) -> set[str]:
 
 _VALID = Result((), None)
 _Engine = Callable[[Any], list[Failure]]
-_Built = tuple[_Engine, QuickCheck | None, tuple[MXPath, ...]]
+_Built = tuple[_Engine, QuickCheck | None, tuple[MXPath, ...], bool]
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -91,14 +91,15 @@ def _build(schema: Any, base_uri: str, registry: SchemaRegistry,
     """The engine, the quick test that lets most valid payloads skip it, and the paths whose
     addresses MX checks look up. With MX checks the quick test only stands in for the engine
     when those paths are exactly where the `mx` rules look (then the addresses are read from
-    them)."""
+    them). Last, whether the engine reports failures in payload order already."""
     try:
         found = mx_paths(_view(schema, base_uri, registry)) if options.check_mx else None
         quick = None if found is not None and not found.exact else quick_check(
             schema, assert_formats=options.assert_formats,
             custom_formats=frozenset(options.formats))
         paths = found.paths if found is not None else ()
-        return _build_engine(schema, base_uri, registry, options), quick, paths
+        engine, in_order = _build_engine(schema, base_uri, registry, options)
+        return engine, quick, paths, in_order
     except RecursionError:
         # Registration bounds a schema's depth only as far as the metaschema check reaches:
         # data nested in it (a `const` hundreds deep) can outrun the compiler's stack.
@@ -106,27 +107,28 @@ def _build(schema: Any, base_uri: str, registry: SchemaRegistry,
 
 
 def _build_engine(schema: Any, base_uri: str, registry: SchemaRegistry, options: ValidationOptions
-                  ) -> _Engine:
+                  ) -> tuple[_Engine, bool]:
     resources = registry.resources()
     check_reference_loops(schema, resources, base_uri)
+    compiler = Compiler(resources, options)
     try:
-        node = Compiler(resources, options).compile_root(schema, base_uri)
+        node = compiler.compile_root(schema, base_uri)
     except Unsupported:
         from referencing.jsonschema import DRAFT202012
 
         resource = DRAFT202012.create_resource(schema)
         uri = base_uri or resource.id() or ""
         fallback = FallbackEngine(schema, resources.with_resource(uri, resource), options, uri)
-        return fallback.failures
+        return fallback.failures, False
     if node is None:
-        return lambda payload: []
+        return lambda payload: [], True
 
     def run(payload: Any) -> list[Failure]:
         out: list[Failure] = []
         node(payload, (), out)
         return out
 
-    return run
+    return run, compiler.in_payload_order
 
 
 # Payloads the validator parses itself: what comes out is JSON data by construction.
@@ -202,7 +204,7 @@ class Validator:
             document, base_uri = dict(schema) if isinstance(schema, Mapping) else schema, ""
             check_schema("inline", document)
             built = _build(document, base_uri, self.registry, options)
-        engine, self._quick, self._mx_paths = built
+        engine, self._quick, self._mx_paths, self._in_order = built
         self.schema = document
         self._parse: Callable[[Any], tuple[Any, Failure | None]] = _parse
         self.query_shape: QueryShape | None = None
@@ -254,15 +256,19 @@ class Validator:
             # quick test, which also bounds their depth, does not let them through.
             if text and _nests_too_deep(payload, data):
                 return self._result(self._too_deep())
+            shallow = text
+            if not text and not plain and is_plain_json(data, MAX_DEPTH):
+                # The walk the quick test needs also bounds the depth: done once, here.
+                plain = shallow = True
             quick = self._quick
-            if quick is not None and quick(data, plain or text, text):
+            if quick is not None and (plain or text) and quick(data, True, shallow):
                 return _VALID
-            if not text and too_deep(data):
+            if not shallow and too_deep(data):
                 return self._result(self._too_deep())
             failures = self._engine(data)
             if not failures:
                 return _VALID
-            return self._result(order(failures, data))
+            return self._result(failures if self._in_order else order(failures, data))
         return self.validate_many([payload], plain=plain)[0]
 
     async def validate_async(self, payload: Payload) -> Result:
@@ -304,10 +310,13 @@ class Validator:
         text = isinstance(payload, _TEXT)
         if text and _nests_too_deep(payload, data):
             return None, self._too_deep(), []
+        shallow = text
+        if not text and not plain and is_plain_json(data, MAX_DEPTH):
+            plain = shallow = True
         quick = self._quick
-        if quick is not None and quick(data, plain or text, text):
+        if quick is not None and (plain or text) and quick(data, True, shallow):
             return data, [], self._addresses(data) if self.check_mx else []
-        if not text and too_deep(data):
+        if not shallow and too_deep(data):
             return None, self._too_deep(), []
         if not self.check_mx:
             return data, self._engine(data), []
@@ -338,6 +347,7 @@ class Validator:
 
     def _finish(self, stage: _Staged, verdicts: Mapping[str, DomainVerdict]) -> Result:
         data, failures, pending = stage
+        found = len(failures)
         for path, address, domain in pending:
             verdict = verdicts.get(domain)
             if verdict is not None and verdict.status == "deliverable":
@@ -355,11 +365,13 @@ class Validator:
                                         keyword="mx"))
         if not failures:
             return _VALID
+        if self._in_order and len(failures) == found:
+            return self._result(failures)
         return self._result(order(failures, data))
 
     def _result(self, failures: list[Failure]) -> Result:
         error = aggregate(failures, self.catalog, always_combine=self.always_combine)
-        return Result(tuple(failures), error)
+        return Result(error.failures if error is not None else (), error)
 
     def __repr__(self) -> str:
         return f"Validator({self.schema_name or 'inline schema'!r})"

@@ -377,3 +377,15 @@ def test_a_megabyte_address_is_refused_without_the_library(monkeypatch: pytest.M
         "The email address is too long (999758 characters too many)."
     with pytest.raises(ValueError, match="too long"):
         email_ascii_domain(address)
+
+
+def test_a_refusal_remembered_for_the_next_call_is_never_a_pass() -> None:
+    """The last refused address is remembered by identity; the empty string (one interned
+    object) and a valid address asked right after a refusal get their own verdicts."""
+    from validator.rules._email import email_syntax_error
+
+    for _ in range(2):
+        assert email_syntax_error("") is not None
+    assert email_syntax_error("john..doe@example.com") is not None
+    assert email_syntax_error("john.doe@example.com") is None
+    assert email_syntax_error("") is not None

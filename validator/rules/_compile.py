@@ -102,6 +102,9 @@ class Compiler:
         self._options = options
         self._done: dict[tuple[int, str], Node | None] = {}
         self._building: dict[tuple[int, str], list[Node | None]] = {}
+        self.in_payload_order = True
+        """Whether every node compiled so far reports its failures in payload order (see
+        `_OUT_OF_ORDER`), so that the caller need not sort them."""
 
     def compile_root(self, schema: Any, base_uri: str = "") -> Node | None:
         if isinstance(schema, dict):
@@ -156,6 +159,9 @@ class Compiler:
         if declared is not None and declared.rstrip("#") != DRAFT_2020_12:
             raise Unsupported(f"$schema {declared}")
 
+        if self.in_payload_order and (not _OUT_OF_ORDER.isdisjoint(schema) or (
+                "$ref" in schema and not _REF_ALONE.issuperset(schema))):
+            self.in_payload_order = False
         checks: list[Node] = []
         for build in (self._value_checks, self._string_checks, self._number_checks,
                       self._array_checks, self._object_checks, self._applicators):
@@ -164,14 +170,16 @@ class Compiler:
         node = _combine(type_pred, types, checks)
         if node is None:
             return None
-        return self._fast_path(schema, types, node, resolver)
+        return self._fast_path(schema, types, node, checks, resolver)
 
     def _fast_path(self, schema: dict[str, Any], types: list[str], slow: Node,
-                   resolver: Resolver[Any]) -> Node:
+                   checks: list[Node], resolver: Resolver[Any]) -> Node:
         """A one-closure yes/no test for the common leaf shapes; only a value that fails it
         goes through `slow`, which builds the failures. It must accept exactly what `slow`
         accepts (tests/rules/test_differential.py holds the two together)."""
-        if types == ["object"] and _OBJECT_KEYWORDS.issuperset(schema):
+        # `x-` keys are extensions (OpenAPI's `x-route` on every shipped schema): no rule.
+        if types == ["object"] and all(k in _OBJECT_KEYWORDS or k.startswith("x-")
+                                       for k in schema):
             return self._fast_object(schema, slow, resolver)
         if types == ["array"] and _ARRAY_KEYWORDS.issuperset(schema):
             items = self.compile(schema["items"], resolver) if "items" in schema else None
@@ -182,7 +190,7 @@ class Compiler:
         nullable = "null" in kinds
         kinds.discard("null")
         if kinds == {"string"}:
-            return self._fast_string(schema, nullable, slow)
+            return self._fast_string(schema, nullable, slow, checks)
         if _STRING_KEYWORDS.isdisjoint(schema) and KEYWORDS.keys().isdisjoint(schema) \
                 and "enum" not in schema and "const" not in schema \
                 and _NUMBER_KEYWORDS.isdisjoint(schema) and kinds <= _CLASS_OF.keys():
@@ -202,7 +210,9 @@ class Compiler:
                for name, sub in schema.get("properties", {}).items()}.get
         return _declared_properties(get, schema.get("required", []), otherwise=slow)
 
-    def _fast_string(self, schema: dict[str, Any], nullable: bool, slow: Node) -> Node:
+    def _fast_string(self, schema: dict[str, Any], nullable: bool, slow: Node,
+                     checks: list[Node]) -> Node:
+        """`checks`: the rules `slow` runs on a value of the right type (a string here)."""
         if not _NUMBER_KEYWORDS.isdisjoint(schema):
             return slow
         blank = False
@@ -230,6 +240,14 @@ class Compiler:
                         if "format" in schema and self._options.assert_formats else (None, None))
         if matches is not None:
             fmt = None
+        if (lo, hi, blank, search, matches, fmt, allowed, reserved, refusals) == (
+                0, math.inf, False, None, None, None, None, None, []):
+            # A string and nothing more (array items often are): the class test alone.
+            def fast_str(value: Any, path: Cell, out: list[Failure]) -> None:
+                if value.__class__ is not str and not (value is None and nullable):
+                    slow(value, path, out)
+
+            return fast_str
         # One search for every refused word, character and emoji (the words are matched
         # case-insensitively, as their own rule does).
         refuse = (re.compile("|".join(f"(?:{r})" for r in refusals), re.IGNORECASE).search
@@ -249,6 +267,13 @@ class Compiler:
                     and (refuse is None or refuse(value) is None)
                 ):
                     return
+                # What `slow` does with a string (its type test passes), without the call.
+                mark = len(out)
+                for check in checks:
+                    check(value, path, out)
+                if len(out) > mark + 1:
+                    _collapse_empty(out, mark, value, path)
+                return
             elif value is None and nullable:
                 return
             slow(value, path, out)
@@ -421,7 +446,20 @@ def _type_predicate(declared: Any) -> tuple[Callable[[Any], bool] | None, list[s
         raise SchemaError(f"unknown type {exc.args[0]!r}") from exc
     if len(predicates) == 1:
         return predicates[0], types
-    return (lambda v: any(p(v) for p in predicates)), types
+    # One isinstance for the types that are a class; a call each only for number and integer.
+    classes = tuple(_TYPE_CLASSES[t] for t in types if t in _TYPE_CLASSES) + (
+        (type(None),) if "null" in types else ())
+    tests = tuple(_TYPE_PREDICATES[t] for t in types if t in ("number", "integer"))
+
+    def any_type(value: Any) -> bool:
+        if isinstance(value, classes):
+            return True
+        for test in tests:  # noqa: SIM110 - a loop: any() over a generator costs twice as much
+            if test(value):
+                return True
+        return False
+
+    return any_type, types
 
 
 _TYPE_CLASSES: dict[str, type] = {"string": str, "object": dict, "array": list, "boolean": bool}
@@ -436,6 +474,14 @@ _ANNOTATIONS = frozenset({"$id", "title", "description", "$comment", "examples",
 _STRING_KEYWORDS = frozenset({"minLength", "maxLength", "pattern", "format"})
 _NUMBER_KEYWORDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
                               "multipleOf"})
+# The nodes walk objects in their own key order and arrays by index, report a value's own
+# failures before those below it, and a missing key after every key its object has: the order
+# `_aggregate.order` sorts into. These keywords add failures after that walk (a `$ref` beside
+# other rules too), so a schema using one needs the sort.
+_OUT_OF_ORDER = frozenset({"allOf", "anyOf", "oneOf", "not", "if", "contains",
+                           "patternProperties", "propertyNames", "dependentSchemas",
+                           "dependencies"})
+_REF_ALONE = _ANNOTATIONS | {"$ref", "$schema"}
 _LEAF_KEYWORDS = _ANNOTATIONS | _STRING_KEYWORDS | {"type", "enum", "const", "$schema"}
 _OBJECT_KEYWORDS = _ANNOTATIONS | {"type", "properties", "required", "$schema"}
 _ARRAY_KEYWORDS = _ANNOTATIONS | {"type", "items", "$schema"}
@@ -443,6 +489,7 @@ _ARRAY_KEYWORDS = _ANNOTATIONS | {"type", "items", "$schema"}
 
 def _combine(type_pred: Callable[[Any], bool] | None, types: list[str], checks: list[Node]
              ) -> Node | None:
+    wrong_type = kw.type_rule(types)
     if type_pred is None:
         if not checks:
             return None
@@ -466,14 +513,14 @@ def _combine(type_pred: Callable[[Any], bool] | None, types: list[str], checks: 
         if not checks:
             def bare(value: Any, path: Cell, out: list[Failure]) -> None:
                 if not isinstance(value, cls):
-                    out.append(kw.wrong_type(flat(path), value, types))
+                    out.append(wrong_type(flat(path), value))
 
             return bare
 
         def typed(value: Any, path: Cell, out: list[Failure]) -> None:
             # A value of the wrong type gets one entry, not one per rule it also breaks.
             if not isinstance(value, cls):
-                out.append(kw.wrong_type(flat(path), value, types))
+                out.append(wrong_type(flat(path), value))
                 return
             mark = len(out)
             for check in checks:
@@ -485,7 +532,7 @@ def _combine(type_pred: Callable[[Any], bool] | None, types: list[str], checks: 
 
     def node(value: Any, path: Cell, out: list[Failure]) -> None:
         if not type_pred(value):
-            out.append(kw.wrong_type(flat(path), value, types))
+            out.append(wrong_type(flat(path), value))
             return
         mark = len(out)
         for check in checks:
@@ -528,25 +575,27 @@ def _enum_node(allowed: list[Any], keyword: str) -> Node:
 def _length_node(low: int | None, high: int | None) -> Node:
     lo = 0 if low is None else low
     hi = math.inf if high is None else high
+    wrong_length = kw.length_rule(low, high)
 
     def node(value: Any, path: Cell, out: list[Failure]) -> None:
         if isinstance(value, str):
             n = len(value)
             if n < lo or n > hi:
                 keyword = "minLength" if n < lo else "maxLength"
-                out.append(kw.wrong_length(flat(path), value, low, high, keyword))
+                out.append(wrong_length(flat(path), value, keyword))
 
     return node
 
 
 def _pattern_node(pattern: str) -> Node:
     search = compile_pattern(pattern)
+    no_match = kw.pattern_rule(pattern)
 
     def node(value: Any, path: Cell, out: list[Failure]) -> None:
         if isinstance(value, str):
             found = search(value)
             if found is False:
-                out.append(kw.no_pattern_match(flat(path), value, pattern))
+                out.append(no_match(flat(path), value))
             elif found is None:
                 out.append(kw.pattern_timeout(flat(path), value, pattern))
 

@@ -165,12 +165,24 @@ def _fast_domain(address: str) -> str | None:
     return domain
 
 
+# The last refused address and its message: the compiler's fast test and then the full rule
+# ask about the same string object, one after the other (same safety as `_last`).
+_last_refused: tuple[object, str | None] = (object(), None)  # no string is this object
+
+
 def email_syntax_error(address: str) -> str | None:
     """None when email-validator (default options, check_deliverability=False) accepts the address;
     otherwise email-validator's own error message (str(EmailNotValidError))."""
+    global _last_refused
+    last = _last_refused
+    if last[0] is address:
+        return last[1]
     if _fast_domain(address) is not None:
         return None
-    return _verdict(address)[0]
+    error = _verdict(address)[0]
+    if error is not None:
+        _last_refused = (address, error)
+    return error
 
 
 def email_ascii_domain(address: str) -> str:

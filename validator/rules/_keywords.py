@@ -8,6 +8,7 @@ two cannot drift apart in what they report.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .._catalog import Code
@@ -41,35 +42,64 @@ def _empty_word(value: Any) -> str:
     return "null" if value is None else "empty"
 
 
+# Read once: an IntEnum member looked up on its class costs a descriptor call each time.
+_EMPTY_VALUE = Code.EMPTY_VALUE
+_WRONG_TYPE = Code.WRONG_TYPE
+_WRONG_LENGTH = Code.WRONG_LENGTH
+_WRONG_COUNT = Code.WRONG_COUNT
+_WRONG_FORMAT = Code.WRONG_FORMAT
+_EMPTY_CLASSES = (str, list, dict)
+
+
 def failure(
     code: int,
     path: Path,
     value: Any,
     description: str,
     keyword: str,
-    **context: Any,
+    limits: dict[str, Any] | None = None,
+    expected_type: list[str] | None = None,
+    allowed_values: list[Any] | None = None,
+    regex: str | None = None,
 ) -> Failure:
     """A failure, re-coded as 1005 when the value is empty and the rule needed a value.
 
     The whole body (path `()`) keeps its code: a body of `null` or `[]` is the wrong type
     of body, not an empty field.
     """
-    if code != Code.EMPTY_VALUE and path and keyword not in _STRUCTURAL and is_empty(value):
+    if (value is None or (isinstance(value, _EMPTY_CLASSES) and not value)) and path \
+            and code != _EMPTY_VALUE and keyword not in _STRUCTURAL:
         detail = description[0].lower() + description[1:]
         description = f"Value cannot be {_empty_word(value)}: {detail}"
-        code = Code.EMPTY_VALUE
-    return Failure(code, path, value, description, keyword=keyword, **context)
+        code = _EMPTY_VALUE
+    return Failure(code, path, value, description, "body", limits, expected_type,
+                   allowed_values, regex, keyword)
 
 
 def missing(path: Path, keyword: str = "required") -> Failure:
-    return Failure(Code.EMPTY_VALUE, path, None, "Field is required but missing", keyword=keyword)
+    return Failure(_EMPTY_VALUE, path, None, "Field is required but missing", "body", None,
+                   None, None, None, keyword)
+
+
+# Prepared builders: the compiler makes one per rule when it compiles the schema, so that what
+# depends only on the schema (the sentence around the value, the limits) is worked out once,
+# not on every failure. The plain functions below build the same failure in one call.
+
+def type_rule(expected: list[str]) -> Callable[[Path, Any], Failure]:
+    wanted = f"Expected {' or '.join(expected)}, got "
+
+    def build(path: Path, value: Any) -> Failure:
+        name = _JSON_TYPE_NAMES.get(value.__class__) or json_type(value)
+        if value is None or (isinstance(value, _EMPTY_CLASSES) and not value):
+            return failure(_WRONG_TYPE, path, value, wanted + name, "type", None, expected)
+        return Failure(_WRONG_TYPE, path, value, wanted + name, "body", None, expected, None,
+                       None, "type")
+
+    return build
 
 
 def wrong_type(path: Path, value: Any, expected: list[str]) -> Failure:
-    wanted = " or ".join(expected)
-    return failure(Code.WRONG_TYPE, path, value,
-                   f"Expected {wanted}, got {json_type(value)}", "type",
-                   expected_type=expected)
+    return type_rule(expected)(path, value)
 
 
 def _limits(low: Any, high: Any) -> dict[str, Any]:
@@ -89,13 +119,23 @@ def _bounds_phrase(low: Any, high: Any, unit: str = "") -> str:
     return f"at most {high}{unit}"
 
 
+def length_rule(low: int | None, high: int | None) -> Callable[[Path, str, str], Failure]:
+    wanted = f"Expected string length {_bounds_phrase(low, high)}, got "
+    limits = _limits(low, high)
+
+    def build(path: Path, value: str, keyword: str) -> Failure:
+        # Each failure gets its own dict: a caller may edit the body it is given.
+        if value:
+            return Failure(_WRONG_LENGTH, path, value, f"{wanted}{len(value)}", "body",
+                           limits.copy(), None, None, None, keyword)
+        return failure(_WRONG_LENGTH, path, value, f"{wanted}0", keyword, limits.copy())
+
+    return build
+
+
 def wrong_length(path: Path, value: str, low: int | None, high: int | None, keyword: str
                  ) -> Failure:
-    return failure(
-        Code.WRONG_LENGTH, path, value,
-        f"Expected string length {_bounds_phrase(low, high)}, got {len(value)}",
-        keyword, limits=_limits(low, high),
-    )
+    return length_rule(low, high)(path, value, keyword)
 
 
 def wrong_count(
@@ -103,9 +143,9 @@ def wrong_count(
     what: str,
 ) -> Failure:
     return failure(
-        Code.WRONG_COUNT, path, value,
+        _WRONG_COUNT, path, value,
         f"Expected {_bounds_phrase(low, high)} {what}, got {count}",
-        keyword, limits=_limits(low, high),
+        keyword, _limits(low, high),
     )
 
 
@@ -122,29 +162,45 @@ def out_of_range(
         phrase = f"between {low} and {high}"
     else:
         phrase = " and ".join(parts)
-    return failure(Code.WRONG_FORMAT, path, value,
+    return failure(_WRONG_FORMAT, path, value,
                    f"Expected a number {phrase}, got {value}", keyword,
-                   limits=_limits(low, high))
+                   _limits(low, high))
 
 
 def not_multiple(path: Path, value: Any, divisor: Any) -> Failure:
-    return failure(Code.WRONG_FORMAT, path, value, f"Expected a multiple of {divisor}, got {value}",
+    return failure(_WRONG_FORMAT, path, value, f"Expected a multiple of {divisor}, got {value}",
                    "multipleOf")
 
 
 def bad_format(path: Path, value: Any, description: str, keyword: str = "format") -> Failure:
-    return failure(Code.WRONG_FORMAT, path, value, description, keyword)
+    if isinstance(value, str) and value:
+        # A string with something in it is never re-coded as empty: skip failure()'s test.
+        return Failure(_WRONG_FORMAT, path, value, description, "body", None, None, None, None,
+                       keyword)
+    return failure(_WRONG_FORMAT, path, value, description, keyword)
+
+
+def pattern_rule(pattern: str) -> Callable[[Path, str], Failure]:
+    description = f"Value does not match the pattern {pattern}"
+
+    def build(path: Path, value: str) -> Failure:
+        if not value:
+            return failure(_WRONG_FORMAT, path, value, description, "pattern", None, None,
+                           None, pattern)
+        return Failure(_WRONG_FORMAT, path, value, description, "body", None, None, None,
+                       pattern, "pattern")
+
+    return build
 
 
 def no_pattern_match(path: Path, value: str, pattern: str) -> Failure:
-    return failure(Code.WRONG_FORMAT, path, value, f"Value does not match the pattern {pattern}",
-                   "pattern", regex=pattern)
+    return pattern_rule(pattern)(path, value)
 
 
 def pattern_timeout(path: Path, value: str, pattern: str) -> Failure:
-    return failure(Code.WRONG_FORMAT, path, value,
+    return failure(_WRONG_FORMAT, path, value,
                    f"The value could not be matched against the pattern {pattern} within "
-                   f"{PATTERN_TIMEOUT_MS} ms", "pattern", regex=pattern)
+                   f"{PATTERN_TIMEOUT_MS} ms", "pattern", None, None, None, pattern)
 
 
 def not_allowed_value(path: Path, value: Any, allowed: list[Any], keyword: str) -> Failure:
@@ -152,57 +208,57 @@ def not_allowed_value(path: Path, value: Any, allowed: list[Any], keyword: str) 
         description = f"Value must be {_show(allowed[0])}"
     else:
         description = "Value must be one of: " + ", ".join(_show(v) for v in allowed)
-    return failure(Code.WRONG_FORMAT, path, value,
-                   description, keyword, allowed_values=list(allowed))
+    return failure(_WRONG_FORMAT, path, value,
+                   description, keyword, None, None, list(allowed))
 
 
 def unknown_property(path: Path, value: Any) -> Failure:
-    return failure(Code.WRONG_FORMAT, path, value,
+    return failure(_WRONG_FORMAT, path, value,
                    f"Unknown property {path[-1]!r} is not allowed here", "additionalProperties")
 
 
 def forbidden(path: Path, value: Any, keyword: str = "false") -> Failure:
     where = f"Property {path[-1]!r}" if path else "Value"
-    return failure(Code.WRONG_FORMAT, path, value, f"{where} is not allowed here", keyword)
+    return failure(_WRONG_FORMAT, path, value, f"{where} is not allowed here", keyword)
 
 
 def not_unique(path: Path, value: list[Any], first: int, again: int) -> Failure:
-    return failure(Code.WRONG_FORMAT, path, value,
+    return failure(_WRONG_FORMAT, path, value,
                    f"Items must be unique; item {again} repeats item {first}", "uniqueItems")
 
 
 def reserved_word(path: Path, value: str) -> Failure:
-    return failure(Code.WRONG_FORMAT, path, value,
+    return failure(_WRONG_FORMAT, path, value,
                    f"{value!r} is a reserved word and cannot be used", "reservedWords")
 
 
 def forbidden_word(path: Path, value: str, word: str) -> Failure:
-    return failure(Code.WRONG_FORMAT, path, value, f"Value contains the forbidden word {word!r}",
+    return failure(_WRONG_FORMAT, path, value, f"Value contains the forbidden word {word!r}",
                    "forbiddenWords")
 
 
 def forbidden_character(path: Path, value: str, char: str) -> Failure:
-    return failure(Code.WRONG_FORMAT, path, value,
+    return failure(_WRONG_FORMAT, path, value,
                    f"Value contains the forbidden character {char!r}",
                    "forbiddenCharacters")
 
 
 def emoji(path: Path, value: str, char: str) -> Failure:
-    return failure(Code.WRONG_FORMAT, path, value, f"Value contains an emoji ({char!r})", "noEmoji")
+    return failure(_WRONG_FORMAT, path, value, f"Value contains an emoji ({char!r})", "noEmoji")
 
 
 def blank(path: Path, value: str) -> Failure:
-    return Failure(Code.EMPTY_VALUE, path, value, "Value cannot be blank (whitespace only)",
-                   keyword="notBlank")
+    return Failure(_EMPTY_VALUE, path, value, "Value cannot be blank (whitespace only)", "body",
+                   None, None, None, None, "notBlank")
 
 
 def negated(path: Path, value: Any) -> Failure:
-    return failure(Code.WRONG_FORMAT, path, value,
+    return failure(_WRONG_FORMAT, path, value,
                    "Value matches a schema it must not match", "not")
 
 
 def too_many_matches(path: Path, value: Any, matched: list[int]) -> Failure:
-    return failure(Code.WRONG_FORMAT, path, value,
+    return failure(_WRONG_FORMAT, path, value,
                    f"Value must match exactly one allowed form, but matches forms {matched}",
                    "oneOf")
 
@@ -246,7 +302,7 @@ def no_branch_matches(path: Path, value: Any, branches: list[list[Failure]], key
     fewest = min(candidates, key=len)
     if all(len(b) > len(fewest) for b in candidates if b is not fewest):
         return fewest
-    return [failure(Code.WRONG_FORMAT, path, value,
+    return [failure(_WRONG_FORMAT, path, value,
                     "Value matches none of the allowed forms", keyword)]
 
 

@@ -15,6 +15,8 @@ Node = Callable[[Any, Cell, list[Failure]], None]
 
 
 def flat(cell: Cell) -> Path:
+    if cell and not cell[0]:
+        return (cell[1],)  # a key of the root: the common case, without the loop
     parts: list[str | int] = []
     while cell:
         cell, key = cell

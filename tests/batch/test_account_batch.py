@@ -136,3 +136,12 @@ def test_a_bad_account_file_is_exit_2_naming_file_and_item(tmp_path: Path) -> No
     assert done.returncode == 2
     assert str(account) in done.stderr and "customFields item 1 (x) has type 'colour'" in \
         done.stderr and "Traceback" not in done.stderr
+
+
+def test_validate_command_takes_an_account(tmp_path: Path) -> None:
+    _, account, _ = _files(tmp_path)
+    payload = tmp_path / "contact.json"
+    payload.write_text(json.dumps({"email": "a@example.com", "campaign": {"campaignId": "X"}}))
+    done = cli("validate", "--schema", "contacts.create", "--account", account, payload)
+    assert done.returncode == 1 and json.loads(done.stdout)["code"] == 1001
+    assert cli("validate", "--schema", "contacts.create", payload).returncode == 0

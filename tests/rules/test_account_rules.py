@@ -211,3 +211,10 @@ def test_engines_are_cached_per_account() -> None:
     assert not validate(payload, "contacts.create", account=ACCOUNT).ok
     assert validate(payload, "contacts.create", account=other).ok
     assert validate(payload, "contacts.create").ok
+
+
+def test_validate_many_applies_the_account() -> None:
+    checker = Validator("contacts.create", account=ACCOUNT)
+    results = checker.validate_many([BASE, {**BASE, "campaign": {"campaignId": "nope"}},
+                                     _with("fNum", "x")])
+    assert [r.error.code if r.error else None for r in results] == [None, 1001, 1003]

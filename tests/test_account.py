@@ -98,3 +98,18 @@ def _empty(tmp_path: Path) -> Path:
     folder = tmp_path / "empty"
     folder.mkdir()
     return folder
+
+
+@pytest.mark.parametrize(("item", "kind", "fmt"), [
+    ({"type": "phone", "format": "text"}, "phone", "text"),
+    ({"type": "single_select", "valueType": "string", "values": ["a", "b"]}, "string",
+     "single_select"),
+    ({"type": "text", "format": "text", "valueType": "number"}, "number", "text"),
+    ({"type": "phone", "format": "phone"}, "phone", "text"),
+    ({"type": "date"}, "date", "text"),
+    ({"type": "multi_select", "fieldType": "multi_select"}, "string", "multi_select"),
+])
+def test_both_readings_of_type_and_format(item: dict[str, object], kind: str, fmt: str) -> None:
+    account = Account(custom_fields=[{"customFieldId": "f", "name": "f", **item}])
+    field = (account.custom_fields or {})["f"]
+    assert (field.type, field.format) == (kind, fmt)

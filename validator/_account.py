@@ -68,6 +68,23 @@ class CustomField:
         return None
 
 
+def _type_and_format(item: Mapping[str, Any]) -> tuple[Any, Any]:
+    """A field's value type and format. The official document keeps them apart (`type`
+    phone, `format` text); the simplified one, and older answers, put the format in `type`
+    (`single_select`) with the value type in `valueType`, or a type in `format` (`phone`).
+    Both readings are taken; anything else is left for the caller to refuse."""
+    kind = item.get("type")
+    fmt = item.get("format", item.get("fieldType"))
+    named = None
+    if kind not in CUSTOM_FIELD_TYPES and kind in CUSTOM_FIELD_FORMATS:
+        named = kind
+        value_type = item.get("valueType")
+        kind = value_type if value_type in CUSTOM_FIELD_TYPES else "string"
+    if fmt not in CUSTOM_FIELD_FORMATS and (fmt is None or fmt in CUSTOM_FIELD_TYPES):
+        fmt = named or "text"
+    return kind, fmt
+
+
 def _is_id(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value) and not value.isspace()
 
@@ -142,7 +159,7 @@ class Account:
                 raise AccountError(f"{where} has no customFieldId (a non-empty string), got "
                                    f"{_show(ident)}")
             where += f" ({ident})"
-            kind, fmt = item.get("type"), item.get("format", item.get("fieldType"))
+            kind, fmt = _type_and_format(item)
             if kind not in CUSTOM_FIELD_TYPES:
                 raise AccountError(f"{where} has type {_show(kind)}; expected one of "
                                    f"{', '.join(CUSTOM_FIELD_TYPES)}")

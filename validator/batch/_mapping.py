@@ -20,6 +20,7 @@ import orjson
 
 from .._account import Account
 from .._exceptions import InputError
+from .._registry import default_registry
 from ..rules import SchemaView
 
 CUSTOM_FIELDS = "customFieldValues"
@@ -212,10 +213,17 @@ def guess(header: str, view: SchemaView, account: Account | None) -> str | None:
     return target if is_field(view, target.split(".")) else None
 
 
-def suggest_mapping(header: Sequence[str], view: SchemaView, account: Account | None
+def suggest_mapping(header: Sequence[str], schema_name: str, account: Account | None
                     ) -> tuple[dict[str, MappingEntry], list[str]]:
-    """A mapping guessed from a header (every column, null where nothing fits), and notes on
-    what the guess could not settle."""
+    """A mapping guessed from a header for a registered schema (every column, null where
+    nothing fits), and notes on what the guess could not settle."""
+    registry = default_registry()
+    document, base_uri = registry.get(schema_name)
+    return _suggest(header, SchemaView(document, base_uri, registry.resources()), account)
+
+
+def _suggest(header: Sequence[str], view: SchemaView, account: Account | None
+             ) -> tuple[dict[str, MappingEntry], list[str]]:
     mapping: dict[str, MappingEntry] = {}
     notes: list[str] = []
     first = last = None

@@ -16,6 +16,7 @@ import click
 import orjson
 
 from .._account import KEYS, Account, AccountError
+from .._catalog import Code
 from ._options import EXIT_USAGE
 
 DEFAULT_API_URL = "https://api.getresponse.com/v3"
@@ -55,13 +56,15 @@ def _refusal(url: str, exc: urllib.error.HTTPError) -> str:
     code = body.get("code") if isinstance(body, dict) else None
     message = body.get("message") if isinstance(body, dict) else None
     context = body.get("context") if isinstance(body, dict) else None
-    if exc.code == 401 or code == 1014:
-        return (f"the API refused the API key (HTTP {exc.code}, code {code or 1014}: "
+    if exc.code == 401 or code == Code.AUTHENTICATION:
+        return (f"the API refused the API key (HTTP {exc.code}, code "
+                f"{code or int(Code.AUTHENTICATION)}: "
                 f"{message or 'authentication failed'}); check --api-key")
-    if exc.code == 429 or code == 1015:
+    if exc.code == 429 or code == Code.QUOTA_REACHED:
         wait = context.get("timeToReset") if isinstance(context, dict) else None
         wait = wait or exc.headers.get("X-RateLimit-Reset")
-        return (f"the API's rate limit is reached (HTTP {exc.code}, code {code or 1015}); "
+        return (f"the API's rate limit is reached (HTTP {exc.code}, code "
+                f"{code or int(Code.QUOTA_REACHED)}); "
                 f"try again {'in ' + str(wait) if wait else 'later'}")
     detail = f", code {code}: {message}" if code is not None else ""
     return f"GET {url} answered HTTP {exc.code}{detail}"

@@ -9,9 +9,7 @@ import orjson
 
 from .._account import Account
 from .._exceptions import InputError
-from .._registry import default_registry
 from ..batch import Format, open_source, suggest_mapping
-from ..rules import SchemaView
 from ._options import EXIT_USAGE
 
 
@@ -32,10 +30,7 @@ def print_suggested_mapping(path: str, schema_name: str, account: Account | None
         header = source.dialect.header
     finally:
         source.close()
-    registry = default_registry()
-    document, base_uri = registry.get(schema_name)
-    mapping, notes = suggest_mapping(header, SchemaView(document, base_uri,
-                                                        registry.resources()), account)
+    mapping, notes = suggest_mapping(header, schema_name, account)
     click.echo(orjson.dumps(mapping, option=orjson.OPT_INDENT_2).decode())
     for note in notes:
         click.echo(f"validator: note: {note}", err=True)

@@ -62,7 +62,7 @@ def main() -> None:
         cases[(label, "no account")] = lambda p=payload: plain.validate(p, plain=True)
         cases[(label, "account")] = lambda p=payload: with_account.validate(p, plain=True)
     times: dict[tuple[str, str], list[float]] = {key: [] for key in cases}
-    for key, call in cases.items():
+    for call in cases.values():
         _per_call(call, n // 10)  # warm-up
     for _ in range(rounds):
         for key, call in cases.items():

@@ -145,3 +145,16 @@ def test_validate_command_takes_an_account(tmp_path: Path) -> None:
     done = cli("validate", "--schema", "contacts.create", "--account", account, payload)
     assert done.returncode == 1 and json.loads(done.stdout)["code"] == 1001
     assert cli("validate", "--schema", "contacts.create", payload).returncode == 0
+
+
+def test_phone_region_reads_national_numbers_in_a_run(tmp_path: Path) -> None:
+    source, account, mapping_path = _files(tmp_path)
+    source.write_text("Email,Phone,Campaign\na@example.com,(202) 555-0123,V3J\n")
+    mapping_path.write_text(json.dumps({"Email": "email", "Campaign": "campaign.campaignId",
+                                        "Phone": "customFieldValues.office_phone"}))
+    common = ("check", source, "--no-check-mx", "-q", "--account", account, "--mapping",
+              mapping_path)
+    assert cli(*common).returncode == 1
+    assert cli(*common, "--phone-region", "US").returncode == 0
+    bad = cli(*common, "--phone-region", "USA")
+    assert bad.returncode == 2 and "two-letter region" in bad.stderr

@@ -197,8 +197,8 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
           dns_server: str | None, dns_timeout: float, dns_cache: str | None,
           dns_canaries: tuple[str, ...], no_dns_canaries: bool,
           always_combine: bool, jobs: int | None, chunk_size: int, quiet: bool,
-          account_path: str | None, suggest_mapping: bool, schema_dirs: tuple[str, ...]
-          ) -> None:
+          account_path: str | None, phone_region: str | None, suggest_mapping: bool,
+          schema_dirs: tuple[str, ...]) -> None:
     """Check contact files (CSV, JSON Lines, JSON arrays; gzip; - for stdin) row by row.
 
     Exit code 0: no row is invalid (unverified rows are not invalid); 1: some rows are
@@ -238,7 +238,7 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
     except InputError as exc:
         raise click.BadParameter(str(exc), param_hint="--suppress") from exc
     options = ValidationOptions(check_mx=check_mx, always_combine=always_combine, dns=dns,
-                                account=account)
+                                account=account, phone_region=phone_region)
     batch = BatchOptions(
         suppressed_addresses=frozenset(addresses), suppressed_domains=frozenset(domains),
         schema_paths=tuple(os.path.abspath(p) for p in schema_dirs), campaign_id=campaign_id,

@@ -101,7 +101,19 @@ def dns_from(server: str | None, timeout: float, budget: float | None = None,
         raise click.BadParameter(str(exc), param_hint="--dns-server") from exc
 
 
+def _region(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not (len(value) == 2 and value.isalpha() and value.isascii()):
+        raise click.BadParameter(f"expected a two-letter region such as PL, got {value!r}")
+    return value.upper() if value else None
+
+
 def account_option(command: _F) -> _F:
+    """`--account` and `--phone-region` (national phone numbers, in phone formats and phone
+    custom fields)."""
+    command = click.option(
+        "--phone-region", metavar="XX", callback=_region,
+        help="Region of national phone numbers (US, PL ...); otherwise phones must be E.164 "
+             "(+48600100200).")(command)
     return click.option(
         "--account", "account_path", type=click.Path(exists=True),
         help="Account data: a JSON file {\"campaigns\": [...], \"customFields\": [...], "

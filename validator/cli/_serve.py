@@ -57,14 +57,15 @@ def serve(host: str, port: int, key_file: str | None, no_auth: bool, rate_limit:
           check_mx: bool, dns_server: str | None, dns_timeout: float, dns_budget: float,
           dns_cache: str | None, dns_canaries: tuple[str, ...], no_dns_canaries: bool,
           schema_dirs: tuple[str, ...], log_level: str, access_log: bool,
-          account_path: str | None) -> None:
+          account_path: str | None, phone_region: str | None) -> None:
     """Serve the API's routes and POST /validate/{schema} over HTTP: an empty 200/202 for a
     valid request, the API's error body otherwise. GET /openapi.json describes it."""
     from ..web import create_app, run_server
 
     register_schemas(schema_dirs)
     validation = ValidationOptions(always_combine=always_combine,
-                                   account=load_account(account_path))
+                                   account=load_account(account_path),
+                                   phone_region=phone_region)
     if check_mx:
         # The DNS options are read only when MX checks use them, so an unused --dns-server
         # never keeps the server from starting.

@@ -33,7 +33,8 @@ from ._options import (
 def validate(schema_name: str, file: str, always_combine: bool, check_mx: bool,
              dns_server: str | None, dns_timeout: float, dns_cache: str | None,
              dns_canaries: tuple[str, ...], no_dns_canaries: bool, pretty: bool,
-             account_path: str | None, schema_dirs: tuple[str, ...]) -> None:
+             account_path: str | None, phone_region: str | None,
+             schema_dirs: tuple[str, ...]) -> None:
     """Check one JSON payload (FILE, or - for stdin). Prints the API's error body and exits 1
     when the payload would be refused; prints nothing and exits 0 when it is valid."""
     register_schemas(schema_dirs)
@@ -41,7 +42,7 @@ def validate(schema_name: str, file: str, always_combine: bool, check_mx: bool,
                                 dns=dns_from(dns_server, dns_timeout, cache=dns_cache,
                                              canaries=dns_canaries,
                                              no_canaries=no_dns_canaries),
-                                account=load_account(account_path))
+                                account=load_account(account_path), phone_region=phone_region)
     try:
         validator = Validator(schema_name, options)
     except UnknownSchema as exc:

@@ -218,3 +218,17 @@ def test_validate_many_applies_the_account() -> None:
     results = checker.validate_many([BASE, {**BASE, "campaign": {"campaignId": "nope"}},
                                      _with("fNum", "x")])
     assert [r.error.code if r.error else None for r in results] == [None, 1001, 1003]
+
+
+def test_batch_and_import_shapes_of_references() -> None:
+    payload = {"campaignId": "nope", "contacts": [
+        {"email": "a@example.com", "tags": {"ids": ["vBd5", "zzz"]},
+         "customFieldValues": [{"customFieldId": "fNum", "value": ["x"]}]}]}
+    result = validate(payload, "contacts.create-batch", account=ACCOUNT)
+    assert [(f.code, f.field_name) for f in result.failures] == [
+        (1001, ("campaignId",)), (1001, ("contacts", 0, "tags", "ids", 1)),
+        (1003, ("contacts", 0, "customFieldValues", 0, "value", 0))]
+
+
+def test_query_parameters_are_not_references() -> None:
+    assert validate("query[campaignId]=nope", "contacts.list.query", account=ACCOUNT).ok

@@ -30,6 +30,7 @@ from .._results import Failure, Path
 from . import _keywords as kw
 from ._formats import RESOURCE_ID_RE, check_date, check_date_time, check_ip, check_phone, check_url
 from ._nodes import Cell, Node, flat
+from ._query import is_query_schema
 from ._schema_view import NUMBER_TEXT
 
 IDS = "accountIds"
@@ -44,9 +45,10 @@ _KIND_WORDS = {"campaign": "Campaign", "tag": "Tag"}
 # -- the schema, with the account written in -------------------------------------------------
 
 def with_account(schema: Any, account: Account, phone_region: str | None) -> Any:
-    """A copy of the schema with the account's rules at `campaign.campaignId`,
-    `tags[].tagId` and `customFieldValues[]`, wherever such properties stand (in any
-    subschema of the document, `$defs` included); only for the kinds the account gives."""
+    """A copy of the schema with the account's rules at `campaign.campaignId` (or a bare
+    `campaignId`), `tags[].tagId` (or `tags.ids[]`) and `customFieldValues[]`, wherever such
+    properties stand (in any subschema of the document, `$defs` included; not in query
+    schemas); only for the kinds the account gives."""
     if not isinstance(schema, dict):
         return schema
     campaigns, tags, fields = account.campaigns, account.tags, account.custom_fields
@@ -57,18 +59,26 @@ def with_account(schema: Any, account: Account, phone_region: str | None) -> Any
         "fields": {ident: {"name": f.name, "type": f.type, "format": f.format,
                            "values": list(f.values)} for ident, f in fields.items()},
         "phoneRegion": phone_region}
+    # Query parameters filter by IDs rather than reference them: an unknown one finds nothing.
+    if is_query_schema(schema):
+        return schema
     for node in _subschemas(schema):
         properties = node.get("properties")
         if not isinstance(properties, dict):
             continue
         if campaigns is not None:
-            target = _property(_property(node, "campaign"), "campaignId")
-            if target is not None:
-                target[IDS] = {"kind": "campaign", "ids": sorted(campaigns)}
+            # `campaign.campaignId` (a contact, a newsletter) or a bare `campaignId` (the
+            # destination of `contacts.create-batch`, `imports.create`).
+            for target in (_property(_property(node, "campaign"), "campaignId"),
+                           _property(node, "campaignId")):
+                if target is not None:
+                    target[IDS] = {"kind": "campaign", "ids": sorted(campaigns)}
         if tags is not None:
-            target = _property(_items(_property(node, "tags")), "tagId")
-            if target is not None:
-                target[IDS] = {"kind": "tag", "ids": sorted(tags)}
+            # `tags[].tagId`, or `tags.ids[]` (`contacts.create-batch`).
+            for target in (_property(_items(_property(node, "tags")), "tagId"),
+                           _items(_property(_property(node, "tags"), "ids"))):
+                if target is not None:
+                    target[IDS] = {"kind": "tag", "ids": sorted(tags)}
         if field_rule is not None:
             item = _items(_property(node, "customFieldValues"))
             if item is not None and _property(item, "customFieldId") is not None:

@@ -232,3 +232,23 @@ def test_batch_and_import_shapes_of_references() -> None:
 
 def test_query_parameters_are_not_references() -> None:
     assert validate("query[campaignId]=nope", "contacts.list.query", account=ACCOUNT).ok
+
+
+@pytest.mark.parametrize(("keyword", "value"), [
+    ("accountIds", {"kind": "tag", "ids": [1]}),
+    ("accountIds", ["a"]),
+    ("accountCustomFields", {"fields": {"f": {"name": "f"}}}),
+])
+def test_malformed_account_keywords_are_refused_at_registration(keyword: str,
+                                                                value: Any) -> None:
+    from validator import SchemaError, SchemaRegistry
+
+    with pytest.raises(SchemaError, match=keyword):
+        SchemaRegistry().register("bad", {"properties": {"a": {keyword: value}}})
+
+
+def test_hand_written_account_keywords_work() -> None:
+    schema = {"type": "object", "properties": {"list": {
+        "type": "string", "accountIds": {"kind": "campaign", "ids": ["A1"]}}}}
+    assert [f.code for f in validate({"list": "B2"}, schema).failures] == [1001]
+    assert validate({"list": "A1"}, schema).ok

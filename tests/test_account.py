@@ -71,6 +71,9 @@ def test_options_take_a_path(tmp_path: Path) -> None:
      "customFields item 1 (f) has format 'box'"),
     ({"customFields": [{"customFieldId": "f", "type": "string", "format": "radio",
                         "values": [1, 2]}]}, "has values [1, 2]"),
+    ({"customFields": [{"customFieldId": "f", "type": "string", "format": "text"},
+                       {"customFieldId": "f", "type": "phone", "format": "text"}]},
+     "customFields item 2 (f) repeats a customFieldId"),
 ])
 def test_bad_files_are_one_sentence_naming_file_and_item(tmp_path: Path, data: object,
                                                          words: str) -> None:

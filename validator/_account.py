@@ -159,6 +159,8 @@ class Account:
                 raise AccountError(f"{where} has no customFieldId (a non-empty string), got "
                                    f"{_show(ident)}")
             where += f" ({ident})"
+            if ident in found:
+                raise AccountError(f"{where} repeats a customFieldId of an earlier item")
             kind, fmt = _type_and_format(item)
             if kind not in CUSTOM_FIELD_TYPES:
                 raise AccountError(f"{where} has type {_show(kind)}; expected one of "

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "validator"
 # the public API, or a room (a subpackage).
 BASE = {"validator._catalog", "validator._exceptions"}
 CONTRACT = {"validator._results", "validator._options", "validator._aggregate",
-            "validator._registry"}
+            "validator._registry", "validator._account"}
 API = {"validator._api", "validator", "validator.asgi", "validator.wsgi"}
 
 # What each layer may import besides itself. A room other than its own is reached through

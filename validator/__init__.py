@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._account import Account, AccountError, CustomField
 from ._api import Validator, validate
 from ._catalog import Code, ErrorCatalog, ErrorCode
 from ._exceptions import (
@@ -59,8 +60,11 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Account",
+    "AccountError",
     "ApiError",
     "Code",
+    "CustomField",
     "DNSCache",
     "DNSOptions",
     "DomainVerdict",

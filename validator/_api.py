@@ -17,6 +17,7 @@ from ._exceptions import SchemaError
 from ._options import OptionKeywords, ValidationOptions
 from ._registry import SchemaRegistry, add_schema_check, check_schema, default_registry
 from ._results import Failure, Path, Result
+from .rules._account_rules import with_account
 from .rules._compile import Compiler, Unsupported
 from .rules._dialect import MX_PENDING, check_keywords
 from .rules._email import email_ascii_domain, email_syntax_error
@@ -91,7 +92,10 @@ def _build(schema: Any, base_uri: str, registry: SchemaRegistry,
     """The engine, the quick test that lets most valid payloads skip it, and the paths whose
     addresses MX checks look up. With MX checks the quick test only stands in for the engine
     when those paths are exactly where the `mx` rules look (then the addresses are read from
-    them). Last, whether the engine reports failures in payload order already."""
+    them). Last, whether the engine reports failures in payload order already. The account's
+    rules are written into the schema first, so that every one of them carries them."""
+    if options.account is not None:
+        schema = with_account(schema, options.account, options.phone_region)
     try:
         found = mx_paths(_view(schema, base_uri, registry)) if options.check_mx else None
         quick = None if found is not None and not found.exact else quick_check(

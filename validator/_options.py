@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from os import PathLike
 from typing import Any, TypedDict
 
+from ._account import Account
 from ._catalog import ErrorCatalog
 from ._exceptions import OptionsError
 from .dns import DNSOptions
@@ -31,6 +33,9 @@ class ValidationOptions:
     * `phone_region`: the region of national phone numbers (`"PL"`); otherwise E.164.
     * `check_mx`: also check that e-mail domains accept mail (1002; a failed lookup is 1010),
       through the resolver that `dns` describes.
+    * `account`: the user's campaigns, tags and custom fields (an `Account`, or the path of an
+      account file or folder): unknown ones are 1001, custom-field values are checked by their
+      definitions.
     """
 
     always_combine: bool = False
@@ -40,6 +45,7 @@ class ValidationOptions:
     phone_region: str | None = None
     check_mx: bool = False
     dns: DNSOptions = field(default_factory=DNSOptions)
+    account: Account | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.formats, Mapping) or not all(
@@ -54,11 +60,16 @@ class ValidationOptions:
         if not isinstance(self.dns, DNSOptions):
             raise OptionsError("dns must be a DNSOptions")
         object.__setattr__(self, "formats", dict(self.formats))
+        if isinstance(self.account, str | PathLike):
+            object.__setattr__(self, "account", Account.load(self.account))
+        elif self.account is not None and not isinstance(self.account, Account):
+            raise OptionsError("account must be an Account or the path of an account file")
 
     def rules_key(self) -> tuple[Any, ...]:
         """What the compiled rules depend on: equal keys, the same compiled engine."""
         return (self.assert_formats, self.check_mx, self.phone_region,
-                tuple(sorted(self.formats.items(), key=lambda item: item[0])))
+                tuple(sorted(self.formats.items(), key=lambda item: item[0])),
+                self.account.fingerprint if self.account is not None else None)
 
     def key(self) -> tuple[Any, ...]:
         """Equal keys, interchangeable validators (the catalog by identity)."""
@@ -95,6 +106,7 @@ class OptionKeywords(TypedDict, total=False):
     phone_region: str | None
     check_mx: bool
     dns: DNSOptions
+    account: Account | str | PathLike[str] | None
     nameservers: tuple[str, ...] | list[str] | None
     dns_port: int
     dns_timeout: float

@@ -8,6 +8,7 @@ input (`open_source`, `byte_blocks`, `block_spec`). Input formats are readers be
 
 from ._blocks import Block, BlockResult, BlockSpec, block_domains, check_block, check_chunk
 from ._dedupe import dedupe_key
+from ._mapping import Join, MappingEntry, load_mapping, suggest_mapping
 from ._options import BatchOptions, load_suppression
 from ._readers import (
     FORMATS,
@@ -35,7 +36,9 @@ __all__ = [
     "BlockSpec",
     "Dialect",
     "Format",
+    "Join",
     "Malformed",
+    "MappingEntry",
     "Progress",
     "Reader",
     "Record",
@@ -49,7 +52,9 @@ __all__ = [
     "check_block",
     "check_chunk",
     "dedupe_key",
+    "load_mapping",
     "load_suppression",
     "open_source",
     "run",
+    "suggest_mapping",
 ]

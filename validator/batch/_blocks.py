@@ -334,7 +334,8 @@ def block_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[MXPath]) -> 
         columns = [c.index for c in plan.columns if c.path in mx_paths]
         for row in rows:
             if not isinstance(row, Malformed):
-                values.update(row[i] for i in columns)
+                cells = plan.cells(row)
+                values.update(cells[i] for i in columns)
     else:
         for row in rows:
             if isinstance(row, Malformed):

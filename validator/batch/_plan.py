@@ -23,13 +23,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._account import Account
 from .._exceptions import InputError
 from ..rules import INTEGER_TEXT as _INTEGER
 from ..rules import NUMBER_TEXT as _NUMBER
 from ..rules import SchemaView
+from ._mapping import (
+    CUSTOM_FIELDS,
+    MappingEntry,
+    check_mapping,
+    custom_field_id,
+    is_field,
+    split_mapping,
+)
 from ._readers import MAX_DEPTH
-
-CUSTOM_FIELDS = "customFieldValues"
 
 # Converters are plain dataclasses, not closures, so that a plan can be pickled and sent to the
 # worker processes with the rows it maps.
@@ -103,6 +110,15 @@ class _CustomField:
     field_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Joined:
+    """Cells joined into one text, which stands in the row past its real cells (a column's
+    `index` at or past the header's length is such a text)."""
+
+    indexes: tuple[int, ...]
+    separator: str
+
+
 @dataclass(slots=True)
 class CsvPlan:
     """How one header's cells become a payload."""
@@ -111,6 +127,9 @@ class CsvPlan:
     columns: list[_Column] = field(default_factory=list)
     custom_fields: list[_CustomField] = field(default_factory=list)
     value_separator: str = "|"
+    joins: list[_Joined] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+    """Headers whose column reaches no field of the schema (kept in the payload as before)."""
     _top: list[tuple[int, str, Converter | None]] = field(default_factory=list)
     _nested: list[_Column] = field(default_factory=list)
 
@@ -121,6 +140,17 @@ class CsvPlan:
 
     def payload(self, cells: Sequence[str]) -> dict[str, Any]:
         return self.compiled()(cells)
+
+    def cells(self, cells: Sequence[str]) -> Sequence[str]:
+        """A row's cells with the joined texts after them (the row itself without joins)."""
+        if not self.joins:
+            return cells
+        return [*cells, *(_joined(cells, j.indexes, j.separator) for j in self.joins)]
+
+    @property
+    def reached(self) -> list[tuple[str, ...]]:
+        """The paths the columns write."""
+        return [c.path for c in self.columns] + [(CUSTOM_FIELDS,)] * bool(self.custom_fields)
 
     def compiled(self) -> Callable[[Sequence[str]], dict[str, Any]]:
         """``payload`` as one function written for this plan (built once per process and
@@ -133,10 +163,11 @@ class CsvPlan:
 
     def _key(self) -> tuple[Any, ...]:
         return (tuple(self.header), tuple(self.columns), tuple(self.custom_fields),
-                self.value_separator)
+                self.value_separator, tuple(self.joins))
 
     def payload_slow(self, cells: Sequence[str]) -> dict[str, Any]:
         """What ``compiled`` does, written plainly (the reference the tests hold it to)."""
+        cells = self.cells(cells)
         payload: dict[str, Any] = {}
         for index, key, convert in self._top:
             text = cells[index]
@@ -255,10 +286,18 @@ def _compile(plan: CsvPlan) -> Callable[[Sequence[str]], dict[str, Any]]:
             part += [line for step in steps[start:start + _PART] for line in step]
             exec(compile("\n".join(part), "<csv plan>", "exec"), names)
             body.append(f"    _part{number}(cells, payload)")
-    source = ["def payload(cells):", "    payload = {}", *body, "    return payload"]
+    head = ["def payload(cells):"]
+    if plan.joins:
+        names["_cells"] = plan.cells
+        head.append("    cells = _cells(cells)")
+    source = [*head, "    payload = {}", *body, "    return payload"]
     exec(compile("\n".join(source), "<csv plan>", "exec"), names)
     function: Callable[[Sequence[str]], dict[str, Any]] = names["payload"]
     return function
+
+
+def _joined(cells: Sequence[str], indexes: tuple[int, ...], separator: str) -> str:
+    return separator.join(piece for piece in (cells[i].strip() for i in indexes) if piece)
 
 
 def _split(text: str, separator: str) -> list[str]:
@@ -278,27 +317,48 @@ def _array_converter(view: SchemaView, path: tuple[str, ...], separator: str
     return ArrayConverter(separator, wrap, scalar_converter(item_types))
 
 
-def build_plan(header: Sequence[str], view: SchemaView, mapping: Mapping[str, str | None],
-               list_separator: str, value_separator: str) -> CsvPlan:
-    """The plan for a header: mapped names first, then dotted names as they are."""
+def build_plan(header: Sequence[str], view: SchemaView, mapping: Mapping[str, MappingEntry],
+               list_separator: str, value_separator: str, account: Account | None = None
+               ) -> CsvPlan:
+    """The plan for a header: mapped names first, then dotted names as they are, then the
+    fields joined from several columns. A mapping that names a column the header does not
+    have, or a target that is not a field of the schema, is an InputError; with an account,
+    so is a `customFieldValues.<name>` column that names none of its custom fields."""
+    renames, joins = split_mapping(mapping)
+    if mapping:
+        check_mapping(header, renames, joins, view)
     plan = CsvPlan(header=list(header), value_separator=value_separator)
+    joined = {c for j in joins for c in j.columns}
     for index, name in enumerate(header):
         key = name.strip()
-        target = mapping.get(key, key)
-        if not target:
+        if key in joined and key not in renames:
             continue
-        parts = tuple(p for p in target.split("."))
-        if len(parts) > MAX_DEPTH:
-            raise InputError(f"the column {name[:80]!r} nests {len(parts):,} levels deep, more "
-                             f"than the limit of {MAX_DEPTH}")
-        if parts[0] == CUSTOM_FIELDS and len(parts) == 2 and parts[1]:
-            plan.custom_fields.append(_CustomField(index, parts[1]))
-            continue
-        types = view.types(parts)
-        converter: Converter | None
-        if "array" in types and "string" not in types:
-            converter = _array_converter(view, parts, list_separator)
-        else:
-            converter = scalar_converter(types)
-        plan.columns.append(_Column(index, parts, converter))
+        target = renames.get(key, key)
+        if target:
+            _add_column(plan, view, index, name, target, list_separator, account)
+    positions = {h.strip(): i for i, h in reversed(list(enumerate(header)))}
+    for number, join in enumerate(joins):
+        plan.joins.append(_Joined(tuple(positions[c] for c in join.columns), join.separator))
+        _add_column(plan, view, len(header) + number, join.target, join.target,
+                    list_separator, account)
     return plan.freeze()
+
+
+def _add_column(plan: CsvPlan, view: SchemaView, index: int, name: str, target: str,
+                list_separator: str, account: Account | None) -> None:
+    parts = tuple(p for p in target.split("."))
+    if len(parts) > MAX_DEPTH:
+        raise InputError(f"the column {name[:80]!r} nests {len(parts):,} levels deep, more "
+                         f"than the limit of {MAX_DEPTH}")
+    if parts[0] == CUSTOM_FIELDS and len(parts) == 2 and parts[1]:
+        plan.custom_fields.append(_CustomField(index, custom_field_id(parts[1], account)))
+        return
+    if not is_field(view, parts) and len(plan.unmapped) < 2000:
+        plan.unmapped.append(name.strip())
+    types = view.types(parts)
+    converter: Converter | None
+    if "array" in types and "string" not in types:
+        converter = _array_converter(view, parts, list_separator)
+    else:
+        converter = scalar_converter(types)
+    plan.columns.append(_Column(index, parts, converter))

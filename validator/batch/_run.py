@@ -52,6 +52,7 @@ from ._blocks import (
     with_campaign,
 )
 from ._dedupe import FirstRows
+from ._mapping import MappingEntry, mapping_notes
 from ._options import BatchOptions
 from ._outputs import AtomicOutput, ValidWriter
 from ._plan import CsvPlan, build_plan
@@ -78,7 +79,8 @@ class RunConfig:
     fmt: Format | None = None
     delimiter: str | None = None
     encoding: str | None = None
-    mapping: dict[str, str | None] = field(default_factory=dict)
+    mapping: dict[str, MappingEntry] = field(default_factory=dict)
+    """Header → target path or None, and joins (see `validator.batch.load_mapping`)."""
     list_separator: str = "|"
     value_separator: str = "|"
     valid_path: str | None = None
@@ -111,6 +113,8 @@ class RunSummary:
     reasons: Counter[tuple[int, str, str]] = field(default_factory=Counter)
     per_file: dict[str, dict[str, int]] = field(default_factory=dict)
     input_errors: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    """What the user should know about how the columns were mapped, each said once."""
     dns_domains: int = 0
     dns_unknown: Counter[str] = field(default_factory=Counter)
     timings: dict[str, float] = field(default_factory=dict)
@@ -139,6 +143,7 @@ class RunSummary:
                     "domainsUnknown": sum(self.dns_unknown.values()),
                     "unknownReasons": dict(self.dns_unknown.most_common(10))},
             "inputErrors": self.input_errors,
+            "notices": self.notices,
             "outputs": self.outputs,
             "timings": {**{k: round(v, 3) for k, v in self.timings.items()},
                         "rowsPerSecond": round(self.rows_read / elapsed) if elapsed else None},
@@ -204,8 +209,15 @@ class _Run:
         """The column plan of a tabular source; InputError for a header past the limits."""
         if not source.reader.tabular:
             return None
-        return build_plan(source.dialect.header, self.view, self.config.mapping,
-                          self.config.list_separator, self.config.value_separator)
+        config = self.config
+        plan = build_plan(source.dialect.header, self.view, config.mapping,
+                          config.list_separator, config.value_separator, config.options.account)
+        filled = [("campaign", "campaignId")] if config.batch.campaign_id else []
+        for note in mapping_notes(plan.header, plan.reached, plan.unmapped, self.view,
+                                  config.options.account, filled):
+            if note not in self.summary.notices:
+                self.summary.notices.append(note)
+        return plan
 
     def spec(self, source: Source, plan: CsvPlan | None = None) -> BlockSpec:
         if plan is None:

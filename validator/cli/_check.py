@@ -10,7 +10,6 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NoReturn
 
 import click
-import orjson
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -29,38 +28,33 @@ from ..batch import (
     FORMATS,
     BatchOptions,
     Format,
+    MappingEntry,
     RunConfig,
     RunSummary,
+    load_mapping,
     load_suppression,
     run,
 )
 from ..batch import Progress as RunProgress
+from ._mapping import print_suggested_mapping
 from ._options import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    account_option,
     always_combine_option,
     dns_from,
     dns_options,
+    load_account,
     register_schemas,
     schema_dirs_option,
 )
 
 
-def _load_mapping(path: str) -> dict[str, str | None]:
+def _load_mapping(path: str) -> dict[str, MappingEntry]:
     try:
-        with open(path, "rb") as handle:
-            data = orjson.loads(handle.read())
-    except OSError as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc.strerror}",
-                                 param_hint="--mapping") from exc
-    except orjson.JSONDecodeError as exc:
-        raise click.BadParameter(f"{path} is not JSON: {exc}", param_hint="--mapping") from exc
-    if not isinstance(data, dict) or not all(
-            isinstance(v, str) or v is None for v in data.values()):
-        raise click.BadParameter(
-            f"{path} must be a JSON object of header name → target path (or null to drop)",
-            param_hint="--mapping")
-    return {str(k).strip(): v for k, v in data.items()}
+        return load_mapping(path)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--mapping") from exc
 
 
 def _terminate(signum: int, frame: types.FrameType | None) -> NoReturn:
@@ -190,6 +184,10 @@ def _parse_separator(value: str, option: str) -> str:
 @click.option("--chunk-size", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Rows per unit of work.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@account_option
+@click.option("--suggest-mapping", is_flag=True,
+              help="Print a mapping file guessed from the first file's CSV header (to edit and "
+                   "pass to --mapping), and check nothing.")
 @schema_dirs_option
 def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimiter: str | None,
           encoding: str | None, mapping_path: str | None, campaign_id: str | None,
@@ -199,6 +197,7 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
           dns_server: str | None, dns_timeout: float, dns_cache: str | None,
           dns_canaries: tuple[str, ...], no_dns_canaries: bool,
           always_combine: bool, jobs: int | None, chunk_size: int, quiet: bool,
+          account_path: str | None, phone_region: str | None, suggest_mapping: bool,
           schema_dirs: tuple[str, ...]) -> None:
     """Check contact files (CSV, JSON Lines, JSON arrays; gzip; - for stdin) row by row.
 
@@ -222,6 +221,11 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
         default_registry().get(schema_name)
     except UnknownSchema as exc:
         raise click.UsageError(str(exc.args[0])) from exc
+    account = load_account(account_path)
+    if suggest_mapping:
+        print_suggested_mapping(files[0], schema_name, account, fmt=fmt, delimiter=delimiter,
+                                encoding=encoding)
+        return
     dns = dns_from(dns_server, dns_timeout, cache=dns_cache, canaries=dns_canaries,
                    no_canaries=no_dns_canaries)
     addresses: set[str] = set()
@@ -233,7 +237,8 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
             domains |= more_domains
     except InputError as exc:
         raise click.BadParameter(str(exc), param_hint="--suppress") from exc
-    options = ValidationOptions(check_mx=check_mx, always_combine=always_combine, dns=dns)
+    options = ValidationOptions(check_mx=check_mx, always_combine=always_combine, dns=dns,
+                                account=account, phone_region=phone_region)
     batch = BatchOptions(
         suppressed_addresses=frozenset(addresses), suppressed_domains=frozenset(domains),
         schema_paths=tuple(os.path.abspath(p) for p in schema_dirs), campaign_id=campaign_id,
@@ -266,6 +271,8 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
         sys.exit(EXIT_USAGE)
     finally:
         signal.signal(signal.SIGTERM, previous)
+    for notice in summary.notices:
+        click.echo(f"validator: note: {notice}", err=True)
     if not quiet:
         _print_summary(console, summary)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ._account import account
 from ._check import check
 from ._codes import codes
 from ._schemas import schemas
@@ -17,5 +18,5 @@ def main() -> None:
     """Validate JSON payloads the way the GetResponse REST API v3 does."""
 
 
-for _command in (validate, check, schemas, codes, serve):
+for _command in (validate, check, schemas, codes, serve, account):
     main.add_command(_command)

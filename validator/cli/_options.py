@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .._account import Account, AccountError
 from .._exceptions import OptionsError, SchemaError
 from .._registry import default_registry
 from ..dns import DNSOptions
@@ -98,3 +99,35 @@ def dns_from(server: str | None, timeout: float, budget: float | None = None,
                                       canaries=chosen)
     except OptionsError as exc:
         raise click.BadParameter(str(exc), param_hint="--dns-server") from exc
+
+
+def _region(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not (len(value) == 2 and value.isalpha() and value.isascii()):
+        raise click.BadParameter(f"expected a two-letter region such as PL, got {value!r}")
+    return value.upper() if value else None
+
+
+def account_option(command: _F) -> _F:
+    """`--account` and `--phone-region` (national phone numbers, in phone formats and phone
+    custom fields)."""
+    command = click.option(
+        "--phone-region", metavar="XX", callback=_region,
+        help="Region of national phone numbers (US, PL ...); otherwise phones must be E.164 "
+             "(+48600100200).")(command)
+    return click.option(
+        "--account", "account_path", type=click.Path(exists=True),
+        help="Account data: a JSON file {\"campaigns\": [...], \"customFields\": [...], "
+             "\"tags\": [...]} (the items of GET /v3/campaigns, /v3/custom-fields, /v3/tags; "
+             "`validator account pull` writes one) or a folder of campaigns.json, "
+             "custom-fields.json, tags.json. Unknown IDs are 1001; custom-field values are "
+             "checked by their definitions.")(command)
+
+
+def load_account(path: str | None) -> Account | None:
+    """The `--account` data; a bad file is a usage error (exit 2) naming the file and item."""
+    if path is None:
+        return None
+    try:
+        return Account.load(path)
+    except AccountError as exc:
+        raise click.BadParameter(str(exc), param_hint="--account") from exc

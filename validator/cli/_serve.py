@@ -8,9 +8,11 @@ import click
 
 from .._options import ValidationOptions
 from ._options import (
+    account_option,
     always_combine_option,
     dns_from,
     dns_options,
+    load_account,
     register_schemas,
     schema_dirs_option,
 )
@@ -51,18 +53,22 @@ __all__ = ["serve"]
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @click.option("--access-log", is_flag=True, help="Log every request (slower).")
+@account_option
 def serve(host: str, port: int, key_file: str | None, no_auth: bool, rate_limit: bool,
           redis_url: str | None, max_body: int, max_depth: int, header_timeout: float,
           body_timeout: float, max_queued: int, always_combine: bool,
           check_mx: bool, dns_server: str | None, dns_timeout: float, dns_budget: float,
           dns_cache: str | None, dns_canaries: tuple[str, ...], no_dns_canaries: bool,
-          schema_dirs: tuple[str, ...], log_level: str, access_log: bool) -> None:
+          schema_dirs: tuple[str, ...], log_level: str, access_log: bool,
+          account_path: str | None, phone_region: str | None) -> None:
     """Serve the API's routes and POST /validate/{schema} over HTTP: an empty 200/202 for a
     valid request, the API's error body otherwise. GET /openapi.json describes it."""
     from ..web import create_app, run_server
 
     register_schemas(schema_dirs)
-    validation = ValidationOptions(always_combine=always_combine)
+    validation = ValidationOptions(always_combine=always_combine,
+                                   account=load_account(account_path),
+                                   phone_region=phone_region)
     if check_mx:
         # The DNS options are read only when MX checks use them, so an unused --dns-server
         # never keeps the server from starting.

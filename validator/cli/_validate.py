@@ -12,9 +12,11 @@ from .._options import ValidationOptions
 from ._options import (
     EXIT_INVALID,
     EXIT_USAGE,
+    account_option,
     always_combine_option,
     dns_from,
     dns_options,
+    load_account,
     register_schemas,
     schema_dirs_option,
 )
@@ -26,10 +28,12 @@ from ._options import (
 @always_combine_option
 @dns_options(check_mx_default=None)
 @click.option("--pretty", is_flag=True, help="Indent the error body.")
+@account_option
 @schema_dirs_option
 def validate(schema_name: str, file: str, always_combine: bool, check_mx: bool,
              dns_server: str | None, dns_timeout: float, dns_cache: str | None,
              dns_canaries: tuple[str, ...], no_dns_canaries: bool, pretty: bool,
+             account_path: str | None, phone_region: str | None,
              schema_dirs: tuple[str, ...]) -> None:
     """Check one JSON payload (FILE, or - for stdin). Prints the API's error body and exits 1
     when the payload would be refused; prints nothing and exits 0 when it is valid."""
@@ -37,7 +41,8 @@ def validate(schema_name: str, file: str, always_combine: bool, check_mx: bool,
     options = ValidationOptions(always_combine=always_combine, check_mx=check_mx,
                                 dns=dns_from(dns_server, dns_timeout, cache=dns_cache,
                                              canaries=dns_canaries,
-                                             no_canaries=no_dns_canaries))
+                                             no_canaries=no_dns_canaries),
+                                account=load_account(account_path), phone_region=phone_region)
     try:
         validator = Validator(schema_name, options)
     except UnknownSchema as exc:

@@ -7,7 +7,8 @@ engine (`_quick`). A new keyword is one `Keyword` entry in `KEYWORDS` plus the f
 names; a new format, one `Format` entry in `FORMATS` (python-jsonschema keeps each dialect the
 same way, as one mapping from keyword to function).
 
-Every engine keyword is a rule about strings: a value of another type passes it. The failures
+Every engine keyword but `accountCustomFields` (a rule about a `customFieldValues` item) is a
+rule about strings: a value of another type passes it. The failures
 the functions here report are built by `_keywords`, as the standard keywords' are.
 """
 
@@ -25,6 +26,7 @@ from jsonschema import ValidationError
 
 from .._options import FormatChecker, ValidationOptions
 from .._results import Failure, Path
+from . import _account_rules as account
 from . import _keywords as kw
 from ._email import email_syntax_error
 from ._formats import (
@@ -248,6 +250,14 @@ def _mx(value: Any, instance: str) -> Callable[[Path], None] | None:
     return lambda path: pending.append((path, instance))
 
 
+def _account_custom_fields(validator: Any, value: Any, instance: Any, schema: Any
+                           ) -> Iterator[ValidationError]:
+    for build in account.custom_fields_failures(value, instance):
+        error = EngineError(instance)
+        error.build = build
+        yield error
+
+
 # -- the quick test's translations ----------------------------------------------------------
 
 _DEC = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -335,6 +345,19 @@ KEYWORDS: dict[str, Keyword] = {
         fast=None,
         check=_boolean,
         enabled=lambda options: options.check_mx),
+    # The account's rules, written into a schema by `_account_rules.with_account`.
+    account.IDS: Keyword(
+        compile=account.ids_node,
+        fallback=string_keyword(account.ids_failure),
+        quick=account.ids_quick,
+        fast=None,
+        check=account.check_ids_rule),
+    account.CUSTOM_FIELDS: Keyword(
+        compile=account.custom_fields_node,
+        fallback=_account_custom_fields,
+        quick=account.custom_fields_quick,
+        fast=None,
+        check=account.check_custom_fields_rule),
     # Read by the `format` rule of a regional format (`Format.regional`); no rule of its own.
     REGION: Keyword(
         compile=lambda v: None,

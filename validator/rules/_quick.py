@@ -15,6 +15,9 @@ How the translation stays on the safe side:
   that email-validator accepts (dot-atom local part, LDH labels without ``--``, an alphabetic
   top-level label, not a special-use domain, at most 254 characters); ``resource-id`` and
   ``ipv4`` → their exact patterns; ``ip`` → IPv4 only;
+  the account's keywords (`_account_rules`) → the known IDs as an ``enum``, and each custom
+  field's values as an ``enum`` or a pattern where one can promise them (phone, URL, IP and
+  date-time values always go to the engine);
 * anything else the engine checks (other formats, reserved words, emoji, phone numbers, a
   ``pattern`` outside a plain ASCII subset …) makes its subschema ``false``, so a payload that
   uses it always goes to the engine;

@@ -20,8 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .._results import Failure
-from ._quick import MAX_DEPTH
-from ._schema_view import INTEGER_TEXT, NUMBER_TEXT, SchemaView
+from ._schema_view import INTEGER_TEXT, MAX_DEPTH, NUMBER_TEXT, SchemaView
 
 QUERY = "query"
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")

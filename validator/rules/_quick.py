@@ -42,6 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._dialect import FORMATS, KEYWORDS
+from ._schema_view import MAX_DEPTH
 
 try:  # an optional speed-up: without it the engine alone decides
     import jsonschema_rs
@@ -50,9 +51,6 @@ except ImportError:  # pragma: no cover - exercised only where the wheel is miss
 
 __all__ = ["MAX_DEPTH", "quick_check", "too_deep"]
 
-MAX_DEPTH = 128
-"""The deepest nesting of objects and arrays a payload may have (the top-level object or array
-is level 1). Deeper payloads are refused before any rule walks them."""
 
 QuickCheck = Callable[[Any, bool, bool], bool]
 """``(payload, plain, shallow) → bool``; ``plain`` says the payload is known to be JSON data

@@ -11,6 +11,12 @@ from typing import Any
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 
+MAX_DEPTH = 128
+"""The deepest nesting of objects and arrays a payload may have (the top-level object or array
+is level 1). Deeper payloads are refused before any rule walks them. It lives in this leaf
+module because the quick test and the query rules both need it and import each other's
+neighbours."""
+
 INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 

@@ -111,6 +111,7 @@ class RunSummary:
     reasons: Counter[tuple[int, str, str]] = field(default_factory=Counter)
     per_file: dict[str, dict[str, int]] = field(default_factory=dict)
     input_errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     dns_domains: int = 0
     dns_unknown: Counter[str] = field(default_factory=Counter)
     timings: dict[str, float] = field(default_factory=dict)
@@ -139,6 +140,7 @@ class RunSummary:
                     "domainsUnknown": sum(self.dns_unknown.values()),
                     "unknownReasons": dict(self.dns_unknown.most_common(10))},
             "inputErrors": self.input_errors,
+            "warnings": self.warnings,
             "outputs": self.outputs,
             "timings": {**{k: round(v, 3) for k, v in self.timings.items()},
                         "rowsPerSecond": round(self.rows_read / elapsed) if elapsed else None},
@@ -489,6 +491,7 @@ def run(config: RunConfig, on_progress: Callable[[Progress], None] | None = None
             except InputError as exc:
                 summary.input_errors.append(str(exc))
                 continue
+            summary.warnings.extend(source.warnings)
             try:
                 plan = state.plan(source)
             except InputError as exc:  # a header the rows cannot be mapped under

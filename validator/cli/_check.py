@@ -266,6 +266,8 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
         sys.exit(EXIT_USAGE)
     finally:
         signal.signal(signal.SIGTERM, previous)
+    for warning in summary.warnings:  # even with --quiet: a wrong guess passes garbled rows
+        click.echo(f"validator: warning: {warning}", err=True)
     if not quiet:
         _print_summary(console, summary)
     else:

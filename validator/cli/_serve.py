@@ -43,7 +43,7 @@ __all__ = ["serve"]
               show_default=True, metavar="SECONDS",
               help="Answer 1000 and close when a request body takes longer to arrive.")
 @always_combine_option
-@dns_options(check_mx_default=None, budget=3.0)
+@dns_options(check_mx_default=False, budget=3.0)
 @schema_dirs_option
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))

@@ -38,7 +38,7 @@ ERROR_CONTEXT_ENTRY: dict[str, Any] = {
     "type": "object",
     "required": ["validationType", "fieldName", "originalValue", "errorDescription", "code"],
     "properties": {
-        "validationType": {"enum": ["body", "query", "header"]},
+        "validationType": {"enum": ["body", "query", "path", "header"]},
         "fieldName": {"type": "array", "items": {"type": ["string", "integer"]}},
         "originalValue": {},
         "errorDescription": {"type": "string"},

@@ -64,7 +64,9 @@ def openapi_document(registry: SchemaRegistry, routes: Iterable[Route]) -> dict[
     for route in routes:
         params: list[dict[str, Any]] = [dict(_AUTH_HEADER)]
         for param in route.regex.groupindex:
-            schema: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z0-9]+$"}
+            schema: dict[str, Any] = {"type": "string"}
+            if route.param_pattern is not None:
+                schema["pattern"] = route.param_pattern
             if param == route.schema_param:
                 schema = {"type": "string", "enum": names}
             params.append({"name": param, "in": "path", "required": True, "schema": schema})
@@ -184,6 +186,16 @@ class ServiceApp:
             return
         if method in ("GET", "HEAD") and path == "/openapi.json":
             await _send_json(send, 200, self.openapi())
+            return
+        allowed = self.guard.routes.allowed(path)
+        if allowed:
+            # The path is known, the method is not: HTTP's 405 with the methods there are.
+            # The catalog has no code for it, so the body is 1013's with the status it is sent
+            # with (RFC 9110 §15.5.6).
+            error = self._not_found(method, path)
+            error.http_status = 405
+            error.context = {"method": method, "path": path, "allowed": allowed}
+            await send_error(send, error, [("allow", ", ".join(allowed))])
             return
         await send_error(send, self._not_found(method, path))
 

@@ -38,6 +38,8 @@ from ..batch import Progress as RunProgress
 from ._options import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    SUMMARY_JSON,
+    SUMMARY_TEXT,
     always_combine_option,
     dns_from,
     dns_options,
@@ -147,7 +149,7 @@ def _print_summary(console: Console, summary: RunSummary) -> None:
 
 def _one_stdout(outputs: list[str], summary_format: str) -> None:
     """stdout (-) can take one output: two would interleave."""
-    takers = outputs.count("-") + (summary_format == "json")
+    takers = outputs.count("-") + (summary_format == SUMMARY_JSON)
     if takers > 1:
         raise click.UsageError("only one of --valid, --rejects, --unverified, --report and "
                                "--summary json can write to stdout (-)")
@@ -202,7 +204,8 @@ def _parse_separator(value: str, option: str) -> str:
 @click.option("--chunk-size", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Rows per unit of work.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
-@click.option("--summary", "summary_format", type=click.Choice(["text", "json"]), default="text",
+@click.option("--summary", "summary_format", type=click.Choice([SUMMARY_TEXT, SUMMARY_JSON]),
+              default=SUMMARY_TEXT,
               show_default=True,
               help="text: the summary tables on stderr; json: the report (as --report writes "
                    "it) on one line of stdout, for scripts.")
@@ -285,9 +288,9 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
         signal.signal(signal.SIGTERM, previous)
     for warning in summary.warnings:  # even with --quiet: a wrong guess passes garbled rows
         click.echo(f"validator: warning: {warning}", err=True)
-    if summary_format == "json":
+    if summary_format == SUMMARY_JSON:
         click.echo(orjson.dumps(summary.report()).decode())
-    if not quiet and summary_format == "text":
+    if not quiet and summary_format == SUMMARY_TEXT:
         _print_summary(console, summary)
     else:
         for error in summary.input_errors:

@@ -17,6 +17,11 @@ EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
+# `check --summary`: how the run's summary is printed (not input formats, which are the
+# batch readers' names).
+SUMMARY_TEXT = "text"
+SUMMARY_JSON = "json"
+
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 

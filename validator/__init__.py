@@ -52,6 +52,12 @@ _LAZY = frozenset({"DNSCache", "DomainVerdict", "MXChecker"})
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        # From the installed distribution's metadata, so that pyproject.toml is its one source;
+        # read on first use, which keeps importlib.metadata out of `import validator`.
+        from importlib.metadata import version
+
+        return version("getresponse-validator")
     if name in _LAZY:
         from . import dns
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import shutil
+import sys
 import tempfile
 from collections.abc import Sequence
 from typing import IO
 
 from .._exceptions import InputError
 from ._readers import Dialect, Reader, Source
+
+STDOUT = "-"
+"""The output path that means standard output."""
 
 
 def _umask() -> int:
@@ -27,6 +32,19 @@ class AtomicOutput:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.temp = ""
+        self._gzip: gzip.GzipFile | None = None
+        self.done = False
+        self.sealed = False
+        if path == STDOUT:
+            # Spooled to an unnamed file and copied to stdout by ``commit``, so that stdout,
+            # like a file, gets a whole output or nothing.
+            try:
+                self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+            except OSError as exc:
+                raise self._failed(exc) from exc
+            self.stream: IO[bytes] | gzip.GzipFile = self._file
+            return
         folder, name = os.path.split(os.path.abspath(path))
         try:
             fd, self.temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder)
@@ -34,20 +52,18 @@ class AtomicOutput:
             raise self._failed(exc) from exc
         # mkstemp makes the file private (0600); the output should get the usual permissions.
         os.chmod(self.temp, 0o666 & ~_umask())
-        self._file: IO[bytes] = os.fdopen(fd, "wb", buffering=1 << 20)
-        self._gzip: gzip.GzipFile | None = None
-        self.stream: IO[bytes] | gzip.GzipFile = self._file
+        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+        self.stream = self._file
         if path.endswith(".gz"):
             self._gzip = gzip.GzipFile(filename=name[:-3], mode="wb", fileobj=self._file,
                                        compresslevel=6)
             self.stream = self._gzip
-        self.done = False
-        self.sealed = False
 
     def _failed(self, exc: OSError) -> InputError:
         """A fault of the output (a full disk, a folder that cannot be written) ends the run
         as unusable (exit 2), never as if it were a verdict on the rows."""
-        return InputError(f"cannot write {self.path}: {exc.strerror or exc}; no output file "
+        where = "stdout" if self.path == STDOUT else self.path
+        return InputError(f"cannot write {where}: {exc.strerror or exc}; no output file "
                           "was written")
 
     def write(self, data: bytes) -> None:
@@ -59,6 +75,13 @@ class AtomicOutput:
     def seal(self) -> None:
         """Put every byte on disk under the temporary name (a full disk shows here)."""
         if self.sealed:
+            return
+        if self.path == STDOUT:
+            try:
+                self._file.flush()
+            except OSError as exc:
+                raise self._failed(exc) from exc
+            self.sealed = True
             return
         try:
             if self._gzip is not None:
@@ -72,6 +95,16 @@ class AtomicOutput:
 
     def commit(self) -> None:
         self.seal()
+        if self.path == STDOUT:
+            try:
+                self._file.seek(0)
+                shutil.copyfileobj(self._file, sys.stdout.buffer, 1 << 20)
+                sys.stdout.buffer.flush()
+                self._file.close()
+            except OSError as exc:
+                raise self._failed(exc) from exc
+            self.done = True
+            return
         try:
             os.replace(self.temp, self.path)
         except OSError as exc:
@@ -86,8 +119,9 @@ class AtomicOutput:
             if handle is not None:
                 with contextlib.suppress(OSError, ValueError):
                     handle.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.temp)
+        if self.temp:
+            with contextlib.suppress(OSError):
+                os.unlink(self.temp)
         self.done = True
 
 

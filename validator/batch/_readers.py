@@ -31,6 +31,7 @@ from typing import IO, Any, Protocol
 import orjson
 
 from .._exceptions import InputError
+from ._encoding import detect as detect_encoding
 
 _SAMPLE = 1 << 16
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -231,6 +232,8 @@ class Source:
     dialect: Dialect = field(default_factory=Dialect)
     broken: list[str] = field(default_factory=list)
     """Set by a reader that had to stop before the end (a JSON array that breaks off)."""
+    warnings: list[str] = field(default_factory=list)
+    """What the user should know about how it was read (a guessed encoding)."""
     closers: list[_Closeable] = field(default_factory=list)
     stream: io.BufferedReader | None = None
     """Set when the rest of the input is cut into byte blocks (``byte_blocks``) for the
@@ -483,23 +486,8 @@ def byte_blocks(source: Source, target: int) -> Iterator[tuple[int, bytes | Malf
 # CSV
 # --------------------------------------------------------------------------------------------
 def sniff_encoding(sample: bytes) -> str:
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        # The sample may end inside a multi-byte character; that is not evidence against UTF-8.
-        if exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data":
-            return "utf-8"
-    # Exports from Windows tools that are not UTF-8 are nearly always Windows-1252.
-    try:
-        sample.decode("cp1252")
-        return "cp1252"
-    except UnicodeDecodeError:
-        return "latin-1"
+    """The encoding of a file starting with ``sample`` (``_encoding.detect`` has how sure)."""
+    return detect_encoding(sample).encoding
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -540,7 +528,14 @@ class CsvReader:
 
     def open(self, source: Source, stream: io.BufferedReader, sample: bytes, *,
              delimiter: str | None, encoding: str | None) -> None:
-        chosen = encoding or sniff_encoding(sample)
+        if encoding is None:
+            guess = detect_encoding(sample)
+            chosen = guess.encoding
+            warning = guess.warning(source.name)
+            if warning:
+                source.warnings.append(warning)
+        else:
+            chosen = encoding
         try:
             codec = codecs.lookup(chosen).name
         except LookupError as exc:

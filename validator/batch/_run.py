@@ -115,6 +115,7 @@ class RunSummary:
     input_errors: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     """What the user should know about how the columns were mapped, each said once."""
+    warnings: list[str] = field(default_factory=list)
     dns_domains: int = 0
     dns_unknown: Counter[str] = field(default_factory=Counter)
     timings: dict[str, float] = field(default_factory=dict)
@@ -144,6 +145,7 @@ class RunSummary:
                     "unknownReasons": dict(self.dns_unknown.most_common(10))},
             "inputErrors": self.input_errors,
             "notices": self.notices,
+            "warnings": self.warnings,
             "outputs": self.outputs,
             "timings": {**{k: round(v, 3) for k, v in self.timings.items()},
                         "rowsPerSecond": round(self.rows_read / elapsed) if elapsed else None},
@@ -501,6 +503,7 @@ def run(config: RunConfig, on_progress: Callable[[Progress], None] | None = None
             except InputError as exc:
                 summary.input_errors.append(str(exc))
                 continue
+            summary.warnings.extend(source.warnings)
             try:
                 plan = state.plan(source)
             except InputError as exc:  # a header the rows cannot be mapped under

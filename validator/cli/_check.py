@@ -10,6 +10,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NoReturn
 
 import click
+import orjson
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -40,6 +41,8 @@ from ._mapping import print_suggested_mapping
 from ._options import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    SUMMARY_JSON,
+    SUMMARY_TEXT,
     account_option,
     always_combine_option,
     dns_from,
@@ -139,6 +142,14 @@ def _print_summary(console: Console, summary: RunSummary) -> None:
         console.print(f"[red]error:[/red] {error}", highlight=False)
 
 
+def _one_stdout(outputs: list[str], summary_format: str) -> None:
+    """stdout (-) can take one output: two would interleave."""
+    takers = outputs.count("-") + (summary_format == SUMMARY_JSON)
+    if takers > 1:
+        raise click.UsageError("only one of --valid, --rejects, --unverified, --report and "
+                               "--summary json can write to stdout (-)")
+
+
 def _parse_separator(value: str, option: str) -> str:
     if value == "\\t":
         return "\t"
@@ -154,8 +165,9 @@ def _parse_separator(value: str, option: str) -> str:
               help="Schema every row is checked against.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="Input format (default: sniffed from the content).")
-@click.option("--delimiter", help="CSV delimiter (default: sniffed from the header; \\t for tab).")
-@click.option("--encoding", help="CSV encoding (default: sniffed; a UTF-8 BOM is tolerated).")
+@click.option("--delimiter", help="CSV delimiter, \\t for tab (default: sniffed from the header).")
+@click.option("--encoding", help="CSV encoding (default: UTF-8, or a BOM's, else guessed by "
+                                 "charset-normalizer and said so).")
 @click.option("--mapping", "mapping_path", type=click.Path(exists=True, dir_okay=False),
               help="JSON object: CSV header → target path (dotted), or null to drop a column.")
 @click.option("--campaign-id", help="campaign.campaignId for rows that have none.")
@@ -164,14 +176,17 @@ def _parse_separator(value: str, option: str) -> str:
 @click.option("--value-separator", default="|", show_default=True,
               help="Separator of values in customFieldValues.<id> columns.")
 @click.option("--valid", "valid_path", type=click.Path(dir_okay=False),
-              help="Write the rows that pass here, in the input's format (.gz: compressed).")
+              help="Write the rows that pass here, in the input's format (.gz: compressed; "
+                   "- for stdout).")
 @click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False),
-              help="Write refused rows here as JSON Lines with their error bodies.")
+              help="Write refused rows here as JSON Lines with their error bodies (- for "
+                   "stdout).")
 @click.option("--unverified", "unverified_path", type=click.Path(dir_okay=False),
               help="Write rows whose only failures are 1010 (DNS could not answer) here, as "
-                   "JSON Lines like --rejects.")
+                   "JSON Lines like --rejects (- for stdout).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Write counts per code, field and domain, top reasons and timings (JSON).")
+              help="Write counts per code, field and domain, top reasons and timings (JSON; "
+                   "- for stdout).")
 @click.option("--dedupe/--no-dedupe", default=True, show_default=True,
               help="Refuse (1008) a repeat of an e-mail in the same campaign.")
 @click.option("--suppress", "suppress_paths", multiple=True,
@@ -188,6 +203,11 @@ def _parse_separator(value: str, option: str) -> str:
 @click.option("--suggest-mapping", is_flag=True,
               help="Print a mapping file guessed from the first file's CSV header (to edit and "
                    "pass to --mapping), and check nothing.")
+@click.option("--summary", "summary_format", type=click.Choice([SUMMARY_TEXT, SUMMARY_JSON]),
+              default=SUMMARY_TEXT,
+              show_default=True,
+              help="text: the summary tables on stderr; json: the report (as --report writes "
+                   "it) on one line of stdout, for scripts.")
 @schema_dirs_option
 def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimiter: str | None,
           encoding: str | None, mapping_path: str | None, campaign_id: str | None,
@@ -198,7 +218,7 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
           dns_canaries: tuple[str, ...], no_dns_canaries: bool,
           always_combine: bool, jobs: int | None, chunk_size: int, quiet: bool,
           account_path: str | None, phone_region: str | None, suggest_mapping: bool,
-          schema_dirs: tuple[str, ...]) -> None:
+          summary_format: str, schema_dirs: tuple[str, ...]) -> None:
     """Check contact files (CSV, JSON Lines, JSON arrays; gzip; - for stdin) row by row.
 
     Exit code 0: no row is invalid (unverified rows are not invalid); 1: some rows are
@@ -207,6 +227,7 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
     if files.count("-") > 1:
         raise click.BadParameter("stdin (-) can be read once", param_hint="FILES")
     outputs = [p for p in (valid_path, rejects_path, unverified_path, report_path) if p]
+    _one_stdout(outputs, summary_format)
     if len(set(map(os.path.abspath, outputs))) != len(outputs):
         raise click.UsageError("the output files must differ from one another")
     inputs = {os.path.abspath(f) for f in files if f != "-"}
@@ -273,7 +294,11 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
         signal.signal(signal.SIGTERM, previous)
     for notice in summary.notices:
         click.echo(f"validator: note: {notice}", err=True)
-    if not quiet:
+    for warning in summary.warnings:  # even with --quiet: a wrong guess passes garbled rows
+        click.echo(f"validator: warning: {warning}", err=True)
+    if summary_format == SUMMARY_JSON:
+        click.echo(orjson.dumps(summary.report()).decode())
+    if not quiet and summary_format == SUMMARY_TEXT:
         _print_summary(console, summary)
     else:
         for error in summary.input_errors:

@@ -7,6 +7,7 @@ import click
 from ._account import account
 from ._check import check
 from ._codes import codes
+from ._options import add_defaults_table
 from ._schemas import schemas
 from ._serve import serve
 from ._validate import validate
@@ -19,4 +20,5 @@ def main() -> None:
 
 
 for _command in (validate, check, schemas, codes, serve, account):
+    add_defaults_table(_command)
     main.add_command(_command)

@@ -3,6 +3,7 @@ folders, DNS, 1000-combining) and how their values become the package's option o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -16,6 +17,11 @@ from ..dns import DNSOptions
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+# `check --summary`: how the run's summary is printed (not input formats, which are the
+# batch readers' names).
+SUMMARY_TEXT = "text"
+SUMMARY_JSON = "json"
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -45,9 +51,9 @@ def always_combine_option(command: _F) -> _F:
 _SECONDS = click.FloatRange(min=0, min_open=True)
 
 
-def dns_options(*, check_mx_default: bool | None, budget: float | None = None,
+def dns_options(*, check_mx_default: bool, budget: float | None = None,
                 cache: bool = True) -> Callable[[_F], _F]:
-    """`--check-mx` (a flag, or `--check-mx/--no-check-mx` with a default), `--dns-server`,
+    """`--check-mx/--no-check-mx` with the command's default, `--dns-server`,
     `--dns-timeout`, `--dns-budget` (where a command has a budget), `--dns-cache` and
     `--dns-canary`/`--no-dns-canaries`."""
 
@@ -72,9 +78,6 @@ def dns_options(*, check_mx_default: bool | None, budget: float | None = None,
                                show_default=True, help="Seconds per domain.")(command)
         command = click.option("--dns-server", metavar="HOST[:PORT]",
                                help="Nameserver for MX checks (default: the system's).")(command)
-        if check_mx_default is None:
-            return click.option("--check-mx", is_flag=True,
-                                help="Check that e-mail domains accept mail (DNS).")(command)
         return click.option("--check-mx/--no-check-mx", default=check_mx_default,
                             show_default=True,
                             help="Check that e-mail domains accept mail (DNS), once per "
@@ -131,3 +134,44 @@ def load_account(path: str | None) -> Account | None:
         return Account.load(path)
     except AccountError as exc:
         raise click.BadParameter(str(exc), param_hint="--account") from exc
+# MX checks are on by default only where DNS is what the command is for.
+MX_DEFAULTS_NOTE = (
+    "MX checks (--check-mx) are on by default in check, where a list's deliverability is "
+    "the point, and off in validate and serve, where a lookup would add its latency to every "
+    "payload; --check-mx / --no-check-mx sets them either way.")
+
+_DEFAULT_IN_HELP = re.compile(r"[(;] ?default: ([^)]*)\)")
+
+
+def option_defaults(command: click.Command) -> list[tuple[str, str]]:
+    """(option, default) of every option of ``command`` that has one: a value, an on/off
+    switch, or a default that its help names ("(default: the system's)")."""
+    rows = []
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.name == "help":
+            continue
+        name = max(param.opts, key=len)
+        if param.is_flag and not param.secondary_opts:
+            continue  # a plain flag: off unless given
+        default = param.to_info_dict()["default"]  # None where there is none
+        if param.is_flag:
+            rows.append((name, "on" if default else "off"))
+            continue
+        match = _DEFAULT_IN_HELP.search(param.help or "")
+        if default not in (None, ()):
+            rows.append((name, str(default)))
+        elif match:
+            rows.append((name, match.group(1)))
+    return rows
+
+
+def add_defaults_table(command: click.Command) -> None:
+    """End ``command``'s --help with the table of its defaults (the README has the same)."""
+    rows = option_defaults(command)
+    if not rows:
+        return
+    width = max(len(name) for name, _ in rows)
+    # \b keeps click from rewrapping the table's lines into one paragraph.
+    table = "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
+    note = MX_DEFAULTS_NOTE if any(name == "--check-mx" for name, _ in rows) else ""
+    command.epilog = f"\b\nDefaults:\n{table}" + (f"\n\n{note}" if note else "")

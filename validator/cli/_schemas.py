@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 import click
+import orjson
 
 from .._exceptions import SchemaError
 from .._registry import default_registry
@@ -14,17 +15,27 @@ from ._options import EXIT_INVALID, EXIT_USAGE, register_schemas, schema_dirs_op
 
 @click.group(invoke_without_command=True)
 @schema_dirs_option
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON array of {name, title, route, validationType} instead.")
 @click.pass_context
-def schemas(ctx: click.Context, schema_dirs: tuple[str, ...]) -> None:
+def schemas(ctx: click.Context, schema_dirs: tuple[str, ...], as_json: bool) -> None:
     """List the schema names that --schema accepts (or import an OpenAPI document)."""
     if ctx.invoked_subcommand is not None:
         return
     register_schemas(schema_dirs)
     registry = default_registry()
+    rows = []
     for name in registry.names():
         document, _ = registry.get(name)
-        title = document.get("title", "") if isinstance(document, dict) else ""
-        click.echo(f"{name:32} {title}".rstrip())
+        meta = document if isinstance(document, dict) else {}
+        rows.append({"name": name, "title": str(meta.get("title", "")),
+                     "route": meta.get("x-route"),
+                     "validationType": meta.get("validationType", "body")})
+    if as_json:
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    for row in rows:
+        click.echo(f"{row['name']:32} {row['title']}".rstrip())
 
 
 @schemas.command("import-openapi")

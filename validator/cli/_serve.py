@@ -48,7 +48,7 @@ __all__ = ["serve"]
               help="Bodies over 2 KiB waiting to be checked at once; one more is answered 1019 "
                    "(503).")
 @always_combine_option
-@dns_options(check_mx_default=None, budget=3.0)
+@dns_options(check_mx_default=False, budget=3.0)
 @schema_dirs_option
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))

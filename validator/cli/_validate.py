@@ -26,7 +26,7 @@ from ._options import (
 @click.option("--schema", "schema_name", required=True, help="Schema name, e.g. contacts.create.")
 @click.argument("file", default="-", type=click.Path(allow_dash=True, dir_okay=False))
 @always_combine_option
-@dns_options(check_mx_default=None)
+@dns_options(check_mx_default=False)
 @click.option("--pretty", is_flag=True, help="Indent the error body.")
 @account_option
 @schema_dirs_option

@@ -35,6 +35,8 @@ import orjson
 
 from .._exceptions import OpenAPIError
 from .._registry import ROUTE_KEY as ROUTE
+from ._bundle import bundle, read_any
+from ._validity import check_document
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # An annotation on each generated schema: the request it checks ("POST /contacts"), from which
@@ -63,25 +65,16 @@ class Operation:
 
 
 def load_document(path: str | Path) -> dict[str, Any]:
-    """Read an OpenAPI document from JSON or YAML."""
+    """Read an OpenAPI document from JSON or YAML, bundle the local files its ``$ref``s reach
+    (``_bundle``) and check that it is valid OpenAPI (``_validity``)."""
     file = Path(path)
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise OpenAPIError(f"cannot read {file}: {exc.strerror}") from exc
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        import yaml
-
-        try:
-            document = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise OpenAPIError(f"{file} is neither JSON nor YAML: {exc}") from exc
+    document = read_any(file)
     if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3."):
         raise OpenAPIError(f"{file} is not an OpenAPI 3.x document (no 'openapi: 3.x' field)")
     if not isinstance(document.get("paths"), dict):
         raise OpenAPIError(f"{file} has no 'paths'")
+    document, origins = bundle(document, file)
+    check_document(document, file, origins)
     return document
 
 
@@ -160,9 +153,8 @@ class _Translator:
         self._stack: list[str] = []
 
     def resolve(self, ref: str) -> tuple[str, Any]:
-        if not ref.startswith("#/"):
-            raise OpenAPIError(f"{self.source}: external $ref {ref!r} is not supported; "
-                               "bundle the document into one file first")
+        if not ref.startswith("#/"):  # bundling made every reference local
+            raise OpenAPIError(f"{self.source}: $ref {ref!r} is not a JSON pointer")
         node: Any = self.document
         for part in ref[2:].split("/"):
             part = part.replace("~1", "/").replace("~0", "~")

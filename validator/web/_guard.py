@@ -12,11 +12,12 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import re
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Generic, TypeVar, Unpack
 from urllib.parse import parse_qsl
 
@@ -364,9 +365,10 @@ class RequestGuard:
     def check_query(self, match: RouteMatch, query: str | bytes) -> tuple[Any, list[Failure]]:
         """The query string as the route's query schema reads it (typed, nested), and its
         failures; nothing on a route without a query schema."""
+        path = self.path_failures(match)
         name = match.route.query_schema
         if name is None:
-            return None, []
+            return None, path
         validator = self.validator(name)
         if validator.query_shape is None:
             raise ValueError(f"{name} is not a query schema (no \"validationType\": \"query\")")
@@ -374,7 +376,21 @@ class RequestGuard:
         if too_deep is not None:
             raise Refused(too_deep)
         data = validator.query_shape.payload(query)
-        return data, list(validator.validate(data).failures)
+        return data, [*path, *validator.validate(data).failures]
+
+    @staticmethod
+    def path_failures(match: RouteMatch) -> list[Failure]:
+        """1003 for each path parameter that breaks the route's declared pattern; these come
+        first, as the path comes first in the URL."""
+        pattern = match.route.param_pattern
+        if pattern is None:
+            return []
+        compiled = _param_regex(pattern)
+        return [Failure(Code.WRONG_FORMAT, (name,), value,
+                        f"Value does not match the pattern {pattern}", validation_type="path",
+                        regex=pattern, keyword="pattern")
+                for name, value in match.params.items()
+                if name != match.route.schema_param and compiled.search(value) is None]
 
     def _query_too_deep(self, query: str | bytes) -> ApiError | None:
         """1000 for a parameter name nesting more than `max_depth` brackets
@@ -496,6 +512,11 @@ class RequestGuard:
 
         found = await asyncio.gather(*(ask(*t) for t in targets))
         return self._merge(validator, data, result, [f for f in found if f is not None])
+
+
+@lru_cache(maxsize=16)
+def _param_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 def _charset(params: str) -> str | None:

@@ -72,11 +72,15 @@ class Decision:
     time_to_reset: float = 0.0
 
     def headers(self) -> list[tuple[str, str]]:
-        return [
-            ("x-ratelimit-limit", str(self.limit)),
-            ("x-ratelimit-remaining", str(max(0, self.remaining))),
-            ("x-ratelimit-reset", _seconds(self.reset)),
-        ]
+        """The API's rate-limit headers. On a refusal, the reset and ``Retry-After`` are the
+        limit that was hit (the second, the window or a concurrency slot): the same time as
+        the body's ``timeToReset``, so a client that waits for the header is let in."""
+        shown = [("x-ratelimit-limit", str(self.limit)),
+                 ("x-ratelimit-remaining", str(max(0, self.remaining)))]
+        if self.allowed:
+            return [*shown, ("x-ratelimit-reset", _seconds(self.reset))]
+        wait = _seconds(self.time_to_reset)
+        return [*shown, ("x-ratelimit-reset", wait), ("retry-after", wait.split()[0])]
 
     def error(self, catalog: ErrorCatalog) -> ApiError:
         what = {"second": "per second", "window": "for this time window",

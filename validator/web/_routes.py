@@ -44,6 +44,10 @@ class Route:
     schema_param: str | None = None
     success_status: int = 200
     query_schema: str | None = None
+    param_pattern: str | None = None
+    """The pattern every path parameter (but ``schema_param``) must match, as the route's
+    OpenAPI declares it; a parameter that does not is a 1003 entry (``validationType``
+    ``"path"``). ``None``: parameters are not checked."""
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -93,9 +97,18 @@ class RouteTable:
                 return found
         return None
 
+    def allowed(self, path: str) -> list[str]:
+        """The methods some route declares for ``path`` (for a 405's ``Allow``)."""
+        return sorted({r.method for r in self.routes if r.regex.fullmatch(path)})
+
     @classmethod
     def default(cls, registry: SchemaRegistry | None = None) -> RouteTable:
         return cls(api_routes(registry))
+
+
+# The API's path parameters are resource IDs (contactId, campaignId ...): the resource-id
+# format, 1 to 64 letters and digits.
+API_PARAM_PATTERN = "^[A-Za-z0-9]{1,64}$"
 
 
 def api_routes(registry: SchemaRegistry | None = None, prefix: str = API_PREFIX
@@ -115,7 +128,8 @@ def api_routes(registry: SchemaRegistry | None = None, prefix: str = API_PREFIX
         slot = found.setdefault((method.upper(), prefix + path), {})
         slot["query" if is_query_schema(document) else "body"] = name
     routes = [Route(method, pattern, names.get("body"), query_schema=names.get("query"),
-                    success_status=202 if names.get("body") in ACCEPTED_SCHEMAS else 200)
+                    success_status=202 if names.get("body") in ACCEPTED_SCHEMAS else 200,
+                    param_pattern=API_PARAM_PATTERN)
               for (method, pattern), names in found.items()]
     routes.sort(key=lambda r: (r.pattern.count("{"), -len(r.pattern), r.pattern, r.method))
     return routes

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, Unpack
-from urllib.parse import urldefrag, urljoin
 
 import orjson
 
@@ -22,6 +21,7 @@ from .._registry import SchemaRegistry
 from .._results import ApiError
 from ._auth import key_file_check
 from ._guard import RequestGuard
+from ._openapi import _AUTH_HEADER, ERROR_CONTEXT_ENTRY, ERROR_RESPONSE, _Bundler
 from ._options import GuardKeywords, GuardOptions
 from ._ratelimit import MemoryRateLimiter, RedisRateLimiter
 from ._routes import Route, RouteMatch, RouteTable
@@ -33,126 +33,6 @@ log = logging.getLogger("validator.service")
 
 VALIDATE_ROUTE = Route("POST", "/validate/{schema}", schema_param="schema")
 OPENAPI_VERSION = "3.1.0"
-
-ERROR_RESPONSE: dict[str, Any] = {
-    "type": "object",
-    "description": "The API's error body (SPEC §2), keys in this order.",
-    "required": ["httpStatus", "code", "codeDescription", "message", "moreInfo", "context",
-                 "uuid"],
-    "additionalProperties": False,
-    "properties": {
-        "httpStatus": {"type": "integer"},
-        "code": {"type": "integer"},
-        "codeDescription": {"type": "string"},
-        "message": {"type": "string"},
-        "moreInfo": {"type": "string"},
-        "context": {
-            "oneOf": [
-                {"type": "array", "items": {"$ref": "#/components/schemas/ErrorContextEntry"}},
-                {"type": "object"},
-            ],
-        },
-        "uuid": {"type": "string", "format": "uuid"},
-    },
-}
-
-ERROR_CONTEXT_ENTRY: dict[str, Any] = {
-    "type": "object",
-    "required": ["validationType", "fieldName", "originalValue", "errorDescription", "code"],
-    "properties": {
-        "validationType": {"enum": ["body", "query", "header"]},
-        "fieldName": {"type": "array", "items": {"type": ["string", "integer"]}},
-        "originalValue": {},
-        "errorDescription": {"type": "string"},
-        "code": {"type": "integer"},
-        "limits": {"type": "object"},
-        "expectedType": {"type": "array", "items": {"type": "string"}},
-        "allowedValues": {"type": "array"},
-        "regex": {"type": "string"},
-    },
-}
-
-_AUTH_HEADER: dict[str, Any] = {
-    "name": "X-Auth-Token",
-    "in": "header",
-    "required": True,
-    "description": "`api-key <key>` (or send `Authorization: Bearer <token>` instead).",
-    "schema": {"type": "string", "pattern": "^api-key [A-Za-z0-9]{8,32}$"},
-}
-
-
-class _Bundler:
-    """Copies registered schemas into `components/schemas`, rewriting each `$ref` to the
-    component it points at: a schema document becomes `<name>`, its `$defs/X` `<name>.X`."""
-
-    def __init__(self, registry: SchemaRegistry) -> None:
-        self.registry = registry
-        self.components: dict[str, Any] = {}
-        self._names: dict[str, str] = {}
-        for name in registry.names():
-            self._names[registry.get(name)[1]] = name
-
-    def _name_for(self, uri: str) -> str | None:
-        found = self._names.get(uri)
-        if found is not None:
-            return found
-        try:
-            contents = self.registry.resources().contents(uri)
-        except Exception:
-            return None
-        stem = uri.rstrip("/").rsplit("/", 1)[-1].removesuffix(".json") or "schema"
-        name = stem
-        while name in self.components or name in self._names.values():
-            name += "_"
-        self._names[uri] = name
-        self._add(name, contents, uri)
-        return name
-
-    def add(self, name: str) -> None:
-        document, uri = self.registry.get(name)
-        self._add(name, document, uri)
-
-    def _add(self, name: str, document: Any, uri: str) -> None:
-        if name in self.components:
-            return
-        if not isinstance(document, dict):
-            self.components[name] = document
-            return
-        body = {k: v for k, v in document.items() if k not in ("$id", "$schema", "$defs")}
-        self.components[name] = {}  # reserve the name before recursing (recursive schemas)
-        for key, sub in document.get("$defs", {}).items():
-            self.components[f"{name}.{key}"] = self._rewrite(sub, uri)
-        self.components[name] = self._rewrite(body, uri)
-
-    def _rewrite(self, node: Any, base: str) -> Any:
-        if isinstance(node, list):
-            return [self._rewrite(item, base) for item in node]
-        if not isinstance(node, dict):
-            return node
-        out = {}
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                out[key] = self._target(urljoin(base, value))
-            elif key in ("$id", "$schema"):
-                continue
-            else:
-                out[key] = self._rewrite(value, base)
-        if out.get("$ref") is None and "$ref" in out:
-            del out["$ref"]  # a reference this document cannot express: accept anything
-        return out
-
-    def _target(self, absolute: str) -> str | None:
-        uri, fragment = urldefrag(absolute)
-        name = self._name_for(uri)
-        if name is None:
-            return None
-        if not fragment:
-            return f"#/components/schemas/{name}"
-        parts = fragment.strip("/").split("/")
-        if len(parts) == 2 and parts[0] == "$defs":
-            return f"#/components/schemas/{name}.{parts[1]}"
-        return None
-
 
 def _query_parameters(schema: Any, prefix: str = "") -> list[dict[str, Any]]:
     """A query schema's properties as OpenAPI parameters, nested objects as bracketed names
@@ -184,7 +64,9 @@ def openapi_document(registry: SchemaRegistry, routes: Iterable[Route]) -> dict[
     for route in routes:
         params: list[dict[str, Any]] = [dict(_AUTH_HEADER)]
         for param in route.regex.groupindex:
-            schema: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z0-9]+$"}
+            schema: dict[str, Any] = {"type": "string"}
+            if route.param_pattern is not None:
+                schema["pattern"] = route.param_pattern
             if param == route.schema_param:
                 schema = {"type": "string", "enum": names}
             params.append({"name": param, "in": "path", "required": True, "schema": schema})
@@ -304,6 +186,16 @@ class ServiceApp:
             return
         if method in ("GET", "HEAD") and path == "/openapi.json":
             await _send_json(send, 200, self.openapi())
+            return
+        allowed = self.guard.routes.allowed(path)
+        if allowed:
+            # The path is known, the method is not: HTTP's 405 with the methods there are.
+            # The catalog has no code for it, so the body is 1013's with the status it is sent
+            # with (RFC 9110 §15.5.6).
+            error = self._not_found(method, path)
+            error.http_status = 405
+            error.context = {"method": method, "path": path, "allowed": allowed}
+            await send_error(send, error, [("allow", ", ".join(allowed))])
             return
         await send_error(send, self._not_found(method, path))
 

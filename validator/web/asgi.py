@@ -32,12 +32,13 @@ if TYPE_CHECKING:
 
     from .._results import ApiError
 else:
-    # FastAPI reads `ValidBody.__call__`'s annotation at run time to inject the request, so
-    # the name must exist; the middleware itself needs no framework at all.
+    # FastAPI reads `ValidBody.__call__`'s annotations at run time to inject the request and
+    # the response, so the names must exist; the middleware itself needs no framework at all.
     try:
         from starlette.requests import Request
+        from starlette.responses import Response
     except ImportError:
-        Request = Any
+        Request = Response = Any
 
 __all__ = ["ApiErrorException", "Receive", "Scope", "Send", "ValidBody", "ValidationMiddleware",
            "install_error_handler"]
@@ -226,8 +227,13 @@ async def _error_response(request: Request, exc: Exception) -> Response:
 
 def install_error_handler(app: Any) -> None:
     """Make a FastAPI/Starlette app answer `ApiErrorException` (what `ValidBody` raises) with
-    the API's error body."""
+    the API's error body; in FastAPI, also make its `/openapi.json` and docs page show each
+    `ValidBody` route's request schema and error responses."""
     app.add_exception_handler(Refused, _error_response)
+    if hasattr(app, "openapi_schema"):
+        from ._openapi import document_valid_bodies
+
+        document_valid_bodies(app)
 
 
 class ValidBody:
@@ -238,11 +244,17 @@ class ValidBody:
         @app.post("/v3/contacts", status_code=202)
         async def create(body: dict = Depends(contacts)) -> None: ...
 
-    Call `install_error_handler(app)` once so refusals become the API's error bodies. When the
-    middleware already checked the request, its result is reused. The guard is given as to
-    the middleware (ready, as a `GuardOptions` or as keywords); its rate limiter is not used
-    here: the middleware applies rate limits, since it sees the response end.
+    Call `install_error_handler(app)` once: refusals become the API's error bodies, and
+    FastAPI's OpenAPI shows the schema and the error responses of the route. The guard is
+    given as to the middleware (ready, as a `GuardOptions` or as keywords) and applies all of
+    it, as the middleware does: the key, the rate limits (the concurrency slot is held until
+    the route's answer is done, and the rate-limit headers are set on it), the body limits,
+    the schema and the lookups. When the middleware already checked the request, its result
+    is reused.
     """
+
+    documents_request_body = True
+    """Marks the dependencies whose schema FastAPI's OpenAPI shows (`install_error_handler`)."""
 
     def __init__(self, schema: str, guard: RequestGuard | GuardOptions | None = None,
                  **options: Unpack[GuardKeywords]) -> None:
@@ -250,22 +262,38 @@ class ValidBody:
         self.guard = RequestGuard.of(guard, options)
         self._route = Route("POST", "/", schema)
 
-    async def __call__(self, request: Request) -> Any:
+    async def __call__(self, request: Request, response: Response) -> AsyncIterator[Any]:
         state = request.scope.get("state", {})
         done = state.get("validated")
         if isinstance(done, Validated) and done.schema == self.schema:
-            return done.body
+            yield done.body
+            return
         guard = self.guard
         match = RouteMatch(self._route, self.schema, dict(request.path_params))
+        limiter_key: str | None = None
+        extra: list[tuple[str, str]] = []
         try:
             headers = _headers(request.scope)
             credential = await authenticate(guard, headers)
+            client = request.client
+            admitted = await guard.admit_async(credential, client.host if client else None)
+            if admitted is not None:
+                limiter_key, extra = admitted
             validated, _ = await check_body(guard, match, headers, credential,
                                             request.stream(), request.scope.get(
                                                 "query_string", b""))
-        except Refused:
-            raise
+        except Refused as refused:
+            await guard.release_async(limiter_key)
+            raise Refused(refused.error, [*extra, *refused.headers]) from None
+        except RateLimiterUnavailable:
+            raise Refused(unavailable_error(guard.catalog)) from None
         except Exception as exc:
-            raise Refused(guard.internal_error(exc)) from None
+            await guard.release_async(limiter_key)
+            raise Refused(guard.internal_error(exc), extra) from None
+        for name, value in extra:
+            response.headers[name] = value
         request.scope.setdefault("state", {})["validated"] = validated
-        return validated.body
+        try:
+            yield validated.body
+        finally:
+            await guard.release_async(limiter_key)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .._results import ApiError
@@ -23,7 +24,7 @@ from ._ratelimit import RateLimiterUnavailable, unavailable_error
 from ._refused import Refused
 from ._routes import RouteMatch
 
-__all__ = ["ValidationMiddleware"]
+__all__ = ["Checked", "ValidationMiddleware", "check_sync", "error_body"]
 
 ENVIRON_KEY = "validator.validated"
 _CHUNK = 64 * 1024
@@ -95,13 +96,78 @@ def _titled(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(name.title(), value) for name, value in headers if name.lower() != "connection"]
 
 
+def error_body(error: ApiError, extra: Iterable[tuple[str, str]] = ()
+               ) -> tuple[bytes, list[tuple[str, str]]]:
+    """The bytes and headers of a refusal (its ``extra`` headers title-cased, hop-by-hop
+    ones left to the server)."""
+    body = error.to_json()
+    return body, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                  *_titled(extra)]
+
+
 def _error(start_response: StartResponse, error: ApiError,
            extra: Iterable[tuple[str, str]] = ()) -> list[bytes]:
-    body = error.to_json()
-    start_response(_status_line(error.http_status),
-                   [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                    *extra])
+    body, headers = error_body(error, extra)
+    start_response(_status_line(error.http_status), headers)
     return [body]
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A request that passed `check_sync`: the verdict, the body bytes as they arrived, and
+    the rate-limit slot (`guard.release(limiter_key)` once the response is sent) with its
+    headers for the response."""
+
+    validated: Validated
+    body: bytes
+    limiter_key: str | None
+    headers: list[tuple[str, str]]
+
+
+def check_sync(guard: RequestGuard, match: RouteMatch, headers: dict[str, str],
+               address: str | None, query_string: str,
+               body_chunks: Callable[[int | None], Iterable[bytes]]) -> Checked:
+    """The guard's rules for one request, synchronously, in their order: key, rate limits,
+    query, content headers, body, schema, lookups. ``body_chunks(declared_length)`` gives the
+    body; it is asked for only after the headers passed. A refusal is `Refused`, carrying the
+    rate-limit headers, its slot already given back. What the WSGI middleware, the Flask
+    extension and the Django middleware share."""
+    limiter_key: str | None = None
+    extra: list[tuple[str, str]] = []
+    try:
+        credential: Credential | None = None
+        if guard.require_auth:
+            credential = guard.credential(headers)
+            guard.check_key_sync(credential)
+        admitted = guard.admit(credential, address)
+        if admitted is not None:
+            limiter_key, extra = admitted
+        query, query_failures = guard.check_query(match, query_string)
+        schema = match.schema
+        if schema is None:
+            # A route that checks only its query: the body is passed on as is.
+            schema = str(match.route.query_schema)
+            body = guard.read_chunks(body_chunks(_length(headers)))
+            data, result = None, guard.with_query(None, query_failures)
+        else:
+            guard.validator(schema)
+            policy = guard.check_content(headers)
+            body = guard.read_chunks(body_chunks(policy.content_length))
+            data, refusal = guard.parse(guard.validator(schema), body)
+            result = refusal if refusal is not None else guard.judge_sync(schema, data)
+            result = guard.with_query(result, query_failures)
+        if result.error is not None:
+            raise Refused(result.error)
+    except Refused as refused:
+        guard.release(limiter_key)
+        raise Refused(refused.error, [*extra, *refused.headers]) from None
+    except RateLimiterUnavailable:
+        raise Refused(unavailable_error(guard.catalog)) from None
+    except Exception as exc:
+        guard.release(limiter_key)
+        raise Refused(guard.internal_error(exc), extra) from None
+    validated = Validated(schema, data, match.params, credential, result, query)
+    return Checked(validated, body, limiter_key, extra)
 
 
 class ValidationMiddleware(MiddlewareBase[WSGIApp]):
@@ -123,46 +189,17 @@ class ValidationMiddleware(MiddlewareBase[WSGIApp]):
     def handle(self, match: RouteMatch, environ: dict[str, Any],
                start_response: StartResponse) -> Iterable[bytes]:
         guard = self.guard
-        limiter_key: str | None = None
-        extra: list[tuple[str, str]] = []
+        headers = _headers(environ)
         try:
-            headers = _headers(environ)
-            credential: Credential | None = None
-            if guard.require_auth:
-                credential = guard.credential(headers)
-                guard.check_key_sync(credential)
-            admitted = guard.admit(credential, environ.get("REMOTE_ADDR"))
-            if admitted is not None:
-                limiter_key, extra = admitted[0], _titled(admitted[1])
-            query, query_failures = guard.check_query(match, environ.get("QUERY_STRING", ""))
-            schema = match.schema
-            if schema is None:
-                # A route that checks only its query: the body is passed on as is.
-                schema = str(match.route.query_schema)
-                body = guard.read_chunks(_chunks(environ, _length(headers), guard.max_body))
-                data, result = None, guard.with_query(None, query_failures)
-            else:
-                guard.validator(schema)
-                policy = guard.check_content(headers)
-                body = guard.read_chunks(_chunks(environ, policy.content_length,
-                                                 guard.max_body))
-                data, refusal = guard.parse(guard.validator(schema), body)
-                result = refusal if refusal is not None else guard.judge_sync(schema, data)
-                result = guard.with_query(result, query_failures)
-            if result.error is not None:
-                raise Refused(result.error)
+            checked = check_sync(guard, match, headers, environ.get("REMOTE_ADDR"),
+                                 environ.get("QUERY_STRING", ""),
+                                 lambda length: _chunks(environ, length, guard.max_body))
         except Refused as refused:
-            guard.release(limiter_key)
-            return _error(start_response, refused.error, [*extra, *_titled(refused.headers)])
-        except RateLimiterUnavailable:
-            return _error(start_response, unavailable_error(guard.catalog))
-        except Exception as exc:
-            guard.release(limiter_key)
-            return _error(start_response, guard.internal_error(exc), extra)
-
-        environ[ENVIRON_KEY] = Validated(schema, data, match.params, credential, result, query)
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
+            return _error(start_response, refused.error, refused.headers)
+        limiter_key, extra = checked.limiter_key, _titled(checked.headers)
+        environ[ENVIRON_KEY] = checked.validated
+        environ["wsgi.input"] = io.BytesIO(checked.body)
+        environ["CONTENT_LENGTH"] = str(len(checked.body))
 
         def start_with_limits(status: str, response_headers: list[tuple[str, str]],
                               exc_info: Any = None, /) -> Callable[[bytes], object]:

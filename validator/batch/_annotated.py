@@ -1,0 +1,148 @@
+"""``--annotated``: every input row, in order, with its verdict beside it: status, code, the
+failing fields, the first reason and the list-hygiene warnings. A spreadsheet user sees the
+verdicts next to the rows; the next tool filters on a column.
+
+Written in the run's process from what the blocks already give back (the valid rows' bytes,
+the reject entries); it costs a parse per row, which only this output pays."""
+
+from __future__ import annotations
+
+import csv
+import io
+from array import array
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from .._exceptions import InputError
+from ._blocks import BlockResult, BlockSpec, field_label, original
+from ._outputs import AtomicOutput
+
+COLUMNS = ("status", "code", "failing_fields", "first_reason", "warnings")
+"""The columns added to each row (CSV; the same keys in camel case in JSON Lines)."""
+_JSON_KEYS = ("status", "code", "failingFields", "firstReason", "warnings")
+
+
+TABLE, LINES = "table", "lines"
+"""The annotated file's two forms (not input formats: any input can be written either way)."""
+
+
+def annotated_format(path: str) -> str:
+    """``TABLE`` (.csv) or ``LINES`` (.jsonl, .ndjson) by the name, a ``.gz`` after it
+    compressing; InputError otherwise."""
+    name = path.lower().removesuffix(".gz")
+    if name.endswith(".csv"):
+        return TABLE
+    if name.endswith((".jsonl", ".ndjson")):
+        return LINES
+    raise InputError(f"--annotated {path}: the name must end in .csv, .jsonl or .ndjson "
+                     "(optionally .gz)")
+
+
+def _verdict(status: str, error: Any) -> tuple[str, Any, str, str]:
+    if not isinstance(error, dict):
+        return status, "", "", ""
+    context = error.get("context")
+    entries = context if isinstance(context, list) else []
+    fields: list[str] = []
+    for entry in entries:
+        label = field_label(entry.get("fieldName") or [])
+        if label not in fields:
+            fields.append(label)
+    reason = entries[0].get("errorDescription", "") if entries else error.get("message", "")
+    return status, error.get("code", ""), ", ".join(fields), reason
+
+
+class AnnotatedWriter:
+    def __init__(self, out: AtomicOutput) -> None:
+        self.out = out
+        self.format = annotated_format(out.path)
+        self.header: list[str] | None = None
+        self.started = False
+        self._utf8: dict[int, BlockSpec] = {}
+
+    def _valid_rows(self, spec: BlockSpec, data: bytes, count: int) -> list[Any]:
+        if spec.dialect.encoding != "utf-8":
+            # The valid rows are in their output form, which is UTF-8.
+            found = self._utf8.get(id(spec))
+            if found is None:
+                found = self._utf8[id(spec)] = replace(
+                    spec, dialect=replace(spec.dialect, encoding="utf-8"))
+            spec = found
+        lines: list[int] = []
+        raws: list[Any] = []
+        rows: list[Any] = []
+        spec.reader.parse(data, 1, spec.dialect, lines, raws, rows)
+        assert len(rows) == count
+        return [original(row, spec) for row in rows]
+
+    def _start(self, spec: BlockSpec) -> None:
+        header = list(spec.dialect.header) if spec.plan is not None else None
+        if not self.started:
+            self.started = True
+            self.header = header
+            if self.format == TABLE:
+                names = ["source", "line", *(header if header is not None else ["row"])]
+                taken = set(names)
+                names += [f"validator_{c}" if c in taken else c for c in COLUMNS]
+                self.out.write(self._csv([names]))
+        elif self.format == TABLE and header != self.header:
+            raise InputError(f"--annotated: {spec.source} has other columns than the first "
+                             "input; one CSV file needs inputs of one header")
+
+    @staticmethod
+    def _csv(rows: list[list[Any]]) -> bytes:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(rows)
+        return text.getvalue().encode("utf-8", "surrogatepass")
+
+    def write_block(self, spec: BlockSpec, result: BlockResult, repeats: list[tuple[int, bytes]],
+                    dropped_valid: list[int], dropped_unverified: set[int],
+                    warnings: dict[int, str]) -> None:
+        self._start(spec)
+        rows: list[tuple[int, Any, tuple[str, Any, str, str]]] = []
+        dropped = set(dropped_valid)
+        for index, row in enumerate(self._valid_rows(spec, result.valid,
+                                                     len(result.valid_lines))):
+            if index not in dropped:
+                rows.append((result.valid_lines[index], row, ("valid", "", "", "")))
+        entries = [(line, entry, "invalid")
+                   for line, entry in _split(result.rejects, result.reject_ends,
+                                             result.reject_lines)]
+        entries += [(line, entry, "invalid") for line, entry in repeats]
+        entries += [(line, entry, "unverified") for i, (line, _, _, entry)
+                    in enumerate(result.unverified) if i not in dropped_unverified]
+        for line, entry, status in entries:
+            parsed = orjson.loads(entry)
+            rows.append((line, parsed.get("row"), _verdict(status, parsed.get("error"))))
+        rows.sort(key=lambda item: item[0])
+        if self.format == LINES:
+            self.out.write(b"".join(orjson.dumps(
+                {"source": spec.source, "line": line, "row": row,
+                 **dict(zip(_JSON_KEYS, (*verdict, warnings.get(line, "")), strict=True))},
+                option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+                for line, row, verdict in rows))
+            return
+        table: list[list[Any]] = []
+        for line, row, verdict in rows:
+            if self.header is None:
+                cells = [orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS).decode()]
+            elif isinstance(row, dict):
+                cells = [row.get(name, "") for name in self.header]
+            else:  # a record that could not be read as cells: its text, in the first column
+                cells = [row, *[""] * (len(self.header) - 1)]
+            table.append([spec.source, line, *cells, *verdict, warnings.get(line, "")])
+        self.out.write(self._csv(table))
+
+    def finish(self) -> None:
+        """Nothing to close: the file is the run's to commit (an empty run writes nothing)."""
+
+
+def _split(data: bytes, ends: array[int], lines: array[int]) -> list[tuple[int, bytes]]:
+    start = 0
+    found = []
+    for end, line in zip(ends, lines, strict=True):
+        found.append((line, data[start:end]))
+        start = end
+    return found

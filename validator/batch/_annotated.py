@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from .._exceptions import InputError
-from ._blocks import BlockResult, BlockSpec, field_label, original
+from ._blocks import UNVERIFIED, VALID, BlockResult, BlockSpec, field_label, original
 from ._outputs import AtomicOutput
 
 COLUMNS = ("status", "code", "failing_fields", "first_reason", "warnings")
@@ -97,52 +97,63 @@ class AnnotatedWriter:
         csv.writer(text, lineterminator="\n").writerows(rows)
         return text.getvalue().encode("utf-8", "surrogatepass")
 
-    def write_block(self, spec: BlockSpec, result: BlockResult, repeats: list[tuple[int, bytes]],
-                    dropped_valid: list[int], dropped_unverified: set[int],
+    def write_block(self, spec: BlockSpec, result: BlockResult, repeated: dict[int, bytes],
                     warnings: dict[int, str]) -> None:
+        """The block's rows in input order, from its status sequence (``BlockNotes``):
+        ``repeated`` are the entries of rows the run refused as repeats (by valid index, or
+        ``-1 -`` unverified index), ``warnings`` by row index in the block."""
         self._start(spec)
-        rows: list[tuple[int, Any, tuple[str, Any, str, str]]] = []
-        dropped = set(dropped_valid)
-        for index, row in enumerate(self._valid_rows(spec, result.valid,
-                                                     len(result.valid_lines))):
-            if index not in dropped:
-                rows.append((result.valid_lines[index], row, ("valid", "", "", "")))
-        entries = [(line, entry, "invalid")
-                   for line, entry in _split(result.rejects, result.reject_ends,
-                                             result.reject_lines)]
-        entries += [(line, entry, "invalid") for line, entry in repeats]
-        entries += [(line, entry, "unverified") for i, (line, _, _, entry)
-                    in enumerate(result.unverified) if i not in dropped_unverified]
-        for line, entry, status in entries:
+        assert result.notes is not None
+        valid_rows = self._valid_rows(spec, result.valid, len(result.valid_lines))
+        rejects = _split(result.rejects, result.reject_ends)
+        counters = [0, 0, 0]
+        rows: list[tuple[int, Any, tuple[str, Any, str, str], str]] = []
+        for index, status in enumerate(result.notes.statuses):
+            nth = counters[status]
+            counters[status] += 1
+            entry: bytes | None
+            if status == VALID:
+                line, entry = result.valid_lines[nth], repeated.get(nth)
+                if entry is None:
+                    rows.append((line, valid_rows[nth], ("valid", "", "", ""),
+                                 warnings.get(index, "")))
+                    continue
+                kind = "invalid"
+            elif status == UNVERIFIED:
+                line, _, _, entry = result.unverified[nth]
+                entry = repeated.get(-1 - nth, entry)
+                kind = "unverified" if -1 - nth not in repeated else "invalid"
+            else:
+                line, entry, kind = result.reject_lines[nth], rejects[nth], "invalid"
             parsed = orjson.loads(entry)
-            rows.append((line, parsed.get("row"), _verdict(status, parsed.get("error"))))
-        rows.sort(key=lambda item: item[0])
+            rows.append((line, parsed.get("row"), _verdict(kind, parsed.get("error")),
+                         warnings.get(index, "")))
         if self.format == LINES:
             self.out.write(b"".join(orjson.dumps(
                 {"source": spec.source, "line": line, "row": row,
-                 **dict(zip(_JSON_KEYS, (*verdict, warnings.get(line, "")), strict=True))},
+                 **dict(zip(_JSON_KEYS, (*verdict, text), strict=True))},
                 option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
-                for line, row, verdict in rows))
+                for line, row, verdict, text in rows))
             return
         table: list[list[Any]] = []
-        for line, row, verdict in rows:
+        for line, row, verdict, text in rows:
             if self.header is None:
                 cells = [orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS).decode()]
             elif isinstance(row, dict):
                 cells = [row.get(name, "") for name in self.header]
             else:  # a record that could not be read as cells: its text, in the first column
                 cells = [row, *[""] * (len(self.header) - 1)]
-            table.append([spec.source, line, *cells, *verdict, warnings.get(line, "")])
+            table.append([spec.source, line, *cells, *verdict, text])
         self.out.write(self._csv(table))
 
     def finish(self) -> None:
         """Nothing to close: the file is the run's to commit (an empty run writes nothing)."""
 
 
-def _split(data: bytes, ends: array[int], lines: array[int]) -> list[tuple[int, bytes]]:
+def _split(data: bytes, ends: array[int]) -> list[bytes]:
     start = 0
     found = []
-    for end, line in zip(ends, lines, strict=True):
-        found.append((line, data[start:end]))
+    for end in ends:
+        found.append(data[start:end])
         start = end
     return found

@@ -35,7 +35,7 @@ from .._results import ApiError, Failure, Result, only_unverifiable
 from ..dns import DNSOptions
 from ..rules import MXPath, email_ascii_domain, values_at
 from ._dedupe import dedupe_key
-from ._hygiene import BlockHygiene, RowNotes
+from ._hygiene import BlockNotes, RowNotes
 from ._options import BatchOptions
 from ._plan import CsvPlan
 from ._readers import Dialect, Malformed, Reader
@@ -305,8 +305,8 @@ class BlockResult(NamedTuple):
     examples: dict[Reason, tuple[list[int], bytes]] | None = None
     """Reason → the first lines that have it (``_reasons.EXAMPLES``) and the first one's error
     body."""
-    hygiene: BlockHygiene | None = None
-    """The rows' list-hygiene warnings (None with ``BatchOptions(warnings=False)``)."""
+    notes: BlockNotes | None = None
+    """Each row's status in order, and the rows' list-hygiene warnings."""
 
 
 def parse_block(block: Block, spec: BlockSpec) -> tuple[list[int], list[Any], list[Any]]:
@@ -460,16 +460,15 @@ def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: Valid
     by_domain: Counter[str] = Counter()
     reasons: Counter[tuple[int, str, str]] = Counter()
     examples: dict[Reason, tuple[list[int], bytes]] = {}
-    notes = RowNotes(spec.plan, batch.campaign_id, dedupe and not batch.dedupe_normalised) \
-        if batch.warnings else None
+    notes = RowNotes(spec.plan, batch.campaign_id, batch.warnings,
+                     dedupe and not batch.dedupe_normalised)
     normalised = batch.dedupe_normalised
     valid_size = reject_size = 0
     valid_bytes = spec.reader.valid_bytes
     newline = spec.newline
     for line, raw, row, outcome in zip(lines, raws, rows, outcomes, strict=True):
         if outcome.__class__ is int or outcome.status == VALID:  # type: ignore[union-attr]
-            if notes is not None:
-                notes.note(line, row, True)
+            notes.note(line, row, VALID, True)
             data = valid_bytes(raw, newline)
             valid_parts.append(data)
             valid_size += len(data)
@@ -481,8 +480,7 @@ def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: Valid
                                                   normalised))
             continue
         assert isinstance(outcome, RowOutcome)
-        if notes is not None:
-            notes.note(line, row, False)
+        notes.note(line, row, outcome.status, False)
         status = outcome.status
         assert outcome.body is not None
         entry = output_line(spec, line, original(row, spec), outcome.body, raw)
@@ -498,7 +496,7 @@ def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: Valid
     return BlockResult(len(lines), b"".join(valid_parts), valid_ends, valid_lines, valid_keys,
                        b"".join(reject_parts), reject_ends, reject_lines, unverified,
                        by_code, by_field, by_domain, reasons, examples,
-                       notes.result if notes is not None else None)
+                       notes.result)
 
 
 # --------------------------------------------------------------------------------------------

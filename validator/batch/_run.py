@@ -54,7 +54,7 @@ from ._blocks import (
 )
 from ._dedupe import FirstRows
 from ._html import check_html_support, is_html, render_html
-from ._hygiene import ProviderRepeats
+from ._hygiene import ProviderRepeats, rows_of
 from ._options import BatchOptions
 from ._outputs import AtomicOutput, ValidWriter
 from ._plan import CsvPlan, build_plan
@@ -355,6 +355,8 @@ class _Run:
         unverified = result.unverified
         # (line, entry) of the rows that repeat an earlier row, and which rows they were.
         repeats: list[tuple[int, bytes]] = []
+        repeated: dict[int, bytes] = {}
+        """The same entries by the row they replace (as ``found`` names it)."""
         dropped_valid: list[int] = []
         dropped_unverified: set[int] = set()
         # Rows that repeat an earlier one: (line, index into the valid rows, or -1 - index into
@@ -386,6 +388,7 @@ class _Run:
             entry, outcome = self.repeat(spec, file_index, line, first_file, first_line, data,
                                          index >= 0)
             repeats.append((line, entry))
+            repeated[index] = entry
             examples: dict[Reason, tuple[list[int], bytes]] = {}
             count_invalid(outcome, summary.by_code, summary.by_field, summary.by_domain,
                           summary.reasons, examples, line)
@@ -408,10 +411,9 @@ class _Run:
         _merge(summary.reasons, result.reasons)
         if result.examples:
             self.take_examples(spec.source, result.examples)
-        row_warnings = self.take_hygiene(result, file_index, {line for line, _ in repeats})
+        row_warnings = self.take_notes(result, file_index, dropped_valid)
         if self.annotated is not None:
-            self.annotated.write_block(spec, result, repeats, dropped_valid, dropped_unverified,
-                                       row_warnings)
+            self.annotated.write_block(spec, result, repeated, row_warnings)
         if self.valid is not None:
             if dropped_valid:
                 self.valid.write_rows(*_without(valid, valid_ends, dropped_valid))
@@ -441,24 +443,24 @@ class _Run:
                 bodies[reason] = body
             found.extend((source, line) for line in lines[:EXAMPLES - len(found)])
 
-    def take_hygiene(self, result: BlockResult, file_index: int, repeat_lines: set[int]
-                     ) -> dict[int, str]:
+    def take_notes(self, result: BlockResult, file_index: int, dropped_valid: list[int]
+                   ) -> dict[int, str]:
         """Count the block's warnings, with the likely duplicates that only the run can see;
-        line → the row's warnings."""
-        hygiene = result.hygiene
-        if hygiene is None:
+        row index in the block → the row's warnings."""
+        notes = result.notes
+        if notes is None:
             return {}
-        self.summary.warnings.update(hygiene.counts)
-        if not hygiene.provider:
-            return hygiene.rows
-        found = self.provider_repeats.take(file_index, hygiene.provider, repeat_lines,
-                                           self.files)
+        self.summary.warnings.update(notes.counts)
+        if not notes.provider:
+            return notes.rows
+        dropped = set(rows_of(notes.statuses, VALID, dropped_valid)) if dropped_valid else set()
+        found = self.provider_repeats.take(file_index, notes.provider, dropped, self.files)
         if not found:
-            return hygiene.rows
-        rows = dict(hygiene.rows)
-        for line, text in found:
+            return notes.rows
+        rows = dict(notes.rows)
+        for index, text in found:
             self.summary.warnings["duplicate"] += 1
-            rows[line] = f"{rows[line]}; {text}" if line in rows else text
+            rows[index] = f"{rows[index]}; {text}" if index in rows else text
         return rows
 
 

@@ -468,7 +468,6 @@ def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: Valid
     newline = spec.newline
     for line, raw, row, outcome in zip(lines, raws, rows, outcomes, strict=True):
         if outcome.__class__ is int or outcome.status == VALID:  # type: ignore[union-attr]
-            notes.note(line, row, VALID, True)
             data = valid_bytes(raw, newline)
             valid_parts.append(data)
             valid_size += len(data)
@@ -478,6 +477,7 @@ def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: Valid
                 valid_keys.append(outcome if isinstance(outcome, int)
                                   else dedupe_key(outcome.email, outcome.campaign_id,
                                                   normalised))
+            notes.note(line, row, VALID, True, valid_keys[-1] if dedupe else 0)
             continue
         assert isinstance(outcome, RowOutcome)
         notes.note(line, row, outcome.status, False)

@@ -112,20 +112,43 @@ def provider_normalised(email: str) -> str:
     if parts is None:
         return email.strip().lower()
     local, domain = parts
-    if domain in _PLUS_TAGS:
-        local = local.split("+", 1)[0] or local
-    if domain in _DOTS_IGNORED:
+    rules = domain_profile(domain)[1]
+    return mailbox(local, rules) if rules is not None else f"{local}@{domain}"
+
+
+def mailbox(local: str, rules: tuple[str, bool]) -> str:
+    """The address a lower-case ``local`` part reaches at a domain with provider ``rules``
+    (``domain_profile``'s: the domain that receives, whether dots are ignored)."""
+    local = local.split("+", 1)[0] or local
+    if rules[1]:
         local = local.replace(".", "") or local
-    return f"{local}@{_SAME_MAILBOX.get(domain, domain)}"
+    return f"{local}@{rules[0]}"
 
 
 def has_provider_rules(email: str) -> bool:
     """Whether ``provider_normalised`` can make this address equal to another one."""
     parts = _split(email)
-    return parts is not None and parts[1] in _PLUS_TAGS
+    return parts is not None and domain_profile(parts[1])[1] is not None
+
+
+def is_role_account(local: str) -> bool:
+    """The local part (``Info+news``) names a function, not a person."""
+    return local.strip().lower().split("+", 1)[0] in ROLE_ACCOUNTS
 
 
 @lru_cache(maxsize=65536)
+def domain_profile(domain: str) -> tuple[tuple[tuple[str, str, str | None], ...],
+                                         tuple[str, bool] | None]:
+    """What an address's domain (as written) brings: its warnings as (kind, message,
+    suggested domain), and its provider's rules, if it has any: (the domain that receives,
+    whether dots in the local part are ignored). Cached: a list has far fewer domains than
+    addresses."""
+    domain = domain.strip().lower().rstrip(".")
+    rules = (_SAME_MAILBOX.get(domain, domain), domain in _DOTS_IGNORED) \
+        if domain in _PLUS_TAGS else None
+    return _domain_warnings(domain), rules
+
+
 def _domain_warnings(domain: str) -> tuple[tuple[str, str, str | None], ...]:
     found: list[tuple[str, str, str | None]] = []
     # Both can hold: typo domains are often registered as disposable services (gmial.com is
@@ -150,8 +173,8 @@ def email_warnings(email: object, field_name: Path = ("email",)) -> tuple[Hygien
     found = [HygieneWarning(kind, field_name, email, message,
                             None if suggestion is None
                             else f"{email.strip().rpartition('@')[0]}@{suggestion}")
-             for kind, message, suggestion in _domain_warnings(domain)]
-    if local.split("+", 1)[0] in ROLE_ACCOUNTS:
+             for kind, message, suggestion in domain_profile(domain)[0]]
+    if is_role_account(local):
         found.append(HygieneWarning("role", field_name, email,
                                     f"{local}@ is a role account, not a person"))
     return tuple(found)

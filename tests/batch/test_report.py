@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from dns_server import ZoneServer
 from test_batch import CHECK, REPO, jsonl, report, run
 
@@ -232,3 +233,20 @@ def test_annotated_rows_of_one_line_keep_their_order(tmp_path: Path) -> None:
     assert [r["code"] for r in annotated] == ["", "1000", "", "1008", ""]
     assert [r["warnings"].partition(":")[0] for r in annotated] == \
         ["typo", "", "role", "typo", ""]
+
+
+def test_annotated_parquet_has_typed_columns(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet", reason="the parquet extra (pyarrow)")
+    out = tmp_path / "annotated.parquet"
+    result = run(_hygiene_csv(tmp_path), "--no-check-mx", "--annotated", out, "-q")
+    assert result.returncode == 1, result.stderr
+    table = pq.read_table(out)
+    assert table.schema.names == ["source", "line", "email", "campaign.campaignId", "scoring",
+                                  "status", "code", "failing_fields", "first_reason",
+                                  "warnings"]
+    assert str(table.schema.field("line").type) == "int64"
+    rows = table.to_pylist()
+    assert [r["line"] for r in rows] == list(range(2, 10))
+    assert [r["code"] for r in rows] == [None] * 6 + [1006, 1008]
+    assert rows[2]["warnings"] == "typo: gmaill.com looks like a typo of gmail.com"
+    assert rows[6]["scoring"] == "high" and rows[6]["failing_fields"] == "scoring"

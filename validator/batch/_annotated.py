@@ -8,6 +8,7 @@ the reject entries); it costs a parse per row, which only this output pays."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 from array import array
 from dataclasses import replace
@@ -24,20 +25,26 @@ COLUMNS = ("status", "code", "failing_fields", "first_reason", "warnings")
 _JSON_KEYS = ("status", "code", "failingFields", "firstReason", "warnings")
 
 
-TABLE, LINES = "table", "lines"
-"""The annotated file's two forms (not input formats: any input can be written either way)."""
+TABLE, LINES, COLUMNAR = "table", "lines", "columnar"
+"""The annotated file's forms (not input formats: any input can be written any way)."""
 
 
 def annotated_format(path: str) -> str:
-    """``TABLE`` (.csv) or ``LINES`` (.jsonl, .ndjson) by the name, a ``.gz`` after it
-    compressing; InputError otherwise."""
-    name = path.lower().removesuffix(".gz")
+    """``TABLE`` (.csv) or ``LINES`` (.jsonl, .ndjson), a ``.gz`` after either compressing,
+    or ``COLUMNAR`` (.parquet, with pyarrow); InputError otherwise."""
+    lowered = path.lower()
+    if lowered.endswith(".parquet"):
+        if importlib.util.find_spec("pyarrow") is None:
+            raise InputError(f"--annotated {path}: a Parquet file needs pyarrow: pip install "
+                             "'getresponse-validator[parquet]'")
+        return COLUMNAR
+    name = lowered.removesuffix(".gz")
     if name.endswith(".csv"):
         return TABLE
     if name.endswith((".jsonl", ".ndjson")):
         return LINES
     raise InputError(f"--annotated {path}: the name must end in .csv, .jsonl or .ndjson "
-                     "(optionally .gz)")
+                     "(optionally .gz), or .parquet")
 
 
 def _verdict(status: str, error: Any) -> tuple[str, Any, str, str]:
@@ -60,6 +67,7 @@ class AnnotatedWriter:
         self.format = annotated_format(out.path)
         self.header: list[str] | None = None
         self.started = False
+        self._parquet: Any = None
         self._utf8: dict[int, BlockSpec] = {}
 
     def _valid_rows(self, spec: BlockSpec, data: bytes, count: int) -> list[Any]:
@@ -82,14 +90,16 @@ class AnnotatedWriter:
         if not self.started:
             self.started = True
             self.header = header
+            names = ["source", "line", *(header if header is not None else ["row"])]
+            taken = set(names)
+            names += [f"validator_{c}" if c in taken else c for c in COLUMNS]
             if self.format == TABLE:
-                names = ["source", "line", *(header if header is not None else ["row"])]
-                taken = set(names)
-                names += [f"validator_{c}" if c in taken else c for c in COLUMNS]
                 self.out.write(self._csv([names]))
-        elif self.format == TABLE and header != self.header:
+            elif self.format == COLUMNAR:
+                self._parquet = _ParquetTable(self.out, names)
+        elif self.format != LINES and header != self.header:
             raise InputError(f"--annotated: {spec.source} has other columns than the first "
-                             "input; one CSV file needs inputs of one header")
+                             "input; one CSV or Parquet file needs inputs of one header")
 
     @staticmethod
     def _csv(rows: list[list[Any]]) -> bytes:
@@ -144,10 +154,49 @@ class AnnotatedWriter:
             else:  # a record that could not be read as cells: its text, in the first column
                 cells = [row, *[""] * (len(self.header) - 1)]
             table.append([spec.source, line, *cells, *verdict, text])
-        self.out.write(self._csv(table))
+        if self._parquet is not None:
+            self._parquet.write(table)
+        else:
+            self.out.write(self._csv(table))
 
     def finish(self) -> None:
-        """Nothing to close: the file is the run's to commit (an empty run writes nothing)."""
+        """Before the run seals the file: a Parquet file gets its footer (one with no input
+        opened, its schema from no header)."""
+        if self.format == COLUMNAR:
+            if self._parquet is None:
+                self._parquet = _ParquetTable(self.out, ["source", "line", "row", *COLUMNS])
+            self._parquet.close()
+
+
+class _ParquetTable:
+    """The annotated rows as Parquet, one row group per block: text columns, ``line`` and
+    ``code`` integers (``code`` null for a valid row)."""
+
+    def __init__(self, out: AtomicOutput, names: list[str]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        self.names = names
+        self.code_at = len(names) - len(COLUMNS) + 1
+        self.schema = pa.schema([
+            (name, pa.int64() if i in (1, self.code_at) else pa.string())
+            for i, name in enumerate(names)])
+        self.writer = pq.ParquetWriter(out.stream, self.schema, compression="zstd")
+
+    def write(self, table: list[list[Any]]) -> None:
+        columns = [list(column) for column in zip(*table, strict=True)] if table else \
+            [[] for _ in self.names]
+        columns[self.code_at] = [c if isinstance(c, int) else None for c in columns[self.code_at]]
+        for i, column in enumerate(columns):
+            if i not in (1, self.code_at):
+                columns[i] = [None if c is None else str(c) for c in column]
+        self.writer.write_table(self.pa.Table.from_arrays(
+            [self.pa.array(c, type=f.type) for c, f in zip(columns, self.schema, strict=True)],
+            schema=self.schema))
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def _split(data: bytes, ends: array[int]) -> list[bytes]:

@@ -204,7 +204,8 @@ def _parse_separator(value: str, option: str) -> str:
                    "or a self-contained page for people when the name ends in .html.")
 @click.option("--annotated", "annotated_path", type=click.Path(dir_okay=False),
               help="Write every input row in order with its status, code, failing fields, "
-                   "first reason and warnings (.csv or .jsonl, .gz: compressed).")
+                   "first reason and warnings (.csv or .jsonl, .gz: compressed; .parquet with "
+                   "pyarrow).")
 @click.option("--warnings/--no-warnings", default=True, show_default=True,
               help="Note list-hygiene warnings (disposable domains, role accounts, likely "
                    "typos and duplicates); they never change a verdict.")

@@ -122,6 +122,11 @@ def test_the_terminal_groups_by_reason_and_shows_every_code_total(tmp_path: Path
     # campaign IDs of three spellings are one reason of 11 rows, with example lines.
     assert re.search(r"campaign\.campaignId\s+│ Expected a resource ID \(1 to 64 letters and "
                      r"digits\), got …\s+│\s+11 │ 50, 52, 137", table)
+    # Warnings are counted beside the verdicts.
+    warned = run_wide(_hygiene_csv(tmp_path), "--no-check-mx").stderr.decode()
+    line = next(x for x in warned.splitlines() if x.startswith("warnings (never a verdict):"))
+    assert sorted(line.partition(": ")[2].split(", ")) == \
+        ["disposable 1", "duplicate 1", "role 2", "typo 2"]
 
 
 # --------------------------------------------------------------------------------------------

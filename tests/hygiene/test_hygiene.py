@@ -32,6 +32,9 @@ def _kinds(email: str) -> list[str]:
     ("anna@example.com", []),
     ("anna@me.co", []),                               # short names are left alone
     ("not an address", []),
+    ("<anna@icloud.com>", []),                        # a syntax error, not a typo
+    ("anna@gmaill..com", []),
+    ("anna@müller.de", []),
 ])
 def test_email_warnings(email: str, kinds: list[str]) -> None:
     assert _kinds(email) == kinds

@@ -4,6 +4,7 @@ error body: they become `HygieneWarning`s beside the result."""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from .._results import HygieneWarning, Path
@@ -38,6 +39,8 @@ _DOTS_IGNORED = frozenset({"gmail.com", "googlemail.com"})
 _PLUS_TAGS = frozenset({"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com",
                         "icloud.com", "me.com", "fastmail.com", "protonmail.com", "proton.me"})
 _SAME_MAILBOX = {"googlemail.com": "gmail.com"}
+_HOSTNAME = re.compile(r"[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)+")
+"""Dot-separated labels of letters (any script), digits and inner hyphens."""
 
 
 def _split(email: str) -> tuple[str, str] | None:
@@ -150,6 +153,10 @@ def domain_profile(domain: str) -> tuple[tuple[tuple[str, str, str | None], ...]
 
 
 def _domain_warnings(domain: str) -> tuple[tuple[str, str, str | None], ...]:
+    if not _HOSTNAME.fullmatch(domain):
+        # Not a host name (`icloud.com>` of an address in angle brackets): the syntax error
+        # is the API's to report, and a "typo" of it would only be noise.
+        return ()
     found: list[tuple[str, str, str | None]] = []
     # Both can hold: typo domains are often registered as disposable services (gmial.com is
     # on the list). The typo comes first, as the one a list owner can fix.

@@ -17,7 +17,8 @@ import validator
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "validator"
 FACES = ["validator", "validator.asgi", "validator.wsgi", "validator.batch", "validator.cli",
-         "validator.dns", "validator.openapi", "validator.rules", "validator.web"]
+         "validator.dns", "validator.hygiene", "validator.openapi", "validator.rules",
+         "validator.web"]
 
 
 @pytest.mark.parametrize("name", FACES)

@@ -198,11 +198,27 @@ class ApiError:
 
 
 @dataclass(frozen=True, slots=True)
+class HygieneWarning:
+    """A list-hygiene remark on a value the API would accept or refuse alike (a disposable
+    domain, a role account, a likely typo, a likely duplicate): never part of a verdict or an
+    error body. ``kind`` is one of ``validator.hygiene.KINDS``; ``suggestion`` the likely
+    intended value, where there is one."""
+
+    kind: str
+    field_name: Path
+    value: Any
+    message: str
+    suggestion: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
-    """The verdict on one payload: `ok`, the ordered `failures`, and the API's error body."""
+    """The verdict on one payload: `ok`, the ordered `failures`, and the API's error body;
+    `warnings` are list-hygiene remarks (`validator.hygiene.with_warnings`), never a verdict."""
 
     failures: tuple[Failure, ...]
     error: ApiError | None
+    warnings: tuple[HygieneWarning, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -46,7 +46,7 @@ def test_a_cp1250_export_is_read_as_cp1250_and_the_guess_is_told(tmp_path: Path)
     warning = next(line for line in result.stderr.splitlines() if "warning" in line)
     assert f"{source} is not UTF-8: read as cp1250" in warning
     assert "confidence 9" in warning and "--encoding" in warning  # e.g. 96%
-    assert json.loads((tmp_path / "r.json").read_text())["warnings"] == [
+    assert json.loads((tmp_path / "r.json").read_text())["inputWarnings"] == [
         warning.removeprefix("validator: warning: ")]
     # Said with --quiet too: a wrong guess would pass garbled names without a word.
     quiet = check(source, "-q")

@@ -36,9 +36,11 @@ from .._results import ApiError, Failure, Result, only_unverifiable
 from ..dns import DNSOptions
 from ..rules import MXPath, email_ascii_domain, values_at
 from ._dedupe import dedupe_key
+from ._hygiene import BlockNotes, RowNotes
 from ._options import BatchOptions
 from ._plan import CsvPlan
 from ._readers import Dialect, Malformed, Reader
+from ._reasons import Reason, note_example, reason_template
 
 if TYPE_CHECKING:
     from ..dns import DomainVerdict
@@ -46,8 +48,7 @@ if TYPE_CHECKING:
 VALID, INVALID, UNVERIFIED = 0, 1, 2
 # Counters keyed by free text (domains, reasons) stop growing here, so that a file with
 # millions of distinct bad domains still runs in flat memory; the rest is counted as "(other)".
-_COUNTER_CAP = 20_000
-DUPLICATE_REASON = "A repeat of an e-mail already added to the same campaign"
+COUNTER_CAP = 20_000
 
 
 class RowOutcome(NamedTuple):
@@ -239,7 +240,7 @@ def _plain_outcomes(rows: Sequence[Any], schema_name: str, options: ValidationOp
         if error is None:
             if dedupe:
                 email, campaign_id = identity(payload)
-                append(dedupe_key(email, campaign_id))
+                append(dedupe_key(email, campaign_id, batch.dedupe_normalised))
             else:
                 append(0)
             continue
@@ -302,6 +303,11 @@ class BlockResult(NamedTuple):
     by_field: Counter[str]
     by_domain: Counter[str]
     reasons: Counter[tuple[int, str, str]]
+    examples: dict[Reason, tuple[list[int], bytes]] | None = None
+    """Reason → the first lines that have it (``_reasons.EXAMPLES``) and the first one's error
+    body."""
+    notes: BlockNotes | None = None
+    """Each row's status in order, and the rows' list-hygiene warnings."""
 
 
 def parse_block(block: Block, spec: BlockSpec) -> tuple[list[int], list[Any], list[Any]]:
@@ -385,7 +391,7 @@ def output_line(spec: BlockSpec, line: int, original: Any, body: bytes, raw: Any
 
 def bump(counter: Counter[Any], key: Any, n: int = 1) -> None:
     """Count ``n`` for ``key``, or for "(other)" once ``counter`` holds too many keys."""
-    if key in counter or len(counter) < _COUNTER_CAP:
+    if key in counter or len(counter) < COUNTER_CAP:
         counter[key] += n
     else:
         counter["(other)" if isinstance(key, str) else (0, "(other)", "(other)")] += n
@@ -403,7 +409,9 @@ def field_label(path: Sequence[str | int]) -> str:
 
 
 def count_invalid(outcome: RowOutcome, by_code: Counter[int], by_field: Counter[str],
-                  by_domain: Counter[str], reasons: Counter[tuple[int, str, str]]) -> None:
+                  by_domain: Counter[str], reasons: Counter[tuple[int, str, str]],
+                  examples: dict[Reason, tuple[list[int], bytes]] | None = None,
+                  line: int = 0) -> None:
     domain = (outcome.email.rpartition("@")[2].strip().lower()
               if outcome.email is not None else None)
     if domain:
@@ -412,10 +420,13 @@ def count_invalid(outcome: RowOutcome, by_code: Counter[int], by_field: Counter[
         by_code[failure.code] += 1
         label = field_label(failure.field_name)
         bump(by_field, label)
-        # A repeat names the line it repeats; counted by that, every one would be its own
-        # "reason".
-        text = DUPLICATE_REASON if failure.keyword == "dedupe" else failure.description
-        bump(reasons, (failure.code, label, text))
+        # By reason, not by value: counted by its domain or the line it repeats, each row
+        # would be a "reason" of its own.
+        reason = (failure.code, label,
+                  reason_template(failure.description, failure.original_value, failure.keyword))
+        bump(reasons, reason)
+        if examples is not None:
+            note_example(examples, reason, line, outcome.body, COUNTER_CAP)
 
 
 def check_block(block: Block, spec: BlockSpec, schema_name: str, options: ValidationOptions,
@@ -456,6 +467,10 @@ def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: Valid
     by_field: Counter[str] = Counter()
     by_domain: Counter[str] = Counter()
     reasons: Counter[tuple[int, str, str]] = Counter()
+    examples: dict[Reason, tuple[list[int], bytes]] = {}
+    notes = RowNotes(spec.plan, batch.campaign_id, batch.warnings,
+                     dedupe and not batch.dedupe_normalised)
+    normalised = batch.dedupe_normalised
     valid_size = reject_size = 0
     valid_bytes = spec.reader.valid_bytes
     newline = spec.newline
@@ -468,24 +483,28 @@ def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: Valid
             valid_lines.append(line)
             if dedupe:
                 valid_keys.append(outcome if isinstance(outcome, int)
-                                  else dedupe_key(outcome.email, outcome.campaign_id))
+                                  else dedupe_key(outcome.email, outcome.campaign_id,
+                                                  normalised))
+            notes.note(line, row, VALID, True, valid_keys[-1] if dedupe else 0)
             continue
         assert isinstance(outcome, RowOutcome)
+        notes.note(line, row, outcome.status, False)
         status = outcome.status
         assert outcome.body is not None
         entry = output_line(spec, line, original(row, spec), outcome.body, raw)
         if status == UNVERIFIED:
-            unverified.append((line, dedupe_key(outcome.email, outcome.campaign_id)
+            unverified.append((line, dedupe_key(outcome.email, outcome.campaign_id, normalised)
                                if dedupe else 0, valid_bytes(raw, newline), entry))
             continue
         reject_parts.append(entry)
         reject_size += len(entry)
         reject_ends.append(reject_size)
         reject_lines.append(line)
-        count_invalid(outcome, by_code, by_field, by_domain, reasons)
+        count_invalid(outcome, by_code, by_field, by_domain, reasons, examples, line)
     return BlockResult(len(lines), b"".join(valid_parts), valid_ends, valid_lines, valid_keys,
                        b"".join(reject_parts), reject_ends, reject_lines, unverified,
-                       by_code, by_field, by_domain, reasons)
+                       by_code, by_field, by_domain, reasons, examples,
+                       notes.result)
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,14 +8,19 @@ from array import array
 from collections import Counter
 from hashlib import blake2b
 
+from ..hygiene import provider_normalised
 
-def dedupe_key(email: str | None, campaign_id: str | None) -> int:
+
+def dedupe_key(email: str | None, campaign_id: str | None, normalised: bool = False) -> int:
     """A 64-bit digest of the normalised e-mail and the campaign; 0 when either is missing.
     The same in every process (unlike ``hash``), so workers compute it and the run compares
-    ints: two different pairs sharing a key within one run is a ~1e-8 event at a million."""
+    ints: two different pairs sharing a key within one run is a ~1e-8 event at a million.
+    ``normalised``: the e-mail as its provider delivers it (``--dedupe-normalised``: Gmail's
+    dots and ``+tags`` dropped), so that two spellings of one mailbox share a key."""
     if email is None or campaign_id is None:
         return 0
-    text = f"{email.strip().lower()}\x00{campaign_id}".encode("utf-8", "surrogatepass")
+    address = provider_normalised(email) if normalised else email.strip().lower()
+    text = f"{address}\x00{campaign_id}".encode("utf-8", "surrogatepass")
     return int.from_bytes(blake2b(text, digest_size=8).digest(), "little") or 1
 
 

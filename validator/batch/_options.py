@@ -17,6 +17,10 @@ class BatchOptions:
     * ``schema_paths``: schema folders a fresh worker registers before it builds the validator.
     * ``campaign_id``: campaign.campaignId for rows that have none.
     * ``dedupe``: refuse (1008) a repeat of an e-mail in the same campaign.
+    * ``dedupe_normalised``: compare e-mails as their providers deliver them (Gmail's dots,
+      ``+tags``), so that two spellings of one mailbox are a repeat (1008) too.
+    * ``warnings``: note list-hygiene warnings (``validator.hygiene``) on each row; they never
+      change a verdict.
     """
 
     suppressed_addresses: frozenset[str] = frozenset()
@@ -24,6 +28,8 @@ class BatchOptions:
     schema_paths: tuple[str, ...] = ()
     campaign_id: str | None = None
     dedupe: bool = True
+    dedupe_normalised: bool = False
+    warnings: bool = True
 
     @property
     def suppresses(self) -> bool:

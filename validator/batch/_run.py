@@ -33,6 +33,7 @@ from .._registry import default_registry
 from .._results import Failure
 from ..rules import MXPath, SchemaView
 from . import _blocks
+from ._annotated import AnnotatedWriter, annotated_format
 from ._blocks import (
     INVALID,
     VALID,
@@ -52,11 +53,14 @@ from ._blocks import (
     with_campaign,
 )
 from ._dedupe import FirstRows
+from ._html import check_html_support, is_html, render_html
+from ._hygiene import ProviderRepeats, rows_of
 from ._mapping import MappingEntry, mapping_notes
 from ._options import BatchOptions
 from ._outputs import AtomicOutput, ValidWriter
 from ._plan import CsvPlan, build_plan
 from ._readers import MAX_RECORD, Format, Record, Source, byte_blocks, open_source
+from ._reasons import EXAMPLES, Reason
 
 if TYPE_CHECKING:
     from ..dns import DomainVerdict, MXChecker
@@ -87,6 +91,11 @@ class RunConfig:
     rejects_path: str | None = None
     unverified_path: str | None = None
     report_path: str | None = None
+    """JSON, or with a name ending in .html/.htm a page for people (``validator.batch``'s
+    ``_html``; needs the ``report`` extra: jinja2)."""
+    annotated_path: str | None = None
+    """Every input row in order with its status, code, failing fields, first reason and
+    warnings (.csv, .jsonl; .gz compressed)."""
     options: ValidationOptions = field(default_factory=ValidationOptions)
     batch: BatchOptions = field(default_factory=BatchOptions)
     jobs: int = 1
@@ -115,11 +124,20 @@ class RunSummary:
     input_errors: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     """What the user should know about how the columns were mapped, each said once."""
-    warnings: list[str] = field(default_factory=list)
+    input_warnings: list[str] = field(default_factory=list)
+    """What the user should know about how the input was read (an encoding guessed ...)."""
     dns_domains: int = 0
     dns_unknown: Counter[str] = field(default_factory=Counter)
     timings: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    examples: dict[Reason, list[tuple[str, int]]] = field(default_factory=dict)
+    """Reason → the first rows (source, line) that have it."""
+    example_bodies: dict[Reason, bytes] = field(default_factory=dict)
+    """Reason → the error body of its first example."""
+    warnings: Counter[str] = field(default_factory=Counter)
+    """List-hygiene warnings by kind (``validator.hygiene.KINDS``)."""
+    dns_outage: str = ""
+    """Why DNS was taken to be down for the rest of the run, if it was."""
 
     @property
     def exit_code(self) -> int:
@@ -137,15 +155,19 @@ class RunSummary:
             "byField": dict(self.by_field.most_common()),
             "byDomain": dict(self.by_domain.most_common(100)),
             "topReasons": [
-                {"code": code, "field": name, "description": text, "rows": n}
+                {"code": code, "field": name, "description": text, "rows": n,
+                 "examples": [{"source": source, "line": line} for source, line
+                              in self.examples.get((code, name, text), [])]}
                 for (code, name, text), n in self.reasons.most_common(top)
             ],
+            "warnings": {kind: n for kind, n in self.warnings.most_common()},
             "dns": {"domainsLookedUp": self.dns_domains,
                     "domainsUnknown": sum(self.dns_unknown.values()),
-                    "unknownReasons": dict(self.dns_unknown.most_common(10))},
+                    "unknownReasons": dict(self.dns_unknown.most_common(10)),
+                    "outage": self.dns_outage or None},
             "inputErrors": self.input_errors,
+            "inputWarnings": self.input_warnings,
             "notices": self.notices,
-            "warnings": self.warnings,
             "outputs": self.outputs,
             "timings": {**{k: round(v, 3) for k, v in self.timings.items()},
                         "rowsPerSecond": round(self.rows_read / elapsed) if elapsed else None},
@@ -165,7 +187,9 @@ class _Run:
         self.rejects: AtomicOutput | None = None
         self.unverified: AtomicOutput | None = None
         self.report: AtomicOutput | None = None
+        self.annotated: AnnotatedWriter | None = None
         self.first_rows = FirstRows()
+        self.provider_repeats = ProviderRepeats()
         self.verdicts: dict[str, DomainVerdict] = {}
         self.checker: MXChecker | None = None
         self.failures_in_a_row = 0
@@ -187,6 +211,11 @@ class _Run:
 
     def open_outputs(self) -> None:
         config = self.config
+        # Refused before any file is made.
+        if config.report_path and is_html(config.report_path):
+            check_html_support()
+        if config.annotated_path:
+            annotated_format(config.annotated_path)
         if config.valid_path:
             out = AtomicOutput(config.valid_path)
             self.outputs.append(out)
@@ -200,6 +229,10 @@ class _Run:
         if config.report_path:
             self.report = AtomicOutput(config.report_path)
             self.outputs.append(self.report)
+        if config.annotated_path:
+            out = AtomicOutput(config.annotated_path)
+            self.outputs.append(out)
+            self.annotated = AnnotatedWriter(out)
 
     def discard(self) -> None:
         for out in self.outputs:
@@ -325,8 +358,9 @@ class _Run:
         error = aggregate(failures, DEFAULT_CATALOG,
                           always_combine=self.config.options.always_combine)
         assert error is not None
-        outcome = RowOutcome(INVALID, tuple(failures), None, email, campaign_id)
-        entry = output_line(spec, line, original(rows[0], spec), error.to_json(), raws[0])
+        body = error.to_json()
+        outcome = RowOutcome(INVALID, tuple(failures), body, email, campaign_id)
+        entry = output_line(spec, line, original(rows[0], spec), body, raws[0])
         return entry, outcome
 
     def settle(self, spec: BlockSpec, file_index: int, result: BlockResult) -> None:
@@ -336,6 +370,8 @@ class _Run:
         unverified = result.unverified
         # (line, entry) of the rows that repeat an earlier row, and which rows they were.
         repeats: list[tuple[int, bytes]] = []
+        repeated: dict[int, bytes] = {}
+        """The same entries by the row they replace (as ``found`` names it)."""
         dropped_valid: list[int] = []
         dropped_unverified: set[int] = set()
         # Rows that repeat an earlier one: (line, index into the valid rows, or -1 - index into
@@ -367,8 +403,11 @@ class _Run:
             entry, outcome = self.repeat(spec, file_index, line, first_file, first_line, data,
                                          index >= 0)
             repeats.append((line, entry))
+            repeated[index] = entry
+            examples: dict[Reason, tuple[list[int], bytes]] = {}
             count_invalid(outcome, summary.by_code, summary.by_field, summary.by_domain,
-                          summary.reasons)
+                          summary.reasons, examples, line)
+            self.take_examples(spec.source, examples)
         n_valid = len(valid_lines) - len(dropped_valid)
         n_unverified = len(unverified) - len(dropped_unverified)
         n_invalid = len(result.reject_lines) + len(repeats)
@@ -385,6 +424,11 @@ class _Run:
         _merge(summary.by_field, result.by_field)
         _merge(summary.by_domain, result.by_domain)
         _merge(summary.reasons, result.reasons)
+        if result.examples:
+            self.take_examples(spec.source, result.examples)
+        row_warnings = self.take_notes(result, file_index, dropped_valid)
+        if self.annotated is not None:
+            self.annotated.write_block(spec, result, repeated, row_warnings)
         if self.valid is not None:
             if dropped_valid:
                 self.valid.write_rows(*_without(valid, valid_ends, dropped_valid))
@@ -400,6 +444,39 @@ class _Run:
             else:
                 _write_merged(self.rejects, result.rejects, result.reject_ends,
                               result.reject_lines, repeats)
+
+
+    def take_examples(self, source: str, examples: dict[Reason, tuple[list[int], bytes]]
+                      ) -> None:
+        kept, bodies = self.summary.examples, self.summary.example_bodies
+        for reason, (lines, body) in examples.items():
+            found = kept.get(reason)
+            if found is None:
+                if len(kept) >= _blocks.COUNTER_CAP:
+                    continue
+                found = kept[reason] = []
+                bodies[reason] = body
+            found.extend((source, line) for line in lines[:EXAMPLES - len(found)])
+
+    def take_notes(self, result: BlockResult, file_index: int, dropped_valid: list[int]
+                   ) -> dict[int, str]:
+        """Count the block's warnings, with the likely duplicates that only the run can see;
+        row index in the block → the row's warnings."""
+        notes = result.notes
+        if notes is None:
+            return {}
+        self.summary.warnings.update(notes.counts)
+        if not notes.provider:
+            return notes.rows
+        dropped = set(rows_of(notes.statuses, VALID, dropped_valid)) if dropped_valid else set()
+        found = self.provider_repeats.take(file_index, notes.provider, dropped, self.files)
+        if not found:
+            return notes.rows
+        rows = dict(notes.rows)
+        for index, text in found:
+            self.summary.warnings["duplicate"] += 1
+            rows[index] = f"{rows[index]}; {text}" if index in rows else text
+        return rows
 
 
 def block_spec(config: RunConfig, source: Source) -> BlockSpec:
@@ -503,7 +580,7 @@ def run(config: RunConfig, on_progress: Callable[[Progress], None] | None = None
             except InputError as exc:
                 summary.input_errors.append(str(exc))
                 continue
-            summary.warnings.extend(source.warnings)
+            summary.input_warnings.extend(source.warnings)
             try:
                 plan = state.plan(source)
             except InputError as exc:  # a header the rows cannot be mapped under
@@ -538,11 +615,18 @@ def run(config: RunConfig, on_progress: Callable[[Progress], None] | None = None
         summary.timings["total"] = time.perf_counter() - started
         if state.checker is not None:
             state.checker.cache.flush()
+        summary.dns_outage = state.outage
+        if state.annotated is not None:
+            state.annotated.finish()
+        names = {id(state.rejects): "rejects", id(state.unverified): "unverified",
+                 id(state.report): "report"}
+        if state.annotated is not None:
+            names[id(state.annotated.out)] = "annotated"
         for out in state.outputs:
-            summary.outputs[
-                {id(state.rejects): "rejects", id(state.unverified): "unverified",
-                 id(state.report): "report"}.get(id(out), "valid")] = out.path
-        if state.report is not None:
+            summary.outputs[names.get(id(out), "valid")] = out.path
+        if state.report is not None and is_html(state.report.path):
+            state.report.write(render_html(summary, config))
+        elif state.report is not None:
             state.report.write(orjson.dumps(summary.report(), option=orjson.OPT_INDENT_2
                                             | orjson.OPT_APPEND_NEWLINE))
         # Every output is complete on disk before any takes its final name: a full disk found

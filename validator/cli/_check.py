@@ -120,15 +120,10 @@ def _print_summary(console: Console, summary: RunSummary) -> None:
     console.print(f"rows read {summary.rows_read:,} = valid {summary.valid:,} + invalid "
                   f"{summary.invalid:,} + unverified {summary.unverified:,}", highlight=False)
     if summary.by_code:
-        codes = Table(title="failures", show_header=True, header_style="bold")
-        codes.add_column("code", justify="right")
-        codes.add_column("field")
-        codes.add_column("reason")
-        codes.add_column("rows", justify="right")
-        for (code, label, text), count in summary.reasons.most_common(10):
-            codes.add_row(str(code), label, text if len(text) <= 80 else text[:77] + "...",
-                          f"{count:,}")
-        console.print(codes)
+        console.print(reason_table(summary))
+    if summary.warnings:
+        console.print("warnings (never a verdict): " + ", ".join(
+            f"{kind} {n:,}" for kind, n in summary.warnings.most_common()), highlight=False)
     if summary.dns_unknown:
         reason, _ = summary.dns_unknown.most_common(1)[0]
         console.print(f"[yellow]DNS: {sum(summary.dns_unknown.values()):,} of "
@@ -148,6 +143,34 @@ def _one_stdout(outputs: list[str], summary_format: str) -> None:
     if takers > 1:
         raise click.UsageError("only one of --valid, --rejects, --unverified, --report and "
                                "--summary json can write to stdout (-)")
+
+
+def reason_table(summary: RunSummary, per_code: int = 5) -> Table:
+    """Failures by reason, not by value: each code with its total, then its most common
+    (field, reason) pairs with a few example lines."""
+    table = Table(title="failures", show_header=True, header_style="bold")
+    table.add_column("code", justify="right")
+    table.add_column("field")
+    table.add_column("reason")
+    table.add_column("rows", justify="right")
+    table.add_column("e.g. lines")
+    by_code: dict[int, list[tuple[tuple[int, str, str], int]]] = {}
+    for reason, count in summary.reasons.most_common():
+        by_code.setdefault(reason[0], []).append((reason, count))
+    several = len(summary.per_file) > 1
+    for code, total in summary.by_code.most_common():
+        table.add_row(str(code), "(all)", "total", f"{total:,}", "", style="bold")
+        reasons = by_code.get(code, [])
+        for reason, count in reasons[:per_code]:
+            text = reason[2]
+            lines = ", ".join(f"{line}" + (f" ({source})" if several else "")
+                              for source, line in summary.examples.get(reason, []))
+            table.add_row("", reason[1], text if len(text) <= 70 else text[:67] + "...",
+                          f"{count:,}", lines)
+        if len(reasons) > per_code:
+            table.add_row("", "", f"... {len(reasons) - per_code} more reasons", "", "",
+                          style="dim")
+    return table
 
 
 def _parse_separator(value: str, option: str) -> str:
@@ -185,8 +208,19 @@ def _parse_separator(value: str, option: str) -> str:
               help="Write rows whose only failures are 1010 (DNS could not answer) here, as "
                    "JSON Lines like --rejects (- for stdout).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Write counts per code, field and domain, top reasons and timings (JSON; "
-                   "- for stdout).")
+              help="Write counts per code, field and domain, top reasons and timings: JSON, "
+                   "or a self-contained page for people when the name ends in .html (- for "
+                   "stdout).")
+@click.option("--annotated", "annotated_path", type=click.Path(dir_okay=False),
+              help="Write every input row in order with its status, code, failing fields, "
+                   "first reason and warnings (.csv or .jsonl, .gz: compressed; .parquet with "
+                   "pyarrow).")
+@click.option("--warnings/--no-warnings", default=True, show_default=True,
+              help="Note list-hygiene warnings (disposable domains, role accounts, likely "
+                   "typos and duplicates); they never change a verdict.")
+@click.option("--dedupe-normalised", is_flag=True,
+              help="Compare e-mails for 1008 as their providers deliver them (Gmail's dots, "
+                   "+tags), so two spellings of one mailbox are a repeat.")
 @click.option("--dedupe/--no-dedupe", default=True, show_default=True,
               help="Refuse (1008) a repeat of an e-mail in the same campaign.")
 @click.option("--suppress", "suppress_paths", multiple=True,
@@ -213,7 +247,8 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
           encoding: str | None, mapping_path: str | None, campaign_id: str | None,
           list_separator: str, value_separator: str, valid_path: str | None,
           rejects_path: str | None, unverified_path: str | None, report_path: str | None,
-          dedupe: bool, suppress_paths: tuple[str, ...], check_mx: bool,
+          annotated_path: str | None, warnings: bool, dedupe_normalised: bool, dedupe: bool,
+          suppress_paths: tuple[str, ...], check_mx: bool,
           dns_server: str | None, dns_timeout: float, dns_cache: str | None,
           dns_canaries: tuple[str, ...], no_dns_canaries: bool,
           always_combine: bool, jobs: int | None, chunk_size: int, quiet: bool,
@@ -226,7 +261,8 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
     """
     if files.count("-") > 1:
         raise click.BadParameter("stdin (-) can be read once", param_hint="FILES")
-    outputs = [p for p in (valid_path, rejects_path, unverified_path, report_path) if p]
+    outputs = [p for p in (valid_path, rejects_path, unverified_path, report_path,
+                           annotated_path) if p]
     _one_stdout(outputs, summary_format)
     if len(set(map(os.path.abspath, outputs))) != len(outputs):
         raise click.UsageError("the output files must differ from one another")
@@ -263,7 +299,7 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
     batch = BatchOptions(
         suppressed_addresses=frozenset(addresses), suppressed_domains=frozenset(domains),
         schema_paths=tuple(os.path.abspath(p) for p in schema_dirs), campaign_id=campaign_id,
-        dedupe=dedupe)
+        dedupe=dedupe, dedupe_normalised=dedupe_normalised, warnings=warnings)
     config = RunConfig(
         inputs=list(files), schema_name=schema_name, fmt=fmt,
         delimiter=_parse_separator(delimiter, "--delimiter") if delimiter else None,
@@ -272,7 +308,7 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
         list_separator=_parse_separator(list_separator, "--list-separator"),
         value_separator=_parse_separator(value_separator, "--value-separator"),
         valid_path=valid_path, rejects_path=rejects_path, unverified_path=unverified_path,
-        report_path=report_path, options=options, batch=batch,
+        report_path=report_path, annotated_path=annotated_path, options=options, batch=batch,
         jobs=jobs or os.cpu_count() or 1, chunk_size=chunk_size)
 
     console = Console(stderr=True)
@@ -294,7 +330,7 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
         signal.signal(signal.SIGTERM, previous)
     for notice in summary.notices:
         click.echo(f"validator: note: {notice}", err=True)
-    for warning in summary.warnings:  # even with --quiet: a wrong guess passes garbled rows
+    for warning in summary.input_warnings:  # even with --quiet: a wrong guess passes garbled rows
         click.echo(f"validator: warning: {warning}", err=True)
     if summary_format == SUMMARY_JSON:
         click.echo(orjson.dumps(summary.report()).decode())

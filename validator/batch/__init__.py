@@ -6,7 +6,7 @@ input (`open_source`, `byte_blocks`, `block_spec`). Input formats are readers be
 `Reader`, registered by name in `READERS`.
 """
 
-from ._blocks import Block, BlockResult, BlockSpec, block_domains, check_block, check_chunk
+from ._blocks import block_domains, check_block, check_chunk
 from ._dedupe import dedupe_key
 from ._options import BatchOptions, load_suppression
 from ._readers import (
@@ -24,6 +24,7 @@ from ._readers import (
     open_source,
 )
 from ._run import Progress, RunConfig, RunSummary, block_spec, run
+from ._units import Block, BlockResult, BlockSpec
 
 __all__ = [
     "FORMATS",

@@ -6,17 +6,41 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from hashlib import blake2b
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+_SEED = 0x6D61696C  # fixed: every process of a run must make the same keys
+
+
+def dedupe_text(email: str | None, campaign_id: str | None) -> str | None:
+    """What a row is compared on for 1008: the normalised e-mail and the campaign; None when
+    either is missing."""
+    if email is None or campaign_id is None:
+        return None
+    return f"{email.strip().lower()}\x00{campaign_id}"
+
+
+def dedupe_keys(texts: Sequence[str | None] | pl.Series) -> np.ndarray:
+    """64-bit keys of ``dedupe_text`` values, for a whole block at once (polars' hash of the
+    UTF-8 bytes, with a fixed seed: the same in every process of one installation); 0 for
+    None. Two different pairs sharing a key within one run is a ~1e-8 event at a million."""
+    if isinstance(texts, pl.Series):
+        data = texts.cast(pl.Binary)
+    else:
+        # surrogatepass: a JSON string may hold a lone surrogate, which polars cannot.
+        data = pl.Series([t.encode("utf-8", "surrogatepass") if t is not None else None
+                          for t in texts], dtype=pl.Binary)
+    hashed = data.hash(_SEED).to_numpy().astype(np.uint64)
+    hashed[hashed == 0] = 1
+    hashed[data.is_null().to_numpy()] = 0
+    return hashed
 
 
 def dedupe_key(email: str | None, campaign_id: str | None) -> int:
-    """A 64-bit digest of the normalised e-mail and the campaign; 0 when either is missing.
-    The same in every process (unlike ``hash``), so workers compute it and the run compares
-    ints: two different pairs sharing a key within one run is a ~1e-8 event at a million."""
-    if email is None or campaign_id is None:
-        return 0
-    text = f"{email.strip().lower()}\x00{campaign_id}".encode("utf-8", "surrogatepass")
-    return int.from_bytes(blake2b(text, digest_size=8).digest(), "little") or 1
+    """The key of one row (``dedupe_keys`` of one text)."""
+    return int(dedupe_keys([dedupe_text(email, campaign_id)])[0])
 
 
 class FirstRows:

@@ -36,9 +36,6 @@ from . import _blocks
 from ._blocks import (
     INVALID,
     VALID,
-    Block,
-    BlockResult,
-    BlockSpec,
     RowOutcome,
     block_domains,
     bump,
@@ -51,11 +48,13 @@ from ._blocks import (
     validator_for,
     with_campaign,
 )
+from ._columnar import columnar
 from ._dedupe import FirstRows
 from ._options import BatchOptions
 from ._outputs import AtomicOutput, ValidWriter
 from ._plan import CsvPlan, build_plan
 from ._readers import MAX_RECORD, Format, Record, Source, byte_blocks, open_source
+from ._units import Block, BlockResult, BlockSpec
 
 if TYPE_CHECKING:
     from ..dns import DomainVerdict, MXChecker
@@ -89,6 +88,9 @@ class RunConfig:
     batch: BatchOptions = field(default_factory=BatchOptions)
     jobs: int = 1
     chunk_size: int = 2000
+    columnar: bool = True
+    """UTF-8 CSV blocks take the columnar way (a generated precheck decides most rows in
+    bulk); False keeps every row on the row path, the reference the columnar way is held to."""
 
 
 @dataclass(slots=True)
@@ -210,9 +212,13 @@ class _Run:
     def spec(self, source: Source, plan: CsvPlan | None = None) -> BlockSpec:
         if plan is None:
             plan = self.plan(source)
-        return BlockSpec(source.name, source.reader, source.dialect, plan,
+        spec = BlockSpec(source.name, source.reader, source.dialect, plan,
                          self.valid.newline if self.valid is not None else "\n",
-                         self.config.batch.dedupe)
+                         self.config.batch.dedupe, False,
+                         tuple(self.mx_paths) if self.config.options.check_mx else ())
+        if self.config.columnar and columnar(spec):
+            spec = replace(spec, columnar=True)
+        return spec
 
     def blocks(self, source: Source) -> Iterator[Block]:
         config = self.config

@@ -275,7 +275,7 @@ def block_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[MXPath]) -> 
     pass of a run with MX checks, so that the run can resolve each domain once for all blocks
     before the rows are judged."""
     if block.records is None and spec.columnar:
-        found_columnar = columnar_domains(block, spec, mx_paths, block_domains)
+        found_columnar = columnar_domains(block, spec, mx_paths)
         if found_columnar is not None:
             return found_columnar
     _, _, rows = parse_block(block, spec)

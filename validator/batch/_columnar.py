@@ -32,8 +32,8 @@ from ..rules import email_ascii_domain
 from ._dedupe import dedupe_keys
 from ._options import BatchOptions
 from ._plan import CsvPlan
-from ._precheck import Precheck, build_precheck, cell
-from ._readers import MAX_RECORD, CsvReader
+from ._precheck import Precheck, build_precheck, cell, quick_email
+from ._readers import MAX_RECORD, CsvReader, Malformed, csv_line_records
 from ._units import Block, BlockResult, BlockSpec
 
 if TYPE_CHECKING:
@@ -206,29 +206,32 @@ def check_columnar(block: Block, spec: BlockSpec, schema_name: str, options: Val
     simple_index = np.flatnonzero(lines.simple)
     if frame.height != len(simple_index):
         return None  # polars read the lines otherwise than expected: the exact reader decides
-    passed = _passing(frame, precheck, options, batch, verdicts) if frame.height else \
-        np.zeros(0, bool)
-    # The rows for the row path, in line order: simple lines that did not pass (their cells),
-    # and whatever the exact reader makes of the other stretches.
     first = block.first_line
+    # The exact reader's stretches first: one may read on past the lines found not simple (a
+    # quote opened and never closed takes the lines after it), exactly as the row path would.
     row_lines: list[int] = []
     raws: list[Any] = []
     rows: list[Any] = []
-    failing = np.flatnonzero(~passed)
+    taken = _exact_stretches(data, lines, first, spec, row_lines, raws, rows)
+    simple_taken = taken[simple_index]
+    passed = (_passing(frame, precheck, options, batch, verdicts) if frame.height
+              else np.zeros(0, bool)) & ~simple_taken
+    # The rows for the row path: simple lines that did not pass (their cells), in line order
+    # with what the exact reader made of the rest.
+    failing = np.flatnonzero(~passed & ~simple_taken)
     failing_lines = simple_index[failing].tolist()
     failing_cells = frame[failing.tolist()].rows() if len(failing) else []
-    other = ~lines.simple & ~lines.blank
-    stretches = _runs(other)
-    cursor = 0
-    for line_index, cells in zip(failing_lines, failing_cells, strict=True):
-        while cursor < len(stretches) and stretches[cursor][0] < line_index:
-            _exact(data, lines, stretches[cursor], first, spec, row_lines, raws, rows)
-            cursor += 1
-        row_lines.append(first + line_index)
-        raws.append(data[lines.starts[line_index]:lines.ends[line_index]].decode("utf-8"))
-        rows.append(list(cells))
-    for stretch in stretches[cursor:]:
-        _exact(data, lines, stretch, first, spec, row_lines, raws, rows)
+    if failing_lines:
+        exact = list(zip(row_lines, raws, rows, strict=True))
+        simple_rows = [
+            (first + index, data[lines.starts[index]:lines.ends[index]].decode("utf-8"),
+             list(cells))
+            for index, cells in zip(failing_lines, failing_cells, strict=True)]
+        merged = sorted(exact + simple_rows, key=lambda item: item[0]) if exact \
+            else simple_rows
+        row_lines = [item[0] for item in merged]
+        raws = [item[1] for item in merged]
+        rows = [item[2] for item in merged]
     judged = judge_rows(row_lines, raws, rows, spec, schema_name, options, batch, verdicts)
     if not passed.any():
         return judged
@@ -295,19 +298,36 @@ def _array(values: np.ndarray) -> array[int]:
     return out
 
 
-def _exact(data: bytes, lines: _Lines, stretch: tuple[int, int], first: int, spec: BlockSpec,
-           row_lines: list[int], raws: list[Any], rows: list[Any]) -> None:
-    start, stop = stretch
-    spec.reader.parse(data[lines.starts[start]:lines.ends[stop - 1]], first + start,
-                      spec.dialect, row_lines, raws, rows)
+def _exact_stretches(data: bytes, lines: _Lines, first: int, spec: BlockSpec,
+                     row_lines: list[int], raws: list[Any], rows: list[Any]) -> np.ndarray:
+    """Read each stretch of lines that are not simple with the exact reader, from its first
+    line on until the reader stands at a record start past the stretch where a simple or blank
+    line begins (so where the row path's reader would stand too). Gives the lines taken."""
+    count = len(lines.ends)
+    taken = np.zeros(count, bool)
+    reached = 0
+    simple_or_blank = (lines.simple | lines.blank).tolist()
+    starts, ends = lines.starts.tolist(), lines.ends.tolist()
+    for a, b in _runs(~lines.simple & ~lines.blank):
+        if b <= reached:
+            continue
+        a = max(a, reached)
+        physical = (data[starts[i]:ends[i]].decode("utf-8") for i in range(a, count))
+        stop = count
+        for read in csv_line_records(physical, first + a, spec.dialect, row_lines, raws, rows):
+            at = a + read
+            if at >= b and (at == count or simple_or_blank[at]):
+                stop = at
+                break
+        taken[a:stop] = True
+        reached = stop
+    return taken
 
 
-def columnar_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[Any],
-                     row_domains: Callable[[Block, BlockSpec, Sequence[Any]], set[str]]
-                     ) -> set[str] | None:
+def columnar_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[Any]) -> set[str] | None:
     """``block_domains`` for a UTF-8 CSV block: the distinct addresses of the MX-checked
-    columns in one polars step, each distinct one turned into its domain. None: take the row
-    path's way."""
+    columns in one polars step; those in the quick test's e-mail subset give their domain in
+    the same step, the few others one by one. None: take the row path's way."""
     plan = spec.plan
     assert plan is not None
     data = block.data
@@ -319,19 +339,24 @@ def columnar_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[Any],
         return None
     lines = _Lines(data, len(spec.dialect.header), spec.dialect.delimiter)
     frame = _cells(lines, spec)
-    if frame.height != int(lines.simple.sum()):
+    simple_index = np.flatnonzero(lines.simple)
+    if frame.height != len(simple_index):
         return None
-    columns = [cell(c.index) for c in plan.columns if c.path in mx_paths]
-    values: set[str] = set()
-    if columns:
-        values.update(pl.concat([frame[c] for c in columns]).unique().to_list())
-    found: set[str] = set()
-    stretches = _runs(~lines.simple & ~lines.blank)
-    for a, b in stretches:
-        part = block._replace(first_line=block.first_line + a,
-                              data=data[lines.starts[a]:lines.ends[b - 1]])
-        found |= row_domains(part, spec, mx_paths)
-    for value in values:
+    row_lines: list[int] = []
+    raws: list[Any] = []
+    rows: list[Any] = []
+    taken = _exact_stretches(data, lines, block.first_line, spec, row_lines, raws, rows)
+    indexes = [c.index for c in plan.columns if c.path in mx_paths]
+    if not indexes:
+        return set()
+    kept = frame.filter(pl.Series(~taken[simple_index]))
+    addresses = pl.concat([kept[cell(i)] for i in indexes]).unique()
+    others = {row[i] for row in rows if not isinstance(row, Malformed) for i in indexes}
+    plain = pl.DataFrame({"a": addresses}).select(
+        domain=pl.when(quick_email(pl.col("a"))).then(_domain(pl.col("a"))), a=pl.col("a"))
+    found = set(plain["domain"].drop_nulls().unique().to_list())
+    others.update(plain.filter(pl.col("domain").is_null())["a"].to_list())
+    for value in others:
         if value:
             try:  # noqa: SIM105
                 found.add(email_ascii_domain(value))

@@ -16,8 +16,8 @@ from typing import Any
 
 import polars as pl
 import pytest
-
 from dns_server import ZoneServer
+
 from validator import DNSOptions, ValidationOptions, Validator
 from validator._registry import default_registry
 from validator.batch import BatchOptions, RunConfig, run
@@ -206,3 +206,49 @@ def test_precheck_valid_rows_are_engine_valid(name: str) -> None:
             assert validator.validate(mapper(row), plain=True).ok, (name, row)
     if name == "contacts.create":  # the precheck is not vacuous where it matters most
         assert sum(passed) > 20
+
+
+# --------------------------------------------------------------------------------------------
+# 1008 keys: first rows across the run, in 16 bytes a distinct key
+# --------------------------------------------------------------------------------------------
+def test_first_rows_find_every_repeat_as_a_dict_would() -> None:
+    from array import array
+
+    from validator.batch._dedupe import FirstRows, dedupe_keys
+
+    rnd = random.Random(3)
+    first_rows = FirstRows()
+    expected: dict[int, tuple[int, int]] = {}
+    line = 0
+    for block in range(300):
+        texts = [None if rnd.random() < 0.05 else f"u{rnd.randrange(20_000)}@x.com\x00C"
+                 for _ in range(rnd.randint(0, 200))]
+        keys = dedupe_keys(texts).tolist()
+        lines = list(range(line, line + len(keys)))
+        line += len(keys)
+        file_index = block % 3
+        want = []
+        for index, (key, at) in enumerate(zip(keys, lines, strict=True)):
+            if key == 0:
+                continue
+            if key in expected:
+                want.append((index, *expected[key]))
+            else:
+                expected[key] = (file_index, at)
+        assert first_rows.repeats(file_index, array("Q", keys), array("Q", lines)) == want
+    assert first_rows.distinct == len(expected) > 10_000
+    assert first_rows.nbytes <= 16 * len(expected)
+    assert len(first_rows.runs) <= 20
+
+
+def test_dedupe_keys_are_the_same_in_every_process() -> None:
+    import subprocess
+    import sys
+
+    from validator.batch import dedupe_key
+
+    code = "from validator.batch import dedupe_key; print(dedupe_key('A@b.com ', 'C'))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, timeout=60)
+    assert int(other.stdout) == dedupe_key("a@b.com", "C") != 0
+    assert dedupe_key(None, "C") == 0

@@ -120,6 +120,26 @@ def test_columnar_outputs_equal_the_row_path_with_two_jobs(tmp_path: Path,
     assert _outputs(tmp_path, source, "two", options=OFF, jobs=2) == reference
 
 
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_other_delimiters_and_a_last_line_without_newline(tmp_path: Path, delimiter: str
+                                                          ) -> None:
+    text = _random_csv(6, 150, False, False).decode()
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    rows.append(["last@example.com", "Ann", "pV3r", "5", "vip", "Berlin", "", "", ""])
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    source = tmp_path / "other.csv"
+    source.write_text(out.getvalue().rstrip("\n"))
+    reference = _outputs(tmp_path, source, "row", options=OFF, columnar=False)
+    assert reference["valid"].endswith(b"last@example.com" + delimiter.encode() + b"Ann"
+                                       + delimiter.encode() + b"pV3r" + delimiter.encode()
+                                       + b"5" + delimiter.encode() + b"vip"
+                                       + delimiter.encode() + b"Berlin"
+                                       + delimiter.encode() * 3 + b"\n")
+    assert reference["report"]["rows"]["valid"] > 40
+    assert _outputs(tmp_path, source, "col", options=OFF) == reference
+
+
 def test_campaign_default_suppression_and_no_dedupe_agree(tmp_path: Path) -> None:
     source = tmp_path / "random.csv"
     source.write_bytes(_random_csv(5, 400, False, False))

@@ -63,8 +63,10 @@ def precheck_for(schema_name: str, options: ValidationOptions, batch: BatchOptio
 
 def columnar(spec: BlockSpec) -> bool:
     """Whether blocks of this spec can take the columnar way (CSV cut as UTF-8 bytes)."""
+    delimiter = spec.dialect.delimiter
     if spec.plan is None or not isinstance(spec.reader, CsvReader) \
-            or len(spec.dialect.header) > MAX_COLUMNS:
+            or len(spec.dialect.header) > MAX_COLUMNS \
+            or len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\r\n':
         return False
     try:
         return codecs.lookup(spec.dialect.encoding).name == "utf-8"

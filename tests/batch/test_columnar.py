@@ -31,7 +31,7 @@ _NAMES = ["Ann", "Zoë Brontë", "Søren Novák", "李雷", "José, Jr.", 'Tom "
           "Ann\nMulti-line", "🙂 Emoji", "\u00a0", "x" * 130, "Ωmega\r\nCRLF inside", ""]
 _EMAILS = ["u{i}@example.com", "U{i}@Example.COM", "u{i}@gmail.com", " u{i}@example.com",
            "u{i}@@example.com", "u{i}@localhost", "u{i}@exa--mple.com", "ü{i}@bücher.de",
-           "u{i}@test", "u{i}", ""]
+           "u{i}@test", "u{i}", "\ufeffu{i}@example.com", ""]
 _IPS = ["", "", "1.2.3.4", "256.1.1.1", "::1", "2001:db8::8a2e:370:7334", "fe80::1%eth0",
         "::ffff:1.2.3.4", "1:2:3:4:5:6:7:8:9", "1.2.3"]
 _SCORES = ["", "1", "-0", "12.5", "1e3", "abc", " 7 ", "null", "99999999999999999999"]

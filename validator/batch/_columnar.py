@@ -97,7 +97,9 @@ class _Lines:
             quotes=pl.col("line").str.count_matches('"', literal=True),
             blank=pl.col("line").str.contains(r"^\r?\n?$"),
             plain=pl.col("line").str.contains(rf"^{field}(?:{d}{field})*\r?\n?$")
-            & ~pl.col("line").str.contains("\x00", literal=True),
+            & ~pl.col("line").str.contains("\x00", literal=True)
+            # (polars could take a BOM at the start of what it reads for the file's own)
+            & ~pl.col("line").str.starts_with("\ufeff"),
             fields=pl.col("line").str.replace_all(quoted, "").str.count_matches(
                 delimiter, literal=True) + 1,
         )
@@ -130,6 +132,7 @@ def _cells(lines: _Lines, spec: BlockSpec) -> pl.DataFrame:
         body = data
     else:
         body = b"".join(data[lines.starts[a]:lines.ends[b - 1]] for a, b in runs)
+
     width = len(spec.dialect.header)
     names = [cell(i) for i in range(width)]
     frame = pl.read_csv(body, has_header=False, separator=spec.dialect.delimiter,

@@ -465,9 +465,11 @@ def build_precheck(document: Any, plan: CsvPlan,
         payload = _payload(plan, campaign_id)
     except _Unsupported:
         return None
-    by_path = {c.path: c.index for c in plan.columns}
-    email = by_path.get(("email",))
-    campaign = by_path.get(("campaign", "campaignId"))
+    by_path = {c.path: c for c in plan.columns}
+    identity = [by_path.get(("email",)), by_path.get(("campaign", "campaignId"))]
+    if any(c is not None and c.convert is not None for c in identity):
+        return None  # a converted e-mail or campaign: its 1008 identity is the engine path's
+    email, campaign = (c.index if c is not None else None for c in identity)
     if options.check_mx and any(tuple(path) != ("email",) for path in mx_paths):
         return None  # the addresses to look up are not only the e-mail column's
     expression = _Compiler(translated).check(translated, payload).fill_null(False)

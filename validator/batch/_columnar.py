@@ -191,6 +191,23 @@ def _dedupe_texts(frame: pl.DataFrame, precheck: Precheck, campaign_id: str | No
     return column
 
 
+def _read(data: bytes, spec: BlockSpec) -> tuple[_Lines, pl.DataFrame, np.ndarray] | None:
+    """A block's lines and the frame of its simple ones, with their indexes; None for a block
+    the columnar way cannot read (not UTF-8, a lone CR line end)."""
+    if not data or data.count(b"\r") != data.count(b"\r\n"):
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines = _Lines(data, len(spec.dialect.header), spec.dialect.delimiter)
+    frame = _cells(lines, spec)
+    simple_index = np.flatnonzero(lines.simple)
+    if frame.height != len(simple_index):
+        return None  # polars read the lines otherwise than expected: the exact reader decides
+    return lines, frame, simple_index
+
+
 def check_columnar(block: Block, spec: BlockSpec, schema_name: str, options: ValidationOptions,
                    batch: BatchOptions, verdicts: Mapping[str, DomainVerdict],
                    precheck: Precheck, judge_rows: Callable[..., BlockResult]
@@ -199,18 +216,10 @@ def check_columnar(block: Block, spec: BlockSpec, schema_name: str, options: Val
     read so (not UTF-8, a lone CR line end): the caller takes the row path, ``judge_rows``
     (given by ``_blocks``, which this module does not import)."""
     data = block.data
-    if not data or data.count(b"\r") != data.count(b"\r\n"):
+    read = _read(data, spec)
+    if read is None:
         return None
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    dialect = spec.dialect
-    lines = _Lines(data, len(dialect.header), dialect.delimiter)
-    frame = _cells(lines, spec)
-    simple_index = np.flatnonzero(lines.simple)
-    if frame.height != len(simple_index):
-        return None  # polars read the lines otherwise than expected: the exact reader decides
+    lines, frame, simple_index = read
     first = block.first_line
     # The exact reader's stretches first: one may read on past the lines found not simple (a
     # quote opened and never closed takes the lines after it), exactly as the row path would.
@@ -336,17 +345,10 @@ def columnar_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[Any]) -> 
     plan = spec.plan
     assert plan is not None
     data = block.data
-    if not data or data.count(b"\r") != data.count(b"\r\n"):
+    read = _read(data, spec)
+    if read is None:
         return None
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    lines = _Lines(data, len(spec.dialect.header), spec.dialect.delimiter)
-    frame = _cells(lines, spec)
-    simple_index = np.flatnonzero(lines.simple)
-    if frame.height != len(simple_index):
-        return None
+    lines, frame, simple_index = read
     row_lines: list[int] = []
     raws: list[Any] = []
     rows: list[Any] = []

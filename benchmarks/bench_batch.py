@@ -336,12 +336,14 @@ class Case:
 def _summary(case: Case, jobs: int, floor: float | None) -> None:
     rates = [m.rate for m in case.runs]
     cpu = [m.cpu_seconds / max(1, m.rows) * 1e6 for m in case.runs]
+    parent = [m.parent_cpu_seconds / max(1, m.rows) * 1e6 for m in case.runs]
     last = case.runs[-1]
     # What the run would take with its CPU alone on `jobs` idle cores: the work spread over
     # the workers, or the reading process's share, whichever is longer.
     quiet = [m.rows / max(m.cpu_seconds / jobs, m.parent_cpu_seconds, 1e-9) for m in case.runs]
     text = (f"  {case.label:<34} {_median(rates):>9,.0f} rows/s (spread {_spread(rates):4.0%})"
-            f"  CPU {_median(cpu):6.2f} us/row  quiet-host estimate {_median(quiet):>9,.0f} "
+            f"  CPU {_median(cpu):6.2f} us/row (reading process {_median(parent):5.2f})"
+            f"  quiet-host estimate {_median(quiet):>9,.0f} "
             f"rows/s  peak RSS sum {max(m.total_mib for m in case.runs):5.0f} MiB, PSS "
             f"{max(m.pss_mib for m in case.runs):4.0f} MiB")
     if floor:

@@ -10,8 +10,8 @@ dialect, column plan; ``columnar`` for UTF-8 CSV), ``options`` the rules' ``Vali
 ``batch`` the run's ``BatchOptions`` and ``verdicts`` the DNS verdicts of the block's domains
 (``block_domains`` lists them; empty without MX checks). The result holds the output bytes in
 input order, the lines, the 64-bit 1008 keys of the valid rows and the counters; the run only
-compares keys and writes bytes. For a UTF-8 CSV block the bytes are viewed, without a copy, as an
-Arrow string array of lines, and the simple ones as a polars frame (``_columnar``): the same
+compares keys and writes bytes. For a UTF-8 CSV block the lines become one polars string column
+(Arrow memory) and the simple ones a polars frame of cells (``_columnar``): the same
 function is what a distributed engine maps over partitions (a Dask bag of blocks from
 `open_source`, `byte_blocks` and `block_spec`), folding the results in order. Input formats
 are readers behind `Reader`, registered by name in `READERS`.

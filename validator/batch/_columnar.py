@@ -1,7 +1,7 @@
 """The columnar way through a CSV block: most rows decided in bulk, the rest by the engine.
 
 A block of a UTF-8 CSV file (whole records, as ``CsvReader.cut`` makes them) is split into its
-lines with numpy and looked at as an Arrow string array, without a Python object per line.
+lines by numpy (their bytes) and polars (their text), without a Python object per line.
 A line is *simple* when a record starts on it and ends on it, every field is plainly unquoted
 or wholly quoted, it holds no NUL and it has the header's number of fields: polars parses such
 lines exactly as ``csv.reader`` does. Every other stretch of lines (a quoted newline, a stray
@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from .._options import ValidationOptions
 from .._registry import default_registry
@@ -86,17 +85,18 @@ class _Lines:
             ends = np.append(ends, len(data))
         self.ends = ends
         self.starts = np.concatenate(([0], ends[:-1]))
-        offsets = np.concatenate(([0], ends)).astype(np.int64)
-        lines = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets.tobytes()),
-                                                 pa.py_buffer(data))
-        text = pl.Series("line", lines)
+        # One polars split of the whole text: its pieces are the lines without their "\n"
+        # (the classification below reads them so; their bytes are ``starts``/``ends``).
+        text = pl.Series("line", [data.decode("utf-8")]).str.split("\n").explode()
+        if len(text) > len(ends):
+            text = text.head(len(ends))  # the empty piece after a final newline
         d = _escape(delimiter)
         quoted = r'"(?:[^"]|"")*"'
         field = rf'(?:{quoted}|[^"{d}\r\n]*)'
         frame = pl.DataFrame({"line": text}).select(
             quotes=pl.col("line").str.count_matches('"', literal=True),
-            blank=pl.col("line").str.contains(r"^\r?\n?$"),
-            plain=pl.col("line").str.contains(rf"^{field}(?:{d}{field})*\r?\n?$")
+            blank=pl.col("line").str.contains(r"^\r?$"),
+            plain=pl.col("line").str.contains(rf"^{field}(?:{d}{field})*\r?$")
             & ~pl.col("line").str.contains("\x00", literal=True)
             # (polars could take a BOM at the start of what it reads for the file's own)
             & ~pl.col("line").str.starts_with("\ufeff"),

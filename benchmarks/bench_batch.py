@@ -1,20 +1,23 @@
 """Benchmark of `validator check` on generated contact files.
 
-    python benchmarks/bench_batch.py                   # 1,000,000 rows, --jobs 2
-    python benchmarks/bench_batch.py --rows 200000 --baseline-rows 5000 --no-mx
+    python benchmarks/bench_batch.py            # 1M and 5M rows, 5 % and 20 % faulty, --jobs 2
+    python benchmarks/bench_batch.py --quick    # 200,000 rows, 5 % faulty, one round
 
 What it does, in one run:
 
-1. generates ROWS realistic contacts (~5 % faulty, the domain mix of samples/make_samples.py)
-   as CSV and as JSON Lines in a temporary folder (never in the repository);
-2. times ``validator check`` with MX checks off on each file (wall time, rows/s, CPU seconds,
-   peak memory of the parent and of the largest worker, sampled from /proc);
-3. times the obvious alternative on the first BASELINE rows of the CSV — a loop that builds the
-   payload and calls ``jsonschema`` and ``email_validator.validate_email`` per row — and
-   extrapolates it to ROWS;
+1. for each size (--rows) and fault rate (--fault-rates) generates realistic contacts (the
+   faults and domain mix of samples/make_samples.py) as CSV and as JSON Lines in a temporary
+   folder (never in the repository);
+2. times ``validator check --no-check-mx`` on them, the cases taking turns in each round: the
+   CSV the default (columnar) way, the same CSV with ``--row-path`` (the reference; only up to
+   --row-path-max rows), and the JSON Lines file; and a bare ``csv.reader`` loop over the same
+   CSV, the floor. For each: median rows/s with the spread of the rounds, CPU µs per row (all
+   processes), a quiet-host estimate from the CPU times, peak memory of the process tree
+   (sum of peak RSS, and the largest sum of PSS seen at once), and ratios;
+3. times the obvious alternative — a loop that builds the payload and calls ``jsonschema`` and
+   ``email_validator.validate_email`` per row — on BASELINE rows;
 4. when tests/dns_server.py is present: serves its zone from a separate process, generates a
-   file whose e-mail domains live in that zone, and times ``validator check`` with MX checks
-   on against it, reporting how many DNS queries were asked per distinct domain.
+   file whose e-mail domains live in that zone, and times MX-on runs against it.
 """
 
 from __future__ import annotations
@@ -301,39 +304,121 @@ def _print(measured: Measured) -> None:
           f"{measured.pss_mib:4.0f} MiB)  exit {measured.exit_code}  {measured.counts}")
 
 
+def time_csv_reader(source: Path) -> tuple[float, float, int]:
+    """The floor: a bare csv.reader loop over the file (wall and CPU seconds, rows)."""
+    started, cpu = time.perf_counter(), time.process_time()
+    rows = 0
+    with source.open(newline="", encoding="utf-8") as handle:
+        for _ in csv.reader(handle):
+            rows += 1
+    return time.perf_counter() - started, time.process_time() - cpu, rows - 1
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _spread(values: list[float]) -> float:
+    middle = _median(values)
+    return (max(values) - min(values)) / middle if middle else 0.0
+
+
+@dataclass
+class Case:
+    label: str
+    source: Path
+    extra: list[str]
+    runs: list[Measured]
+
+
+def _summary(case: Case, jobs: int, floor: float | None) -> None:
+    rates = [m.rate for m in case.runs]
+    cpu = [m.cpu_seconds / max(1, m.rows) * 1e6 for m in case.runs]
+    parent = [m.parent_cpu_seconds / max(1, m.rows) * 1e6 for m in case.runs]
+    last = case.runs[-1]
+    # What the run would take with its CPU alone on `jobs` idle cores: the work spread over
+    # the workers, or the reading process's share, whichever is longer.
+    quiet = [m.rows / max(m.cpu_seconds / jobs, m.parent_cpu_seconds, 1e-9) for m in case.runs]
+    text = (f"  {case.label:<34} {_median(rates):>9,.0f} rows/s (spread {_spread(rates):4.0%})"
+            f"  CPU {_median(cpu):6.2f} us/row (reading process {_median(parent):5.2f})"
+            f"  quiet-host estimate {_median(quiet):>9,.0f} "
+            f"rows/s  peak RSS sum {max(m.total_mib for m in case.runs):5.0f} MiB, PSS "
+            f"{max(m.pss_mib for m in case.runs):4.0f} MiB")
+    if floor:
+        text += f"  {_median(rates) / floor:4.2f}x csv.reader"
+    print(text + f"  exit {last.exit_code} {last.counts}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--fault-rate", type=float, default=0.05)
+    parser.add_argument("--rows", default="1000000,5000000",
+                        help="comma-separated file sizes (default: 1M and 5M rows)")
+    parser.add_argument("--fault-rates", default="0.05,0.2")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="rounds; the cases take turns in each (interleaved)")
+    parser.add_argument("--row-path-max", type=int, default=1_000_000,
+                        help="time the row path only on files of at most this many rows")
     parser.add_argument("--baseline-rows", type=int, default=20_000)
     parser.add_argument("--mx-domains", type=int, default=5_000)
-    parser.add_argument("--no-mx", action="store_true", help="Skip the MX-on run.")
+    parser.add_argument("--no-mx", action="store_true", help="Skip the MX-on runs.")
+    parser.add_argument("--quick", action="store_true",
+                        help="200,000 rows, 5 %% faulty, one round, MX on 200,000 rows too")
     parser.add_argument("--keep", action="store_true", help="Keep the generated files.")
     args = parser.parse_args()
+    if args.quick:
+        args.rows, args.fault_rates, args.repeats = "200000", "0.05", 1
+    sizes = [int(n) for n in args.rows.split(",")]
+    rates = [float(r) for r in args.fault_rates.split(",")]
 
     folder = Path(tempfile.mkdtemp(prefix="bench_batch_"))
     out = folder / "out"
     out.mkdir()
+    jobs = ["--jobs", str(args.jobs)]
     try:
         print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
               f"python {sys.version.split()[0]}; files in {folder}")
-        started = time.perf_counter()
-        csv_path, jsonl_path = generate(folder, args.rows, args.fault_rate)
-        print(f"generated {args.rows:,} rows in {time.perf_counter() - started:.1f} s: "
-              f"CSV {csv_path.stat().st_size / 2**20:.0f} MiB, "
-              f"JSONL {jsonl_path.stat().st_size / 2**20:.0f} MiB")
-        jobs = ["--jobs", str(args.jobs)]
-        print(f"validator check, MX off, --jobs {args.jobs}:")
-        for path in (csv_path, jsonl_path):
-            _print(time_check(f"{path.suffix[1:]} mx-off", path, out,
-                              ["--no-check-mx", *jobs]))
+        for size in sizes:
+            for fault_rate in rates:
+                started = time.perf_counter()
+                stem = f"contacts-{size}-{fault_rate}"
+                csv_path, jsonl_path = generate(folder, size, fault_rate, stem=stem)
+                print(f"\n{size:,} rows, {fault_rate:.0%} faulty (generated in "
+                      f"{time.perf_counter() - started:.0f} s: CSV "
+                      f"{csv_path.stat().st_size / 2**20:.0f} MiB, JSONL "
+                      f"{jsonl_path.stat().st_size / 2**20:.0f} MiB), MX off, --jobs "
+                      f"{args.jobs}, {args.repeats} interleaved round(s):")
+                cases = [Case("csv, columnar (default)", csv_path, ["--no-check-mx", *jobs], []),
+                         Case("jsonl (row path)", jsonl_path, ["--no-check-mx", *jobs], [])]
+                if size <= args.row_path_max:
+                    cases.append(Case("csv, --row-path", csv_path,
+                                      ["--no-check-mx", "--row-path", *jobs], []))
+                floors: list[float] = []
+                floor_cpu: list[float] = []
+                for _ in range(args.repeats):
+                    for case in cases:
+                        case.runs.append(time_check(case.label, case.source, out, case.extra))
+                    wall, cpu, rows = time_csv_reader(csv_path)
+                    floors.append(rows / wall)
+                    floor_cpu.append(cpu / rows * 1e6)
+                floor = _median(floors)
+                print(f"  {'bare csv.reader loop':<34} {floor:>9,.0f} rows/s (spread "
+                      f"{_spread(floors):4.0%})  CPU {_median(floor_cpu):6.2f} us/row")
+                for case in cases:
+                    _summary(case, args.jobs, floor if case.source == csv_path else None)
+                if len(cases) == 3:
+                    ratio = _median([m.rate for m in cases[0].runs]) / \
+                        _median([m.rate for m in cases[2].runs])
+                    print(f"  columnar / row path: {ratio:4.2f}x")
+                for path in (csv_path, jsonl_path):
+                    path.unlink()
 
-        per_row, valid, invalid = time_baseline(csv_path, args.baseline_rows)
-        print(f"loop of jsonschema + email-validator per row, on the first "
-              f"{args.baseline_rows:,} rows ({valid:,} valid, {invalid:,} invalid), one core:")
-        print(f"  {1 / per_row:>9,.0f} rows/s (CPU time) → {args.rows:,} rows in "
-              f"{per_row * args.rows:,.0f} s, extrapolated")
+        per_row, valid, invalid = time_baseline_file(folder, args.baseline_rows)
+        print(f"\nloop of jsonschema + email-validator per row, on {args.baseline_rows:,} "
+              f"rows ({valid:,} valid, {invalid:,} invalid), one core: {1 / per_row:>9,.0f} "
+              "rows/s (CPU time)")
 
         if args.no_mx or not (REPO / "tests" / "dns_server.py").exists():
             print("MX on: skipped" + ("" if args.no_mx else " (tests/dns_server.py missing)"))
@@ -341,23 +426,29 @@ def main() -> None:
         from dns_server import bench_domains  # type: ignore[import-not-found,unused-ignore]
 
         domains = bench_domains(args.mx_domains)
-        mx_csv, _ = generate(folder, args.rows, args.fault_rate, domains=domains, stem="mx")
+        size = sizes[0]
+        mx_csv, mx_jsonl = generate(folder, size, rates[0], domains=domains, stem="mx")
         server = _DnsServer()
         try:
-            cache = folder / "dns-cache.sqlite"
-            print(f"validator check, MX on against the local DNS server (127.0.0.1:"
-                  f"{server.port}), {args.mx_domains:,} distinct zone domains at most:")
-            dns = ["--dns-server", f"127.0.0.1:{server.port}", "--dns-cache", str(cache)]
-            for label in ("csv mx-on, cold cache", "csv mx-on, warm cache"):
+            print(f"\nMX on against the local DNS server (127.0.0.1:{server.port}), {size:,} "
+                  f"rows, {rates[0]:.0%} faulty, at most {args.mx_domains:,} distinct domains:")
+            for label, path, more in (
+                    ("csv, columnar, cold cache", mx_csv, []),
+                    ("csv, columnar, warm cache", mx_csv, []),
+                    ("csv, --row-path, warm cache", mx_csv, ["--row-path"]),
+                    ("jsonl (row path), warm cache", mx_jsonl, [])):
+                cache = folder / "dns-cache.sqlite"
+                dns = ["--dns-server", f"127.0.0.1:{server.port}", "--dns-cache", str(cache)]
                 before = server.queries()
-                measured = time_check(label, mx_csv, out, [*dns, *jobs])
+                case = Case(label, path, [*dns, *jobs, *more], [])
+                case.runs.append(time_check(label, path, out, case.extra))
                 asked = server.queries() - before
-                _print(measured)
+                _summary(case, args.jobs, None)
                 report = json.loads(
-                    (out / f"{mx_csv.stem}.{label.replace(' ', '_')}.report.json").read_text())
+                    (out / f"{path.stem}.{label.replace(' ', '_')}.report.json").read_text())
                 looked_up = report["dns"]["domainsLookedUp"]
-                print(f"  DNS: {looked_up:,} distinct domains in the run, {asked:,} queries "
-                      f"reached the server ({asked / max(1, looked_up):.2f} per domain)")
+                print(f"    DNS: {looked_up:,} distinct domains in the run, {asked:,} queries "
+                      f"reached the server")
         finally:
             server.close()
     finally:
@@ -365,6 +456,12 @@ def main() -> None:
             print(f"kept {folder}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def time_baseline_file(folder: Path, rows: int) -> tuple[float, int, int]:
+    csv_path, jsonl_path = generate(folder, rows, 0.05, stem="baseline")
+    jsonl_path.unlink()
+    return time_baseline(csv_path, rows)
 
 
 if __name__ == "__main__":

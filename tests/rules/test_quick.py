@@ -156,14 +156,46 @@ def test_rules_it_cannot_read_send_their_values_to_the_engine() -> None:
     schema = {"type": "object", "properties": {
         "name": {"type": "string", "reservedWords": ["email"]},
         "code": {"type": "string", "pattern": "^\\d+$"},
-        "when": {"type": "string", "format": "date"}}}
+        "when": {"type": "string", "format": "date-time"}}}
     quick = quick_check(schema)
     assert quick is not None
     assert quick({}, True)
-    for payload in ({"name": "x"}, {"code": "12"}, {"when": "2024-01-01"}):
+    for payload in ({"name": "x"}, {"code": "12"}, {"when": "2024-01-01T10:00:00Z"}):
         assert not quick(payload, True)
         assert Validator(schema).validate(payload).ok  # the engine still says valid
     assert not Validator(schema).validate({"name": "EMAIL"}).ok
+
+
+def test_ip_ipv6_and_date_translations_are_subsets_of_the_engines_formats() -> None:
+    import random
+
+    rnd = random.Random(11)
+    def schema(name: str) -> dict[str, Any]:
+        return {"properties": {"v": {"type": "string", "format": name}}}
+
+    schemas = {name: quick_check(schema(name)) for name in ("ip", "ipv6", "date")}
+    engines = {name: Validator(schema(name)) for name in schemas}
+    candidates = ["::", "::1", "1::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "fe80::1%eth0",
+                  "::ffff:1.2.3.4", "1:2:3:4:5:6:7:8:9", "1.2.3.4", "2024-02-28", "2024-02-29",
+                  "2023-02-29", "0000-01-01", "2024-13-01", "١٢٣٤-01-01"]
+    for _ in range(20_000):
+        groups = [format(rnd.randrange(65536), "x") for _ in range(rnd.randint(1, 9))]
+        text = ":".join(groups)
+        if rnd.random() < 0.6:
+            cut = rnd.randint(0, len(text))
+            text = text[:cut] + "::" + text[cut:]
+        candidates.append(text)
+        candidates.append(f"{rnd.randint(0, 9999):04d}-{rnd.randint(0, 13):02d}-"
+                          f"{rnd.randint(0, 32):02d}")
+    accepted = dict.fromkeys(schemas, 0)
+    for text in candidates:
+        for name, quick in schemas.items():
+            assert quick is not None
+            if quick({"v": text}, True):
+                accepted[name] += 1
+                assert engines[name].validate({"v": text}).ok, (name, text)
+    assert min(accepted.values()) > 1000  # the translations let many values through
+    assert schemas["ip"] is not None and schemas["ip"]({"v": "2001:db8::8a2e:370:7334"}, True)
 
 
 def test_formats_follow_the_validators_options() -> None:

@@ -21,7 +21,7 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -35,12 +35,14 @@ from .._registry import default_registry
 from .._results import ApiError, Failure, Result, only_unverifiable
 from ..dns import DNSOptions
 from ..rules import MXPath, email_ascii_domain, values_at
-from ._dedupe import dedupe_key
-from ._hygiene import BlockNotes, RowNotes
+from ._columnar import check_columnar, columnar_domains, precheck_for
+from ._dedupe import dedupe_keys, dedupe_text
+from ._hygiene import RowNotes
 from ._options import BatchOptions
 from ._plan import CsvPlan
-from ._readers import Dialect, Malformed, Reader
+from ._readers import Malformed
 from ._reasons import Reason, note_example, reason_template
+from ._units import Block, BlockResult, BlockSpec
 
 if TYPE_CHECKING:
     from ..dns import DomainVerdict
@@ -224,12 +226,12 @@ def _malformed(row: Malformed, catalog: ErrorCatalog) -> RowOutcome:
 
 def _plain_outcomes(rows: Sequence[Any], schema_name: str, options: ValidationOptions,
                     batch: BatchOptions, plan: CsvPlan | None, dedupe: bool,
-                    verdicts: Mapping[str, DomainVerdict]) -> list[int | RowOutcome]:
+                    verdicts: Mapping[str, DomainVerdict]) -> list[str | RowOutcome | None]:
     """What ``check_chunk`` says when there is no suppression list, without an object per
-    valid row: a valid row is its ``dedupe_key`` (0 without --dedupe)."""
+    valid row: a valid row is its ``dedupe_text`` (None without --dedupe)."""
     validator = validator_for(schema_name, options, batch)
     catalog = validator.catalog
-    outcomes: list[int | RowOutcome] = []
+    outcomes: list[str | RowOutcome | None] = []
     append = outcomes.append
     for payload, result in _judge(rows, validator, plan, batch.campaign_id, options.check_mx,
                                   verdicts):
@@ -240,9 +242,9 @@ def _plain_outcomes(rows: Sequence[Any], schema_name: str, options: ValidationOp
         if error is None:
             if dedupe:
                 email, campaign_id = identity(payload)
-                append(dedupe_key(email, campaign_id, batch.dedupe_normalised))
+                append(dedupe_text(email, campaign_id, batch.dedupe_normalised))
             else:
-                append(0)
+                append(None)
             continue
         email, campaign_id = identity(payload)
         failures = result.failures
@@ -254,62 +256,6 @@ def _plain_outcomes(rows: Sequence[Any], schema_name: str, options: ValidationOp
 # --------------------------------------------------------------------------------------------
 # Blocks: what a worker gets (raw bytes of whole records) and what it gives back
 # --------------------------------------------------------------------------------------------
-class Block(NamedTuple):
-    """Whole records of one input: raw ``data`` (cut by a ``BlockReader``) starting on
-    ``first_line``, or, for inputs read record by record here (JSON arrays, CSV in encodings
-    that cannot be cut as bytes), the ``records`` as ``(line, raw text, cells or JSON value,
-    defect)``."""
-
-    first_line: int
-    data: bytes = b""
-    records: list[tuple[int, str, Any, str | None]] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BlockSpec:
-    """How the rows of one input are read and written back; picklable, sent with each block."""
-
-    source: str
-    reader: Reader
-    dialect: Dialect = field(default_factory=Dialect)
-    plan: CsvPlan | None = None
-    newline: str = "\n"
-    """Ends a valid row that has none (the last line of a CSV file)."""
-    dedupe: bool = True
-
-
-class BlockResult(NamedTuple):
-    """The verdicts on a block, compact: output bytes, arrays of ints and counters, never an
-    object per row, so that the process that reads and writes stays nearly idle.
-
-    Valid rows are ``valid`` (the rows as they go into the valid output, ``valid_ends`` their
-    end offsets) with their lines and 1008 keys; the run drops the few that repeat an earlier
-    row and rejects them. Rejected rows are ready JSON Lines (``rejects``, ends and lines, so
-    that a repeat can be put in its place). Unverified rows are few: a tuple each."""
-
-    rows: int
-    valid: bytes
-    valid_ends: array[int]
-    valid_lines: array[int]
-    valid_keys: array[int]
-    """``dedupe_key`` of each valid row (0: no e-mail and campaign to compare); empty without
-    --dedupe."""
-    rejects: bytes
-    reject_ends: array[int]
-    reject_lines: array[int]
-    unverified: list[tuple[int, int, bytes, bytes]]
-    """(line, 1008 key, the row as it goes into the valid output, its JSON Lines entry)."""
-    by_code: Counter[int]
-    by_field: Counter[str]
-    by_domain: Counter[str]
-    reasons: Counter[tuple[int, str, str]]
-    examples: dict[Reason, tuple[list[int], bytes]] | None = None
-    """Reason → the first lines that have it (``_reasons.EXAMPLES``) and the first one's error
-    body."""
-    notes: BlockNotes | None = None
-    """Each row's status in order, and the rows' list-hygiene warnings."""
-
-
 def parse_block(block: Block, spec: BlockSpec) -> tuple[list[int], list[Any], list[Any]]:
     """The rows of a block: their lines, their raw form (what ``Reader.valid_bytes`` takes)
     and what ``check_chunk`` takes for each (CSV cells, a JSON value, or ``Malformed``)."""
@@ -330,6 +276,10 @@ def block_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[MXPath]) -> 
     """The ASCII domains of the e-mails a block's rows have at the MX-checked paths: the first
     pass of a run with MX checks, so that the run can resolve each domain once for all blocks
     before the rows are judged."""
+    if block.records is None and spec.columnar:
+        found_columnar = columnar_domains(block, spec, mx_paths)
+        if found_columnar is not None:
+            return found_columnar
     _, _, rows = parse_block(block, spec)
     plan = spec.plan
     found: set[str] = set()
@@ -439,17 +389,27 @@ def check_block(block: Block, spec: BlockSpec, schema_name: str, options: Valida
     collect = gc.isenabled()
     gc.disable()
     try:
-        return _check_block(block, spec, schema_name, options, batch, verdicts)
+        if block.records is None and spec.columnar:
+            assert spec.plan is not None
+            precheck = precheck_for(schema_name, options, batch, spec.plan, spec.mx_paths)
+            if precheck is not None:
+                result = check_columnar(block, spec, schema_name, options, batch, verdicts,
+                                        precheck, judge_rows)
+                if result is not None:
+                    return result
+        lines, raws, rows = parse_block(block, spec)
+        return judge_rows(lines, raws, rows, spec, schema_name, options, batch, verdicts)
     finally:
         if collect:
             gc.enable()
 
 
-def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: ValidationOptions,
-                 batch: BatchOptions, verdicts: Mapping[str, DomainVerdict]) -> BlockResult:
-    lines, raws, rows = parse_block(block, spec)
+def judge_rows(lines: list[int], raws: list[Any], rows: list[Any], spec: BlockSpec,
+               schema_name: str, options: ValidationOptions, batch: BatchOptions,
+               verdicts: Mapping[str, DomainVerdict]) -> BlockResult:
+    """The row path: rows as ``parse_block`` gives them, judged one by one, written out."""
     dedupe = spec.dedupe
-    outcomes: Sequence[int | RowOutcome]
+    outcomes: Sequence[str | RowOutcome | None]
     if batch.suppresses:
         outcomes = check_chunk(rows, schema_name, options, batch, verdicts, spec.plan)
     else:
@@ -458,7 +418,8 @@ def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: Valid
     valid_parts: list[bytes] = []
     valid_ends = array("Q")
     valid_lines = array("Q")
-    valid_keys = array("Q")
+    valid_texts: list[str | None] = []
+    unverified_texts: list[str | None] = []
     reject_parts: list[bytes] = []
     reject_ends = array("Q")
     reject_lines = array("Q")
@@ -475,17 +436,19 @@ def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: Valid
     valid_bytes = spec.reader.valid_bytes
     newline = spec.newline
     for line, raw, row, outcome in zip(lines, raws, rows, outcomes, strict=True):
-        if outcome.__class__ is int or outcome.status == VALID:  # type: ignore[union-attr]
+        if outcome is None or outcome.__class__ is str \
+                or outcome.status == VALID:  # type: ignore[union-attr]
             data = valid_bytes(raw, newline)
             valid_parts.append(data)
             valid_size += len(data)
             valid_ends.append(valid_size)
             valid_lines.append(line)
             if dedupe:
-                valid_keys.append(outcome if isinstance(outcome, int)
-                                  else dedupe_key(outcome.email, outcome.campaign_id,
-                                                  normalised))
-            notes.note(line, row, VALID, True, valid_keys[-1] if dedupe else 0)
+                valid_texts.append(outcome if not isinstance(outcome, RowOutcome)
+                                   else dedupe_text(outcome.email, outcome.campaign_id,
+                                                    normalised))
+            # (The 1008 key is made for the whole block below; the note learns it then.)
+            notes.note(line, row, VALID, True, len(valid_lines) - 1)
             continue
         assert isinstance(outcome, RowOutcome)
         notes.note(line, row, outcome.status, False)
@@ -493,14 +456,22 @@ def _check_block(block: Block, spec: BlockSpec, schema_name: str, options: Valid
         assert outcome.body is not None
         entry = output_line(spec, line, original(row, spec), outcome.body, raw)
         if status == UNVERIFIED:
-            unverified.append((line, dedupe_key(outcome.email, outcome.campaign_id, normalised)
-                               if dedupe else 0, valid_bytes(raw, newline), entry))
+            unverified.append((line, 0, valid_bytes(raw, newline), entry))
+            unverified_texts.append(dedupe_text(outcome.email, outcome.campaign_id, normalised))
             continue
         reject_parts.append(entry)
         reject_size += len(entry)
         reject_ends.append(reject_size)
         reject_lines.append(line)
         count_invalid(outcome, by_code, by_field, by_domain, reasons, examples, line)
+    valid_keys = array("Q")
+    if dedupe:
+        valid_keys.frombytes(dedupe_keys(valid_texts).tobytes())
+        if unverified:
+            keys = dedupe_keys(unverified_texts).tolist()
+            unverified = [(line, key, data, entry)
+                          for (line, _, data, entry), key in zip(unverified, keys, strict=True)]
+    notes.exact_keys(valid_keys)
     return BlockResult(len(lines), b"".join(valid_parts), valid_ends, valid_lines, valid_keys,
                        b"".join(reject_parts), reject_ends, reject_lines, unverified,
                        by_code, by_field, by_domain, reasons, examples,

@@ -5,66 +5,107 @@ rows before it, in any input of the run. Workers reduce each valid row to a 64-b
 from __future__ import annotations
 
 from array import array
-from collections import Counter
-from hashlib import blake2b
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
 
 from ..hygiene import provider_normalised
 
+_SEED = 0x6D61696C  # fixed: every process of a run must make the same keys
+
+
+def dedupe_text(email: str | None, campaign_id: str | None, normalised: bool = False
+                ) -> str | None:
+    """What a row is compared on for 1008: the normalised e-mail and the campaign; None when
+    either is missing. ``normalised``: the e-mail as its provider delivers it
+    (``--dedupe-normalised``: Gmail's dots and ``+tags`` dropped), so that two spellings of
+    one mailbox share a key."""
+    if email is None or campaign_id is None:
+        return None
+    address = provider_normalised(email) if normalised else email.strip().lower()
+    return f"{address}\x00{campaign_id}"
+
+
+def dedupe_keys(texts: Sequence[str | None] | pl.Series) -> np.ndarray:
+    """64-bit keys of ``dedupe_text`` values, for a whole block at once (polars' hash of the
+    UTF-8 bytes, with a fixed seed: the same in every process of one installation); 0 for
+    None. Two different pairs sharing a key within one run is a ~1e-8 event at a million."""
+    if isinstance(texts, pl.Series):
+        data = texts.cast(pl.Binary)
+    else:
+        # surrogatepass: a JSON string may hold a lone surrogate, which polars cannot.
+        data = pl.Series([t.encode("utf-8", "surrogatepass") if t is not None else None
+                          for t in texts], dtype=pl.Binary)
+    hashed = data.hash(_SEED).to_numpy().astype(np.uint64)
+    hashed[hashed == 0] = 1
+    hashed[data.is_null().to_numpy()] = 0
+    return hashed
+
 
 def dedupe_key(email: str | None, campaign_id: str | None, normalised: bool = False) -> int:
-    """A 64-bit digest of the normalised e-mail and the campaign; 0 when either is missing.
-    The same in every process (unlike ``hash``), so workers compute it and the run compares
-    ints: two different pairs sharing a key within one run is a ~1e-8 event at a million.
-    ``normalised``: the e-mail as its provider delivers it (``--dedupe-normalised``: Gmail's
-    dots and ``+tags`` dropped), so that two spellings of one mailbox share a key."""
-    if email is None or campaign_id is None:
-        return 0
-    address = provider_normalised(email) if normalised else email.strip().lower()
-    text = f"{address}\x00{campaign_id}".encode("utf-8", "surrogatepass")
-    return int.from_bytes(blake2b(text, digest_size=8).digest(), "little") or 1
+    """The key of one row (``dedupe_keys`` of one text)."""
+    return int(dedupe_keys([dedupe_text(email, campaign_id, normalised)])[0])
+
+
+# Where a first row is, in one int64: its input's index above these bits, its line below.
+_LINE_BITS = 40
 
 
 class FirstRows:
-    """Where the first accepted row of each key is.
-
-    ``seen`` maps a key to the number of the block that holds its first row. The number is one
-    int object per block, shared by all its keys, so an entry costs the key's int and a slot;
-    the line is found, for the few repeats, in that block's keys and lines (``blocks``), 16
-    bytes a row."""
+    """Where the first accepted row of each key is, in 16 bytes a distinct key: sorted runs of
+    keys (uint64) beside the place of their first row (file << 40 | line, int64). A block's
+    keys are looked up in every run with one vectorised search each; its new keys become a run
+    of their own, and runs of like size are merged (as a log-structured merge tree does), so a
+    key is copied O(log n) times over a run and the runs stay few."""
 
     def __init__(self) -> None:
-        self.seen: dict[int, int] = {}
-        self.blocks: list[tuple[int, array[int], array[int]]] = []
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    @property
+    def distinct(self) -> int:
+        return sum(len(keys) for keys, _ in self.runs)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(keys.nbytes + where.nbytes for keys, where in self.runs)
 
     def repeats(self, file_index: int, keys: array[int], lines: array[int]
                 ) -> list[tuple[int, int, int]]:
         """Take in a block of rows of input ``file_index`` (their keys, 0 for none, and lines,
         in order) and give the rows among them that repeat an earlier row: ``(index, file of
-        the first row, its line)``. With set operations: only the keys seen before or twice in
-        the block are taken one by one."""
-        self.blocks.append((file_index, keys, lines))
-        block = len(self.blocks) - 1
-        listed = keys.tolist()
-        seen = self.seen
-        distinct = set(listed)
-        # (Not seen.keys() & keys: that copies all the keys seen so far, for every block.)
-        flagged = set(filter(seen.__contains__, distinct))
-        if len(distinct) != len(listed):
-            flagged.update(k for k, n in Counter(listed).items() if n > 1)
-        flagged.discard(0)
-        found: list[tuple[int, int, int]] = []
-        if flagged:
-            for index in [i for i, k in enumerate(listed) if k in flagged]:
-                key = listed[index]
-                first_block = seen.get(key)
-                if first_block is None:
-                    seen[key] = block
-                    continue
-                first_file, first_keys, first_lines = self.blocks[first_block]
-                found.append((index, first_file, first_lines[first_keys.index(key)]))
-        fresh = dict.fromkeys(distinct, block)
-        for key in flagged:
-            del fresh[key]
-        fresh.pop(0, None)
-        seen.update(fresh)
-        return found
+        the first row, its line)``."""
+        block = np.frombuffer(keys, np.uint64) if len(keys) else np.zeros(0, np.uint64)
+        if not len(block):
+            return []
+        line_of = np.frombuffer(lines, np.uint64).astype(np.int64)
+        distinct, first, inverse = np.unique(block, return_index=True, return_inverse=True)
+        # The place of each distinct key's first row: an earlier block's, else this block's.
+        where = (np.int64(file_index) << _LINE_BITS) | line_of[first]
+        earlier = np.zeros(len(distinct), bool)
+        for run_keys, run_where in self.runs:
+            at = np.minimum(np.searchsorted(run_keys, distinct), len(run_keys) - 1)
+            hit = run_keys[at] == distinct
+            where[hit] = run_where[at[hit]]
+            earlier |= hit
+        earlier[distinct == 0] = False
+        # A row repeats when its key was seen in an earlier block, or earlier in this one.
+        positions = np.arange(len(block))
+        repeat = (earlier[inverse] | (first[inverse] != positions)) & (block != 0)
+        fresh = ~earlier & (distinct != 0)
+        if fresh.any():
+            self._add(distinct[fresh], where[fresh])
+        found = np.flatnonzero(repeat)
+        places = where[inverse[found]]
+        mask = (1 << _LINE_BITS) - 1
+        return list(zip(found.tolist(), (places >> _LINE_BITS).tolist(),
+                        (places & mask).tolist(), strict=True))
+
+    def _add(self, keys: np.ndarray, where: np.ndarray) -> None:
+        runs = self.runs
+        runs.append((keys, where))  # np.unique gave them sorted
+        while len(runs) > 1 and len(runs[-1][0]) * 2 >= len(runs[-2][0]):
+            (a_keys, a_where), (b_keys, b_where) = runs[-2], runs.pop()
+            merged = np.concatenate((a_keys, b_keys))
+            order = np.argsort(merged, kind="stable")
+            runs[-1] = (merged[order], np.concatenate((a_where, b_where))[order])

@@ -57,7 +57,7 @@ class RunConfig(Protocol):
     options: ValidationOptions
     batch: BatchOptions
     jobs: int
-    chunk_size: int
+    chunk_size: int | None
 
 TOP = 15
 """Bars per chart, reasons per code."""
@@ -127,7 +127,7 @@ def _options(config: RunConfig) -> list[tuple[str, str]]:
                              f"{len(batch.suppressed_domains):,} domains"
          if batch.suppresses else "—"),
         ("jobs", str(config.jobs)),
-        ("rows per block", f"{config.chunk_size:,}"),
+        ("rows per block", f"{config.chunk_size:,}" if config.chunk_size else "automatic"),
     ]
     if options.check_mx:
         found += [("DNS servers", ", ".join(dns.nameservers) if dns.nameservers else "system"),

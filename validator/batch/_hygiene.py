@@ -7,6 +7,7 @@ in the summary and the report, and listed per row in the annotated file."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from functools import lru_cache
 from hashlib import blake2b
 from typing import Any, NamedTuple
@@ -84,15 +85,21 @@ class RowNotes:
         return campaign or self.campaign_id
 
     def note(self, line: int, row: Any, status: int, valid: bool, exact: int = 0) -> None:
-        """``exact``: the 1008 key of a valid row (``dedupe_key``), when the run dedupes."""
+        """``exact``: the 1008 key of a valid row (``dedupe_key``), when the run dedupes, or
+        the row's place among the block's valid rows until ``exact_keys`` gives the keys."""
         result = self.result
         index = len(result.statuses)
         result.statuses.append(status)
-        if not self.warnings:
-            return
-        email = self.email(row)
-        if email.__class__ is not str:
-            return
+        if self.warnings:
+            email = self.email(row)
+            if email.__class__ is str:
+                self.warn(index, line, email, self.campaign(row) if valid else None, valid,
+                          exact)
+
+    def warn(self, index: int, line: int, email: str, campaign: Any, valid: bool,
+             exact: int) -> None:
+        """The warnings of the row at ``index`` (``campaign`` is read for valid rows only)."""
+        result = self.result
         # The cheap form of ``email_warnings``, per row of a big file: the domain's part is
         # cached, the role check is a set lookup, and text is made only for rows warned.
         local, _, domain = email.rpartition("@")
@@ -109,12 +116,42 @@ class RowNotes:
             for kind in kinds:  # (Counter.update is several times slower for a few keys.)
                 counts[kind] += 1
             result.rows[index] = "; ".join(texts)
-        if valid and rules is not None and self.duplicates:
-            campaign = self.campaign(row)
-            if campaign.__class__ is str:
-                text = f"{mailbox(lowered.strip(), rules)}\x00{campaign}"
-                key = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-                result.provider.append((index, line, int.from_bytes(key, "little"), exact))
+        if valid and rules is not None and self.duplicates and campaign.__class__ is str:
+            text = f"{mailbox(lowered.strip(), rules)}\x00{campaign}"
+            key = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+            result.provider.append((index, line, int.from_bytes(key, "little"), exact))
+
+    def exact_keys(self, keys: Sequence[int]) -> None:
+        """Put the valid rows' 1008 keys in the provider entries, which hold each row's place
+        among the valid rows until the block's keys are made at once."""
+        provider = self.result.provider
+        if provider:
+            provider[:] = [(index, line, digest, keys[at])
+                           for index, line, digest, at in provider]
+
+
+def interesting_domain(domain: str) -> bool:
+    """Whether an address at ``domain`` can have a warning or a provider-rules mailbox, so
+    that rows at other domains with plain local parts need no look (the columnar way)."""
+    kinds, _, rules = _domain_notes(domain)
+    return bool(kinds) or rules is not None
+
+
+def merge_notes(first: BlockNotes, first_order: Sequence[int], second: BlockNotes,
+                second_order: Sequence[int], size: int) -> BlockNotes:
+    """One block's notes from the notes of two sets of its rows; ``*_order`` give the place
+    of each of their rows in the block."""
+    statuses = bytearray(size)
+    for notes, places in ((first, first_order), (second, second_order)):
+        for at, status in zip(places, notes.statuses, strict=True):
+            statuses[at] = status
+    rows = {first_order[i]: text for i, text in first.rows.items()}
+    rows.update((second_order[i], text) for i, text in second.rows.items())
+    provider = sorted([(first_order[i], line, digest, exact)
+                       for i, line, digest, exact in first.provider]
+                      + [(second_order[i], line, digest, exact)
+                         for i, line, digest, exact in second.provider])
+    return BlockNotes(statuses, first.counts + second.counts, rows, provider)
 
 
 class ProviderRepeats:

@@ -24,7 +24,7 @@ import os
 import re
 import sys
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
@@ -592,49 +592,11 @@ class CsvReader:
     def parse(self, data: bytes, first_line: int, dialect: Dialect, lines: list[int],
               raws: list[Any], rows: list[Any]) -> None:
         text = data.decode(dialect.encoding, "surrogateescape")
-        width = len(dialect.header)
         # Lines as a file opened with newline="" gives them (\n, \r\n or \r), as the reader of
         # the header did; a record may span several of them (a quoted newline).
         physical = io.StringIO(text, newline="").readlines()
-        reader = csv.reader(physical, delimiter=dialect.delimiter, strict=True)
-        start = 0
-        while True:
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                end = reader.line_num
-                lines.append(first_line + start)
-                raw = "".join(physical[start:end])
-                raws.append(raw)
-                rows.append(_too_long(raw, dialect.encoding)
-                            or Malformed(f"Malformed CSV record: {exc}", raw))
-                start = end
-                continue
-            end = reader.line_num
-            line = first_line + start
-            raw = physical[start] if end == start + 1 else "".join(physical[start:end])
-            start = end
-            if not cells:
-                continue  # a blank line separates nothing and holds no row
-            lines.append(line)
-            long = _too_long(raw, dialect.encoding)
-            if long is not None:
-                raws.append(raw)
-                rows.append(long)
-            elif not raw.isascii() and _UNDECODABLE.search(raw):
-                shown = _shown(raw)
-                raws.append(shown)
-                rows.append(Malformed("Malformed CSV record: bytes that are not valid in the "
-                                      "file's encoding", shown))
-            elif len(cells) != width:
-                raws.append(raw)
-                rows.append(Malformed(f"Malformed CSV record: {len(cells)} fields, the header "
-                                      f"has {width}", raw))
-            else:
-                raws.append(raw)
-                rows.append(cells)
+        for _ in csv_line_records(physical, first_line, dialect, lines, raws, rows):
+            pass
 
     def valid_bytes(self, raw: Any, newline: str) -> bytes:
         return _text(raw if raw.endswith(("\n", "\r")) else raw + newline)
@@ -660,6 +622,64 @@ class CsvReader:
 
     def end_output(self, out: Sink, written: int) -> None:
         pass  # a CSV file ends with its last row
+
+
+def csv_line_records(physical: Iterable[str], first_line: int, dialect: Dialect,
+                     lines: list[int], raws: list[Any], rows: list[Any]) -> Iterator[int]:
+    """``CsvReader.parse`` over physical lines (each with its line end), one record at a time:
+    after each record (or blank line) it yields how many lines have been read. The columnar
+    way reads a stretch of lines so and stops where the reader stands at a record start it
+    can take over from; the lines are taken from ``physical`` only as the reader needs them."""
+    width = len(dialect.header)
+    seen: list[str] = []
+
+    def feed() -> Iterator[str]:
+        for line in physical:
+            seen.append(line)
+            yield line
+
+    reader = csv.reader(feed(), delimiter=dialect.delimiter, strict=True)
+    start = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            end = reader.line_num
+            lines.append(first_line + start)
+            raw = "".join(seen[start:end])
+            raws.append(raw)
+            rows.append(_too_long(raw, dialect.encoding)
+                        or Malformed(f"Malformed CSV record: {exc}", raw))
+            start = end
+            yield start
+            continue
+        end = reader.line_num
+        line = first_line + start
+        raw = seen[start] if end == start + 1 else "".join(seen[start:end])
+        start = end
+        if not cells:
+            yield start
+            continue  # a blank line separates nothing and holds no row
+        lines.append(line)
+        long = _too_long(raw, dialect.encoding)
+        if long is not None:
+            raws.append(raw)
+            rows.append(long)
+        elif not raw.isascii() and _UNDECODABLE.search(raw):
+            shown = _shown(raw)
+            raws.append(shown)
+            rows.append(Malformed("Malformed CSV record: bytes that are not valid in the "
+                                  "file's encoding", shown))
+        elif len(cells) != width:
+            raws.append(raw)
+            rows.append(Malformed(f"Malformed CSV record: {len(cells)} fields, the header "
+                                  f"has {width}", raw))
+        else:
+            raws.append(raw)
+            rows.append(cells)
+        yield start
 
 
 def _long_header(name: str) -> InputError:

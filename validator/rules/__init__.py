@@ -11,6 +11,7 @@ routes) may use; everything else here is private to the room.
 from ._email import email_ascii_domain, email_syntax_error
 from ._mx_paths import EVERY_ITEM, MXPath, values_at
 from ._query import QueryShape, is_query_schema
+from ._quick import stricter_schema
 from ._schema_view import INTEGER_TEXT, NUMBER_TEXT, SchemaView
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "email_ascii_domain",
     "email_syntax_error",
     "is_query_schema",
+    "stricter_schema",
     "values_at",
 ]

@@ -49,7 +49,7 @@ try:  # an optional speed-up: without it the engine alone decides
 except ImportError:  # pragma: no cover - exercised only where the wheel is missing
     jsonschema_rs = None  # type: ignore[assignment]
 
-__all__ = ["MAX_DEPTH", "quick_check", "too_deep"]
+__all__ = ["MAX_DEPTH", "quick_check", "stricter_schema", "too_deep"]
 
 
 QuickCheck = Callable[[Any, bool, bool], bool]
@@ -198,6 +198,20 @@ def translate(schema: Any, *, assert_formats: bool = True,
              if entry.quick is not None and name not in custom_formats} \
         if assert_formats else None
     return _positive(schema, False, table)
+
+
+def stricter_schema(schema: Any, *, assert_formats: bool = True,
+                    custom_formats: frozenset[str] = frozenset()) -> Any:
+    """The stricter-or-equal translation that the quick test runs, for other checkers built on
+    the same facts (the batch room's columnar precheck): a JSON Schema using only standard
+    keywords, ``pattern`` in the ASCII subset both regex engines read alike, and ``false``
+    wherever the engine must decide. None when no such schema can be promised."""
+    if not _one_resource_2020_12(schema):
+        return None
+    try:
+        return translate(schema, assert_formats=assert_formats, custom_formats=custom_formats)
+    except _NoQuickTest:
+        return None
 
 
 def quick_check(schema: Any, *, assert_formats: bool = True,

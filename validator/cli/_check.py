@@ -189,6 +189,10 @@ def _parse_separator(value: str, option: str) -> str:
               help="Worker processes (default: the machine's cores).")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Rows per unit of work.")
+@click.option("--dask", "dask_address", metavar="ADDRESS",
+              help="Judge the rows on Dask: 'local' starts a cluster of --jobs worker "
+                   "processes, tcp://HOST:PORT uses a running scheduler (pip install "
+                   "'getresponse-validator[dask]').")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @schema_dirs_option
 def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimiter: str | None,
@@ -198,9 +202,10 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
           dedupe: bool, suppress_paths: tuple[str, ...], check_mx: bool,
           dns_server: str | None, dns_timeout: float, dns_cache: str | None,
           dns_canaries: tuple[str, ...], no_dns_canaries: bool,
-          always_combine: bool, jobs: int | None, chunk_size: int, quiet: bool,
-          schema_dirs: tuple[str, ...]) -> None:
-    """Check contact files (CSV, JSON Lines, JSON arrays; gzip; - for stdin) row by row.
+          always_combine: bool, jobs: int | None, chunk_size: int, dask_address: str | None,
+          quiet: bool, schema_dirs: tuple[str, ...]) -> None:
+    """Check contact files (CSV, JSON Lines, JSON arrays, Parquet; gzip; - for stdin; globs
+    and fsspec URLs) row by row.
 
     Exit code 0: no row is invalid (unverified rows are not invalid); 1: some rows are
     invalid; 2: unusable input or arguments (a file that cannot be read to its end).
@@ -247,13 +252,14 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
         value_separator=_parse_separator(value_separator, "--value-separator"),
         valid_path=valid_path, rejects_path=rejects_path, unverified_path=unverified_path,
         report_path=report_path, options=options, batch=batch,
-        jobs=jobs or os.cpu_count() or 1, chunk_size=chunk_size)
+        jobs=jobs or os.cpu_count() or 1, chunk_size=chunk_size, dask=dask_address)
 
     console = Console(stderr=True)
     previous: Any = signal.signal(signal.SIGTERM, _terminate)
     try:
         with _Display(console, enabled=console.is_terminal and not quiet) as display:
-            summary = run(config, display.update)
+            summary = run(config, display.update,
+                          None if quiet else lambda text: console.print(text, highlight=False))
     except KeyboardInterrupt:
         click.echo("validator: interrupted; no output file was written", err=True)
         sys.exit(EXIT_INTERRUPTED)

@@ -27,9 +27,6 @@ from ._options import BatchOptions
 if TYPE_CHECKING:
     from ..dns import DomainVerdict
 
-CONNECT_TIMEOUT = 10.0
-"""Seconds to wait for a scheduler to answer before the run ends (exit 2)."""
-
 Setup = tuple[str, ValidationOptions, BatchOptions, tuple[MXPath, ...]]
 
 
@@ -61,8 +58,9 @@ class DaskEngine:
 
     in_process_first = False
 
-    def __init__(self, address: str, jobs: int, schema_name: str, options: ValidationOptions,
-                 batch: BatchOptions, mx_paths: tuple[MXPath, ...]) -> None:
+    def __init__(self, address: str, jobs: int, timeout: float, schema_name: str,
+                 options: ValidationOptions, batch: BatchOptions,
+                 mx_paths: tuple[MXPath, ...]) -> None:
         dd = distributed()
         self.address = address
         self.cluster: Any = None
@@ -73,7 +71,7 @@ class DaskEngine:
                     dashboard_address=":0", silence_logs=logging.ERROR)
                 self.client = dd.Client(self.cluster, set_as_default=False)
             else:
-                self.client = dd.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+                self.client = dd.Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
             if self.cluster is not None:
                 self.cluster.close()
@@ -81,7 +79,7 @@ class DaskEngine:
             raise InputError(f"cannot reach the Dask scheduler at {address}: {reason}; "
                              "no output file was written") from None
         try:
-            self.threads = max(1, sum(self.client.nthreads().values()))
+            self.threads: int = max(1, int(sum(self.client.nthreads().values())))
             if not self.client.nthreads():
                 raise InputError(f"the Dask scheduler at {address} has no workers; no output "
                                  "file was written")

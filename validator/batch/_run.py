@@ -102,6 +102,8 @@ class RunConfig:
     dask: str | None = None
     """Judge the blocks on a Dask cluster: ``"local"`` starts a ``LocalCluster`` of ``jobs``
     worker processes, ``tcp://host:port`` connects to a running scheduler."""
+    dask_timeout: float = 10.0
+    """Seconds to wait for the scheduler before the run ends (InputError, exit 2)."""
 
 
 @dataclass(slots=True)
@@ -245,11 +247,12 @@ class _Run:
     def start_engine(self) -> None:
         """A Dask run connects (or starts its cluster) before anything is read: a scheduler
         that cannot be reached ends the run before it has written anything."""
-        if self.config.dask is not None:
+        config = self.config
+        if config.dask is not None:
             from . import _dask
 
-            config = self.config
-            self.engine = _dask.DaskEngine(config.dask, config.jobs, config.schema_name,
+            self.engine = _dask.DaskEngine(config.dask, config.jobs, config.dask_timeout,
+                                           config.schema_name,
                                            config.options, config.batch, tuple(self.mx_paths))
             if self.on_notice is not None:
                 self.on_notice(self.engine.describe())

@@ -193,6 +193,8 @@ def _parse_separator(value: str, option: str) -> str:
               help="Judge the rows on Dask: 'local' starts a cluster of --jobs worker "
                    "processes, tcp://HOST:PORT uses a running scheduler (pip install "
                    "'getresponse-validator[dask]').")
+@click.option("--dask-timeout", type=click.FloatRange(min=0.1), default=10.0,
+              show_default=True, help="Seconds to wait for the Dask scheduler to answer.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @schema_dirs_option
 def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimiter: str | None,
@@ -203,6 +205,7 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
           dns_server: str | None, dns_timeout: float, dns_cache: str | None,
           dns_canaries: tuple[str, ...], no_dns_canaries: bool,
           always_combine: bool, jobs: int | None, chunk_size: int, dask_address: str | None,
+          dask_timeout: float,
           quiet: bool, schema_dirs: tuple[str, ...]) -> None:
     """Check contact files (CSV, JSON Lines, JSON arrays, Parquet; gzip; - for stdin; globs
     and fsspec URLs) row by row.
@@ -252,7 +255,8 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
         value_separator=_parse_separator(value_separator, "--value-separator"),
         valid_path=valid_path, rejects_path=rejects_path, unverified_path=unverified_path,
         report_path=report_path, options=options, batch=batch,
-        jobs=jobs or os.cpu_count() or 1, chunk_size=chunk_size, dask=dask_address)
+        jobs=jobs or os.cpu_count() or 1, chunk_size=chunk_size, dask=dask_address,
+        dask_timeout=dask_timeout)
 
     console = Console(stderr=True)
     previous: Any = signal.signal(signal.SIGTERM, _terminate)

@@ -1,0 +1,220 @@
+"""`validator check --dask`: the same outputs as a local run, on a real cluster.
+
+One `LocalCluster` of 2 worker processes serves the module (the command connects to its
+scheduler); one test starts `--dask local` itself, one runs `dask scheduler` and `dask worker`
+as processes of their own."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dns_server import BlackHole, ZoneServer
+from loadgen import free_port
+from test_batch import CHECK, _big_csv, _tricky_csv, contact, jsonl, report, run
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0", silence_logs=40) as local, \
+            distributed.Client(local) as client:
+        client.wait_for_workers(2, timeout=60)
+        yield local
+
+
+def _without_uuid(path: Path) -> list[dict[str, Any]]:
+    entries = jsonl(path)
+    for entry in entries:
+        entry["error"].pop("uuid")
+    return entries
+
+
+def _outputs(tmp_path: Path, tag: str, sources: list[Path], *args: str,
+             env: dict[str, str] | None = None, code: int = 1) -> dict[str, Any]:
+    ok = tmp_path / f"ok-{tag}{sources[0].suffix}"
+    bad, unv, rep = (tmp_path / f"{name}-{tag}.json" for name in ("bad", "unv", "r"))
+    result = subprocess.run(
+        [*CHECK, *map(str, sources), "--valid", str(ok), "--rejects", str(bad),
+         "--unverified", str(unv), "--report", str(rep), *args], capture_output=True,
+        timeout=120, check=False, env={**os.environ, **(env or {})})
+    assert result.returncode == code, result.stderr
+    data = report(rep)
+    return {"valid": ok.read_bytes(), "rejects": _without_uuid(bad),
+            "unverified": _without_uuid(unv), "stderr": result.stderr,
+            **{k: data[k] for k in ("rows", "byCode", "byField", "byDomain", "topReasons",
+                                    "files", "dns")}}
+
+
+def _same(local: dict[str, Any], dask: dict[str, Any]) -> None:
+    for key in local:
+        if key != "stderr":
+            assert dask[key] == local[key], key
+
+
+def test_outputs_match_a_local_run_across_partitions_and_files(
+        tmp_path: Path, cluster: Any) -> None:
+    tricky = tmp_path / "tricky.csv"
+    tricky.write_bytes(_tricky_csv())
+    again = tmp_path / "again.csv"  # repeats of the first file's rows: 1008 across files
+    again.write_bytes(_tricky_csv().replace(b"u98@", b"new98@"))
+    sources = [tricky, again]
+    local = _outputs(tmp_path, "local", sources, "--no-check-mx", "-j", "1")
+    assert local["byCode"]["1008"] > 40
+    # Blocks of 200 bytes: a partition holds a few rows, the repeats are in other partitions.
+    dask = _outputs(tmp_path, "dask", sources, "--no-check-mx", "--dask", cluster.scheduler_address,
+                    env={"VALIDATOR_BLOCK_BYTES": "200"})
+    _same(local, dask)
+    assert b"dashboard http://" in dask["stderr"]
+    assert b"2 workers" in dask["stderr"]
+
+
+def test_mx_domains_resolved_once_for_all_partitions(
+        tmp_path: Path, cluster: Any, dnslib_server: ZoneServer) -> None:
+    domains = ["mx", "null-mx", "servfail", "a-only"]
+    source = tmp_path / "mx.jsonl"
+    source.write_text("".join(
+        json.dumps({"email": f"u{i}@{domains[i % 4]}.dnstest.example",
+                    "campaign": {"campaignId": "pV3r"}}) + "\n" for i in range(40)))
+    dns = ("--dns-server", f"127.0.0.1:{dnslib_server.port}", "--dns-timeout", "2")
+    local = _outputs(tmp_path, "local", [source], *dns, "-j", "1")
+    dask = _outputs(tmp_path, "dask", [source], *dns, "--chunk-size", "3", "--dask",
+                    cluster.scheduler_address)
+    _same(local, dask)
+    assert dask["rows"] == {"read": 40, "valid": 20, "invalid": 10, "unverified": 10}
+    # Each distinct domain once for the run, though 14 partitions held them.
+    assert dask["dns"]["domainsLookedUp"] == 4
+
+
+def test_dns_outage_is_unverified_and_said_once(tmp_path: Path, cluster: Any,
+                                                black_hole: BlackHole) -> None:
+    source = tmp_path / "o.jsonl"
+    source.write_text("".join(
+        json.dumps({"email": f"u{i}@d{i % 3}.dnstest.example",
+                    "campaign": {"campaignId": "pV3r"}}) + "\n" for i in range(30)))
+    result = run(source, "--dns-server", f"127.0.0.1:{black_hole.port}", "--dns-timeout",
+                 "0.3", "--chunk-size", "4", "--dask", cluster.scheduler_address,
+                 "--unverified", tmp_path / "unv.jsonl")
+    assert result.returncode == 0, result.stderr
+    assert len(jsonl(tmp_path / "unv.jsonl")) == 30
+    assert result.stderr.count(b"could not be checked") == 1
+
+
+def _workers(cluster: Any) -> dict[str, int]:
+    with distributed.Client(cluster.scheduler_address) as client:
+        pids: dict[str, int] = client.run(os.getpid)
+    return pids
+
+
+def test_a_worker_killed_mid_run_loses_and_doubles_no_row(tmp_path: Path, cluster: Any) -> None:
+    source = tmp_path / "big.csv"
+    _big_csv(source, 30_000)
+    local = _outputs(tmp_path, "local", [source], "--no-check-mx", "-j", "1")
+    before = _workers(cluster)
+    ok, bad, rep = tmp_path / "ok.csv", tmp_path / "bad.jsonl", tmp_path / "r.json"
+    process = subprocess.Popen(
+        [*CHECK, str(source), "--no-check-mx", "--chunk-size", "150", "--dask",
+         cluster.scheduler_address, "--valid", str(ok), "--rejects", str(bad), "--report",
+         str(rep), "-q"], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until the run has folded in some blocks
+        partial = [p for p in tmp_path.iterdir() if p.name.startswith(".ok.csv.")]
+        if partial and partial[0].stat().st_size > 0:
+            break
+        assert process.poll() is None
+        time.sleep(0.02)
+    else:
+        pytest.fail("the run never started writing")
+    assert process.poll() is None, "the run ended before a worker could be killed"
+    victim = next(iter(before.values()))
+    os.kill(victim, signal.SIGKILL)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr
+    assert ok.read_bytes() == local["valid"]
+    assert _without_uuid(bad) == local["rejects"]
+    assert report(rep)["rows"] == local["rows"]
+    # The worker was really lost (its nanny starts a new one, under another pid).
+    with distributed.Client(cluster.scheduler_address) as client:
+        client.wait_for_workers(2, timeout=60)
+    assert victim not in _workers(cluster).values()
+
+
+def test_interrupted_run_and_unreachable_scheduler_leave_no_output(
+        tmp_path: Path, cluster: Any) -> None:
+    source = tmp_path / "big.csv"
+    _big_csv(source, 30_000)
+    finals = [tmp_path / "ok.csv", tmp_path / "bad.jsonl", tmp_path / "r.json"]
+    outputs = ["--valid", str(finals[0]), "--rejects", str(finals[1]), "--report",
+               str(finals[2])]
+    process = subprocess.Popen(
+        [*CHECK, str(source), "--no-check-mx", "--chunk-size", "150", "--dask",
+         cluster.scheduler_address, *outputs, "-q"], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        partial = [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+        if any(p.stat().st_size > 0 for p in partial):
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert not [p for p in tmp_path.iterdir() if p not in (source,)]
+    # Nothing listens on this port: one sentence, exit 2, no file.
+    result = run(source, "--no-check-mx", "--dask", f"tcp://127.0.0.1:{free_port()}",
+                 "--dask-timeout", "1", *outputs)
+    assert result.returncode == 2
+    message = result.stderr.decode().strip()
+    assert message.startswith("validator: cannot reach the Dask scheduler at tcp://127.0.0.1:")
+    assert message.endswith("no output file was written") and "\n" not in message
+    assert not [p for p in tmp_path.iterdir() if p not in (source,)]
+
+
+def test_dask_local_starts_its_own_cluster(tmp_path: Path) -> None:
+    source = tmp_path / "many.jsonl"
+    source.write_text("".join(json.dumps(contact(i % 40)) + "\n" for i in range(100)))
+    local = _outputs(tmp_path, "local", [source], "--no-check-mx", "-j", "1")
+    dask = _outputs(tmp_path, "dask", [source], "--no-check-mx", "-j", "2", "--chunk-size",
+                    "10", "--dask", "local")
+    _same(local, dask)
+    assert b"running on a local Dask cluster: 2 workers" in dask["stderr"]
+
+
+def test_scheduler_and_worker_as_processes_of_their_own(tmp_path: Path) -> None:
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = os.path.join(os.path.dirname(sys.executable), "dask")  # the venv's command
+    scheduler = subprocess.Popen(
+        [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard",
+         "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+        source = tmp_path / "tricky.csv"
+        source.write_bytes(_tricky_csv())
+        local = _outputs(tmp_path, "local", [source], "--no-check-mx", "-j", "1")
+        remote = _outputs(tmp_path, "remote", [source], "--no-check-mx", "--dask", address,
+                          env={"VALIDATOR_BLOCK_BYTES": "300"})
+        _same(local, remote)
+        assert f"the Dask scheduler at {address}: 2 workers".encode() in remote["stderr"]
+    finally:
+        for process in (worker, scheduler):
+            process.terminate()
+        for process in (worker, scheduler):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -218,3 +218,107 @@ def test_scheduler_and_worker_as_processes_of_their_own(tmp_path: Path) -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+# --------------------------------------------------------------------------------------------
+# The Python API: verdict columns on data frames
+# --------------------------------------------------------------------------------------------
+def _frame_source(tmp_path: Path) -> tuple[Path, dict[int, dict[str, Any]]]:
+    """A CSV file and its verdicts from `validator check` (without 1008: rows on their own),
+    by 0-based row."""
+    source = tmp_path / "frame.csv"
+    _big_csv(source, 400)
+    with source.open("a") as out:
+        out.write("blocked@spam.example,Spam,pV3r,1\n,No mail,pV3r,2\n")
+    (tmp_path / "suppress.txt").write_text("@spam.example\n")
+    result = run(source, "--no-check-mx", "--no-dedupe", "-j", "1", "--suppress",
+                 tmp_path / "suppress.txt", "--rejects", tmp_path / "bad.jsonl", "-q")
+    assert result.returncode == 1, result.stderr
+    return source, {r["line"] - 2: r["error"] for r in _without_uuid(tmp_path / "bad.jsonl")}
+
+
+def _expected_columns(rows: int, refused: dict[int, dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [("invalid", refused[i]["code"], refused[i]) if i in refused else ("valid", None, None)
+            for i in range(rows)]
+
+
+def _columns(statuses: list[Any], codes: list[Any], errors: list[Any]) -> list[tuple[Any, ...]]:
+    out = []
+    for status, code, error in zip(statuses, codes, errors, strict=True):
+        body = json.loads(error) if isinstance(error, str) else None
+        if body is not None:
+            body.pop("uuid")
+        try:
+            number: int | None = int(code)
+        except (TypeError, ValueError):  # None, NaN or pandas' NA
+            number = None
+        out.append((status, number, body))
+    return out
+
+
+def test_check_frame_is_lazy_and_gives_the_commands_verdicts(tmp_path: Path,
+                                                             cluster: Any) -> None:
+    import dask
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from validator.batch import BatchOptions, check_frame, load_suppression
+
+    source, refused = _frame_source(tmp_path)
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""])
+    computed = tmp_path / "computed"
+
+    @dask.delayed  # type: ignore[untyped-decorator]
+    def part(start: int, stop: int) -> pd.DataFrame:
+        computed.mkdir(exist_ok=True)
+        (computed / str(start)).touch()
+        return frame.iloc[start:stop]
+
+    pieces = [part(start, min(start + 100, len(frame))) for start in range(0, len(frame), 100)]
+    lazy = dd.from_delayed(pieces, meta=frame.iloc[:0])
+    addresses, domains = load_suppression(str(tmp_path / "suppress.txt"))
+    checked = check_frame(lazy, batch=BatchOptions(suppressed_addresses=addresses,
+                                                   suppressed_domains=domains))
+    assert list(checked.columns) == [*frame.columns, "status", "code", "error"]
+    assert not computed.exists()  # nothing ran yet
+    with distributed.Client(cluster.scheduler_address) as client:
+        result = client.compute(checked[checked.status != "valid"]).result()
+    assert len(list(computed.iterdir())) == len(pieces)
+    expected = {i: v for i, v in enumerate(_expected_columns(len(frame), refused))
+                if v[0] != "valid"}
+    got = _columns(list(result.status), list(result.code), list(result.error))
+    assert dict(zip(result.index, got, strict=True)) == expected
+    assert expected[len(frame) - 2][1] == 1002  # the suppression list reached the workers
+
+
+def test_check_table_takes_pandas_polars_and_arrow(tmp_path: Path) -> None:
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+
+    from validator import InputError
+    from validator.batch import check_table
+
+    source, refused = _frame_source(tmp_path)
+    # (Without the suppressed row: no suppression list here.)
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""]).iloc[:-2]
+    expected = _expected_columns(len(frame), refused)
+    checked = check_table(frame)
+    assert isinstance(checked, pd.DataFrame)
+    assert _columns(list(checked.status), list(checked.code), list(checked.error)) == expected
+    polars = check_table(pl.from_pandas(frame))
+    assert isinstance(polars, pl.DataFrame)
+    assert _columns(polars["status"].to_list(), polars["code"].to_list(),
+                    polars["error"].to_list()) == expected
+    table = check_table(pa.Table.from_pandas(frame, preserve_index=False))
+    assert isinstance(table, pa.Table)
+    assert _columns(*(table.column(c).to_pylist() for c in ("status", "code", "error"))) == \
+        expected
+    # Typed columns are read as their text, then as the schema's types.
+    typed = check_table(pa.table({"email": ["a@example.com"] * 2, "campaign.campaignId":
+                                  ["pV3r"] * 2, "scoring": [12, None]}))
+    assert typed.column("status").to_pylist() == ["valid", "valid"]
+    with pytest.raises(InputError, match="already has a column named 'status'"):
+        check_table(frame.assign(status="x"))
+    with pytest.raises(InputError, match="not list"):
+        check_table([{"email": "a@example.com"}])

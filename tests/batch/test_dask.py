@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from dns_server import BlackHole, ZoneServer
 from loadgen import free_port
-from test_batch import CHECK, _big_csv, _tricky_csv, contact, jsonl, report, run
+from test_batch import CHECK, _big_csv, _tricky_csv, contact, jsonl, report
+from test_parquet import run
 
 distributed = pytest.importorskip("distributed")
 
@@ -41,13 +42,18 @@ def _without_uuid(path: Path) -> list[dict[str, Any]]:
 
 
 def _outputs(tmp_path: Path, tag: str, sources: list[Path], *args: str,
-             env: dict[str, str] | None = None, code: int = 1) -> dict[str, Any]:
+             env: dict[str, str] | None = None, code: int = 1,
+             subprocess_: bool = False) -> dict[str, Any]:
+    """The outputs of one run (in this process unless ``subprocess_``)."""
     ok = tmp_path / f"ok-{tag}{sources[0].suffix}"
     bad, unv, rep = (tmp_path / f"{name}-{tag}.json" for name in ("bad", "unv", "r"))
-    result = subprocess.run(
-        [*CHECK, *map(str, sources), "--valid", str(ok), "--rejects", str(bad),
-         "--unverified", str(unv), "--report", str(rep), *args], capture_output=True,
-        timeout=120, check=False, env={**os.environ, **(env or {})})
+    arguments = [*map(str, sources), "--valid", str(ok), "--rejects", str(bad),
+                 "--unverified", str(unv), "--report", str(rep), *args]
+    if subprocess_:
+        result: Any = subprocess.run([*CHECK, *arguments], capture_output=True, timeout=120,
+                                     check=False, env={**os.environ, **(env or {})})
+    else:
+        result = run(*arguments, env=env)
     assert result.returncode == code, result.stderr
     data = report(rep)
     return {"valid": ok.read_bytes(), "rejects": _without_uuid(bad),
@@ -110,20 +116,45 @@ def test_dns_outage_is_unverified_and_said_once(tmp_path: Path, cluster: Any,
     assert result.stderr.count(b"could not be checked") == 1
 
 
+class _Paced(distributed.WorkerPlugin):  # type: ignore[misc]
+    """Each task starts 20 ms late, so that a run lasts long enough, on any machine, for a
+    worker to be killed (or the run stopped) while blocks are on the cluster."""
+
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
+        if finish == "executing":
+            time.sleep(0.02)
+
+
+@pytest.fixture
+def paced(cluster: Any) -> Iterator[None]:
+    import cloudpickle
+
+    # The workers cannot import this test module: the plugin travels by value.
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    with distributed.Client(cluster.scheduler_address) as client:
+        client.register_plugin(_Paced(), name="paced")
+        try:
+            yield
+        finally:
+            client.unregister_worker_plugin("paced")
+            cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+
+
 def _workers(cluster: Any) -> dict[str, int]:
     with distributed.Client(cluster.scheduler_address) as client:
         pids: dict[str, int] = client.run(os.getpid)
     return pids
 
 
-def test_a_worker_killed_mid_run_loses_and_doubles_no_row(tmp_path: Path, cluster: Any) -> None:
+def test_a_worker_killed_mid_run_loses_and_doubles_no_row(tmp_path: Path, cluster: Any,
+                                                          paced: None) -> None:
     source = tmp_path / "big.csv"
-    _big_csv(source, 30_000)
+    _big_csv(source, 8_000)
     local = _outputs(tmp_path, "local", [source], "--no-check-mx", "-j", "1")
     before = _workers(cluster)
     ok, bad, rep = tmp_path / "ok.csv", tmp_path / "bad.jsonl", tmp_path / "r.json"
     process = subprocess.Popen(
-        [*CHECK, str(source), "--no-check-mx", "--chunk-size", "150", "--dask",
+        [*CHECK, str(source), "--no-check-mx", "--chunk-size", "80", "--dask",
          cluster.scheduler_address, "--valid", str(ok), "--rejects", str(bad), "--report",
          str(rep), "-q"], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
@@ -150,14 +181,14 @@ def test_a_worker_killed_mid_run_loses_and_doubles_no_row(tmp_path: Path, cluste
 
 
 def test_interrupted_run_and_unreachable_scheduler_leave_no_output(
-        tmp_path: Path, cluster: Any) -> None:
+        tmp_path: Path, cluster: Any, paced: None) -> None:
     source = tmp_path / "big.csv"
-    _big_csv(source, 30_000)
+    _big_csv(source, 8_000)
     finals = [tmp_path / "ok.csv", tmp_path / "bad.jsonl", tmp_path / "r.json"]
     outputs = ["--valid", str(finals[0]), "--rejects", str(finals[1]), "--report",
                str(finals[2])]
     process = subprocess.Popen(
-        [*CHECK, str(source), "--no-check-mx", "--chunk-size", "150", "--dask",
+        [*CHECK, str(source), "--no-check-mx", "--chunk-size", "80", "--dask",
          cluster.scheduler_address, *outputs, "-q"], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -194,21 +225,23 @@ def test_scheduler_and_worker_as_processes_of_their_own(tmp_path: Path) -> None:
     address = f"tcp://127.0.0.1:{port}"
     dask = os.path.join(os.path.dirname(sys.executable), "dask")  # the venv's command
     scheduler = subprocess.Popen(
-        [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address",
+         "127.0.0.1:0"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     worker = subprocess.Popen(
-        [dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard",
+        [dask, "worker", address, "--nthreads", "2", "--no-nanny", "--no-dashboard",
          "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         with distributed.Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=60)
+            client.wait_for_workers(1, timeout=60)
         source = tmp_path / "tricky.csv"
         source.write_bytes(_tricky_csv())
         local = _outputs(tmp_path, "local", [source], "--no-check-mx", "-j", "1")
         remote = _outputs(tmp_path, "remote", [source], "--no-check-mx", "--dask", address,
-                          env={"VALIDATOR_BLOCK_BYTES": "300"})
+                          env={"VALIDATOR_BLOCK_BYTES": "300"}, subprocess_=True)
         _same(local, remote)
-        assert f"the Dask scheduler at {address}: 2 workers".encode() in remote["stderr"]
+        assert f"the Dask scheduler at {address}: 1 worker, 2 threads; dashboard " \
+            "http://127.0.0.1:".encode() in remote["stderr"]
     finally:
         for process in (worker, scheduler):
             process.terminate()
@@ -233,6 +266,7 @@ def _frame_source(tmp_path: Path) -> tuple[Path, dict[int, dict[str, Any]]]:
     (tmp_path / "suppress.txt").write_text("@spam.example\n")
     result = run(source, "--no-check-mx", "--no-dedupe", "-j", "1", "--suppress",
                  tmp_path / "suppress.txt", "--rejects", tmp_path / "bad.jsonl", "-q")
+    assert result.returncode == 1, result.stderr
     assert result.returncode == 1, result.stderr
     return source, {r["line"] - 2: r["error"] for r in _without_uuid(tmp_path / "bad.jsonl")}
 

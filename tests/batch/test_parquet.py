@@ -10,7 +10,28 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from test_batch import jsonl, report, run
+from click.testing import CliRunner
+from test_batch import jsonl, report
+
+from validator.cli import main
+
+
+class Ran:
+    """What an in-process ``validator check`` left (like a finished subprocess)."""
+
+    def __init__(self, returncode: int, stderr: bytes) -> None:
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+def run(*args: str | Path, stdin: bytes | None = None,
+        env: dict[str, str] | None = None) -> Ran:
+    """``validator check`` in this process: the command's own code, without a new
+    interpreter importing the package (and pyarrow, dask) for each run."""
+    result = CliRunner().invoke(main, ["check", *map(str, args)], input=stdin, env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Ran(result.exit_code, result.stderr_bytes or b"")
 
 
 def _contacts(n: int) -> pa.Table:

@@ -90,11 +90,15 @@ class DaskEngine:
             raise
 
     def describe(self) -> str:
-        link = self.client.dashboard_link
+        # (A scheduler started with --no-dashboard serves none: its link would lead nowhere.)
+        services = self.client.scheduler_info().get("services", {})
+        link = self.client.dashboard_link if "dashboard" in services else "none (the " \
+            "scheduler serves no dashboard)"
         where = "a local Dask cluster" if self.cluster is not None else \
             f"the Dask scheduler at {self.address}"
-        return (f"running on {where}: {len(self.client.nthreads())} workers, {self.threads} "
-                f"threads; dashboard {link}")
+        workers = len(self.client.nthreads())
+        return (f"running on {where}: {workers} worker{'s' if workers != 1 else ''}, "
+                f"{self.threads} thread{'s' if self.threads != 1 else ''}; dashboard {link}")
 
     def window(self, mx: bool) -> int:
         return max(2, self.threads * (3 if mx else 2))

@@ -263,7 +263,8 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
     try:
         with _Display(console, enabled=console.is_terminal and not quiet) as display:
             summary = run(config, display.update,
-                          None if quiet else lambda text: console.print(text, highlight=False))
+                          None if quiet else lambda text: console.print(text, highlight=False,
+                                                                   soft_wrap=True))
     except KeyboardInterrupt:
         click.echo("validator: interrupted; no output file was written", err=True)
         sys.exit(EXIT_INTERRUPTED)

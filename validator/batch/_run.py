@@ -251,9 +251,11 @@ class _Run:
         if config.dask is not None:
             from . import _dask
 
+            began = time.perf_counter()
             self.engine = _dask.DaskEngine(config.dask, config.jobs, config.dask_timeout,
                                            config.schema_name,
                                            config.options, config.batch, tuple(self.mx_paths))
+            _timed(self.summary.timings, "engineStart", began)
             if self.on_notice is not None:
                 self.on_notice(self.engine.describe())
 

@@ -20,7 +20,7 @@ import pytest
 from dns_server import BlackHole, ZoneServer
 from loadgen import free_port
 from test_batch import CHECK, _big_csv, _tricky_csv, contact, jsonl, report
-from test_parquet import run
+from test_parquet import _contacts, run
 
 distributed = pytest.importorskip("distributed")
 
@@ -83,6 +83,16 @@ def test_outputs_match_a_local_run_across_partitions_and_files(
     _same(local, dask)
     assert b"dashboard http://" in dask["stderr"]
     assert b"2 workers" in dask["stderr"]
+    # Parquet: a block is one Arrow record batch (3 rows here); its repeat is in another one.
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "contacts.parquet"
+    pq.write_table(_contacts(40), parquet, row_group_size=16)
+    local = _outputs(tmp_path, "plocal", [parquet], "--no-check-mx", "-j", "1")
+    dask = _outputs(tmp_path, "pdask", [parquet], "--no-check-mx", "--chunk-size", "3",
+                    "--dask", cluster.scheduler_address)
+    _same(local, dask)
+    assert local["byCode"] == {"1003": 1, "1008": 1}
 
 
 def test_mx_domains_resolved_once_for_all_partitions(

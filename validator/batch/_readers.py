@@ -248,6 +248,9 @@ class Source:
     """Average bytes per line in the first part of the input (to size blocks)."""
     file: IO[bytes] | None = None
     """The file opened (not stdin), to tell whether it changed size while it was read."""
+    batches: Callable[[int], Iterator[tuple[int, bytes]]] | None = None
+    """Set by a reader that makes the blocks itself, of about the given number of rows each
+    (Parquet: one Arrow record batch each, as IPC bytes, that ``parse`` reads)."""
 
     @property
     def format(self) -> str:
@@ -1139,19 +1142,21 @@ def table_rows(table: Any) -> list[tuple[str | None, ...]]:
     return list(zip(*columns, strict=True)) if columns else [() for _ in range(table.num_rows)]
 
 
-def _parquet_records(source: Source, handle: Any, name: str) -> Iterator[Record]:
-    number = 0
-    dumps = orjson.dumps
+def _parquet_batches(source: Source, handle: Any, rows: int) -> Iterator[tuple[int, bytes]]:
+    """One block a record batch of ``rows`` rows: the reading process only moves Arrow data
+    (no object a row); the workers turn it into cells (``ParquetReader.parse``)."""
+    pa = arrow()
+    number = 1
     try:
-        for batch in handle.iter_batches(batch_size=_PARQUET_ROWS):
-            for row in table_rows(batch):
-                number += 1
-                # The raw form keeps null apart from "" for the valid output.
-                yield Record(number, dumps(row).decode(),
-                             cells=[cell if cell is not None else "" for cell in row])
+        for batch in handle.iter_batches(batch_size=max(1, rows)):
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, batch.schema) as writer:
+                writer.write_batch(batch)
+            yield number, sink.getvalue().to_pybytes()
+            number += batch.num_rows
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        source.broken.append(f"{name}: the Parquet file cannot be read past row {number:,}: "
-                             f"{exc}; the rest of the file was not read")
+        source.broken.append(f"{source.name}: the Parquet file cannot be read past row "
+                             f"{number - 1:,}: {exc}; the rest of the file was not read")
 
 
 class _ParquetOut:
@@ -1234,16 +1239,26 @@ class ParquetReader:
         header = arrow_header(schema, source.name)
         source.dialect = Dialect(header, ",".join(header), ",", "utf-8", False,
                                  schema.serialize().to_pybytes())
-        source.records = _parquet_records(source, handle, source.name)
+        source.batches = lambda rows: _parquet_batches(source, handle, rows)
 
     def parse(self, data: bytes, first_line: int, dialect: Dialect, lines: list[int],
               raws: list[Any], rows: list[Any]) -> None:
-        # A valid row as the output holds it until written: its cells as a JSON array.
-        for number, line in enumerate(data.splitlines(), first_line):
-            lines.append(number)
-            raw = line.decode("utf-8")
-            raws.append(raw)
-            rows.append([cell if cell is not None else "" for cell in orjson.loads(line)])
+        if data[:1] == b"[":
+            # A valid row as the output holds it until written: its cells as a JSON array.
+            for number, line in enumerate(data.splitlines(), first_line):
+                lines.append(number)
+                raws.append(line.decode("utf-8"))
+                rows.append([cell if cell is not None else "" for cell in orjson.loads(line)])
+            return
+        pa = arrow()
+        dumps = orjson.dumps
+        for batch in pa.ipc.open_stream(data):
+            for number, row in enumerate(table_rows(batch), first_line):
+                lines.append(number)
+                # The raw form keeps null apart from "" for the valid output.
+                raws.append(dumps(row).decode())
+                rows.append([cell if cell is not None else "" for cell in row])
+            first_line += batch.num_rows
 
     def valid_bytes(self, raw: Any, newline: str) -> bytes:
         return _text(raw + "\n")

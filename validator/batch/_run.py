@@ -305,11 +305,14 @@ class _Run:
 
     def blocks(self, source: Source) -> Iterator[Block]:
         config = self.config
-        if source.stream is not None:
+        if source.batches is not None:
+            blocks: Iterator[Any] = (Block(line, data)
+                                     for line, data in source.batches(config.chunk_size))
+        elif source.stream is not None:
             # (Capped: a first line of 64 KiB would otherwise make blocks of gigabytes.)
             target = _block_bytes() or min(round(config.chunk_size * source.line_bytes),
                                            MAX_RECORD)
-            blocks: Iterator[Any] = (
+            blocks = (
                 Block(line, data) if isinstance(data, bytes)
                 else Block(line, records=[(line, data.raw, None, data.description)])
                 for line, data in byte_blocks(source, target))

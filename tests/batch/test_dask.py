@@ -366,3 +366,15 @@ def test_check_table_takes_pandas_polars_and_arrow(tmp_path: Path) -> None:
         check_table(frame.assign(status="x"))
     with pytest.raises(InputError, match="not list"):
         check_table([{"email": "a@example.com"}])
+    nested = pd.DataFrame({"email": ["a@example.com"], "tags": [["vip"]]})
+    with pytest.raises(InputError, match="column 'tags' is list"):
+        check_table(nested)
+    import dask
+    import dask.dataframe as dd
+
+    from validator.batch import check_frame
+
+    # A Dask frame's meta cannot tell what an object column holds: its partitions are checked.
+    with dask.config.set({"dataframe.convert-string": False}), \
+            pytest.raises(InputError, match="partition of the frame: column 'tags' is list"):
+        check_frame(dd.from_pandas(nested, npartitions=1)).compute(scheduler="sync")

@@ -91,6 +91,8 @@ def _check_pandas(frame: Any, plan: CsvPlan, schema_name: str, options: Validati
 
     pa = arrow()
     table = pa.Table.from_pandas(frame, preserve_index=False)
+    # (An object column of the frame's meta told nothing of what its partitions hold.)
+    arrow_header(table.schema, "a partition of the frame")
     statuses, codes, errors = _verdicts(table, plan, schema_name, options, batch)
     return frame.assign(
         status=pd.Series(statuses, index=frame.index, dtype="string"),

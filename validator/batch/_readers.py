@@ -1125,9 +1125,9 @@ def arrow_header(schema: Any, name: str) -> tuple[str, ...]:
     for item in schema:
         if not _readable_type(pa, item.type):
             raise InputError(
-                f"{name}: column {item.name!r} is {item.type}; Parquet inputs take flat columns "
-                "of text, numbers, booleans, dates and times (name nested fields with dotted "
-                "columns, as in CSV: campaign.campaignId)")
+                f"{name}: column {item.name!r} is {item.type}; Parquet and frames take flat "
+                "columns of text, numbers, booleans, dates and times (name nested fields with "
+                "dotted columns, as in CSV: campaign.campaignId)")
     header = tuple(str(n).strip() for n in schema.names)
     if len(header) > MAX_COLUMNS:
         raise InputError(f"{name}: the header has {len(header):,} columns, more than the "

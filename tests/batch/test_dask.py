@@ -102,7 +102,8 @@ def test_mx_domains_resolved_once_for_all_partitions(
     source.write_text("".join(
         json.dumps({"email": f"u{i}@{domains[i % 4]}.dnstest.example",
                     "campaign": {"campaignId": "pV3r"}}) + "\n" for i in range(40)))
-    dns = ("--dns-server", f"127.0.0.1:{dnslib_server.port}", "--dns-timeout", "2")
+    # (A long timeout: a loaded host must not turn an answer into an outage.)
+    dns = ("--dns-server", f"127.0.0.1:{dnslib_server.port}", "--dns-timeout", "10")
     local = _outputs(tmp_path, "local", [source], *dns, "-j", "1")
     dask = _outputs(tmp_path, "dask", [source], *dns, "--chunk-size", "3", "--dask",
                     cluster.scheduler_address)
@@ -156,6 +157,29 @@ def _workers(cluster: Any) -> dict[str, int]:
     return pids
 
 
+def _task_at_work(dask_scheduler: Any) -> str | None:
+    """(On the scheduler.) The worker running one of the run's block tasks, if any."""
+    for task in dask_scheduler.tasks.values():
+        if (task.state == "processing" and str(task.key).startswith("dask_check")
+                and task.processing_on is not None):
+            return str(task.processing_on.address)
+    return None
+
+
+def _busy_worker(cluster: Any, process: subprocess.Popen[bytes]) -> str:
+    """Wait until a worker is running one of the run's block tasks, and name it: what is
+    done to it (or to the run) then happens mid-run, whatever the machine's speed."""
+    with distributed.Client(cluster.scheduler_address) as client:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "the run ended before any task was seen at work"
+            found: str | None = client.run_on_scheduler(_task_at_work)
+            if found is not None:
+                return found
+            time.sleep(0.01)
+    pytest.fail("no block task was ever at work")
+
+
 def test_a_worker_killed_mid_run_loses_and_doubles_no_row(tmp_path: Path, cluster: Any,
                                                           paced: None) -> None:
     source = tmp_path / "big.csv"
@@ -167,18 +191,10 @@ def test_a_worker_killed_mid_run_loses_and_doubles_no_row(tmp_path: Path, cluste
         [*CHECK, str(source), "--no-check-mx", "--chunk-size", "80", "--dask",
          cluster.scheduler_address, "--valid", str(ok), "--rejects", str(bad), "--report",
          str(rep), "-q"], stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # until the run has folded in some blocks
-        partial = [p for p in tmp_path.iterdir() if p.name.startswith(".ok.csv.")]
-        if partial and partial[0].stat().st_size > 0:
-            break
-        assert process.poll() is None
-        time.sleep(0.02)
-    else:
-        pytest.fail("the run never started writing")
-    assert process.poll() is None, "the run ended before a worker could be killed"
-    victim = next(iter(before.values()))
+    # The worker killed is one running a block of the run: that task is lost with it.
+    victim = before[_busy_worker(cluster, process)]
     os.kill(victim, signal.SIGKILL)
+    assert process.poll() is None, "the run ended before a worker could be killed"
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 1, stderr
     assert ok.read_bytes() == local["valid"]
@@ -200,12 +216,7 @@ def test_interrupted_run_and_unreachable_scheduler_leave_no_output(
     process = subprocess.Popen(
         [*CHECK, str(source), "--no-check-mx", "--chunk-size", "80", "--dask",
          cluster.scheduler_address, *outputs, "-q"], stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        partial = [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
-        if any(p.stat().st_size > 0 for p in partial):
-            break
-        time.sleep(0.02)
+    _busy_worker(cluster, process)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr

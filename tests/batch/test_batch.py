@@ -613,7 +613,7 @@ def test_every_format_is_a_reader_in_the_table_and_nowhere_else() -> None:
 
     from validator.batch import FORMATS, READERS
 
-    assert FORMATS == tuple(READERS) == ("csv", "jsonl", "json")
+    assert FORMATS == tuple(READERS) == ("csv", "jsonl", "json", "parquet")
     for name, reader in READERS.items():
         assert reader.name == name
     # Outside the readers' module, no code names a format: it asks the source's reader.

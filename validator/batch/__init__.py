@@ -15,10 +15,14 @@ compares keys and writes bytes. For a UTF-8 CSV block the lines become one polar
 function is what a distributed engine maps over partitions (a Dask bag of blocks from
 `open_source`, `byte_blocks` and `block_spec`), folding the results in order. Input formats
 are readers behind `Reader`, registered by name in `READERS`.
+
+`check_frame` (Dask) and `check_table` (pandas, polars, Arrow) add verdict columns to a data
+frame.
 """
 
 from ._blocks import block_domains, check_block, check_chunk
 from ._dedupe import dedupe_key
+from ._frames import VERDICT_COLUMNS, check_frame, check_table
 from ._mapping import Join, MappingEntry, load_mapping, suggest_mapping
 from ._options import BatchOptions, load_suppression
 from ._readers import (
@@ -41,6 +45,7 @@ from ._units import Block, BlockResult, BlockSpec
 __all__ = [
     "FORMATS",
     "READERS",
+    "VERDICT_COLUMNS",
     "BatchOptions",
     "Block",
     "BlockReader",
@@ -63,6 +68,8 @@ __all__ = [
     "byte_blocks",
     "check_block",
     "check_chunk",
+    "check_frame",
+    "check_table",
     "dedupe_key",
     "load_mapping",
     "load_suppression",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from .._exceptions import InputError
-from ._readers import Dialect, Reader, Source
+from ._readers import Dialect, Reader, Source, output_mismatch
 
 STDOUT = "-"
 """The output path that means standard output."""
@@ -138,6 +138,9 @@ class ValidWriter:
     def start(self, source: Source) -> None:
         """Called for each input before its rows; refuses inputs that cannot share one file."""
         if self.reader is None:
+            problem = output_mismatch(source.reader, self.out.path)
+            if problem is not None:
+                raise InputError(f"--valid: {problem}")
             self.reader, self.dialect = source.reader, source.dialect
             self.reader.start_output(self.out, self.dialect)
             return

@@ -17,12 +17,14 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import glob
 import gzip
 import io
 import json
 import os
 import re
 import sys
+import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -140,6 +142,9 @@ class Dialect:
     delimiter: str = ","
     encoding: str = "utf-8"
     bom: bool = False
+    schema: bytes = b""
+    """A binary format's own description of its columns (Parquet: the Arrow schema,
+    serialised), so that the valid output can be written with the same column types."""
 
 
 class Reader(Protocol):
@@ -246,6 +251,9 @@ class Source:
     """Average bytes per line in the first part of the input (to size blocks)."""
     file: IO[bytes] | None = None
     """The file opened (not stdin), to tell whether it changed size while it was read."""
+    batches: Callable[[int], Iterator[tuple[int, bytes]]] | None = None
+    """Set by a reader that makes the blocks itself, of about the given number of rows each
+    (Parquet: one Arrow record batch each, as IPC bytes, that ``parse`` reads)."""
 
     @property
     def format(self) -> str:
@@ -291,9 +299,14 @@ def open_source(path: str, *, fmt: str | None = None, delimiter: str | None = No
                 encoding: str | None = None) -> Source:
     """Open a file (or ``-`` for stdin), gzip or not, and sniff what is not given."""
     closers: list[_Closeable] = []
+    local = True
     if path == "-":
         raw: IO[bytes] = sys.stdin.buffer
         size: int | None = None
+    elif is_url(path):
+        raw, size = _open_url(path)
+        closers.append(raw)
+        local = False
     else:
         try:
             raw = open(path, "rb")  # noqa: SIM115 - closed by Source.close
@@ -326,9 +339,64 @@ def open_source(path: str, *, fmt: str | None = None, delimiter: str | None = No
     # The first of the surest readers: the table's order breaks ties.
     reader = reader_for(fmt) if fmt else max(READERS.values(), key=lambda r: r.sniff(sample))
     source = Source(display_name(path), reader, size, position, closers=closers,
-                    file=None if path == "-" else raw)
+                    file=raw if local and path != "-" else None)
     reader.open(source, stream, sample, delimiter=delimiter, encoding=encoding)
     return source
+
+
+def is_url(path: str) -> bool:
+    """Whether ``path`` names a file through fsspec (``s3://bucket/key``, ``file:///x``)."""
+    return "://" in path
+
+
+def _fsspec() -> Any:
+    try:
+        import fsspec
+    except ImportError:
+        raise InputError("reading URLs needs fsspec (and the package of the file system): "
+                         "pip install fsspec") from None
+    return fsspec
+
+
+def _open_url(path: str) -> tuple[IO[bytes], int | None]:
+    fsspec = _fsspec()
+    try:
+        opened = fsspec.open(path, "rb")
+        size = opened.fs.size(opened.path)
+        handle: IO[bytes] = opened.open()
+    except ImportError as exc:  # the file system's own package (s3fs, gcsfs ...)
+        raise InputError(f"cannot open {path}: {exc}") from None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise InputError(f"cannot open {path}: {reason}") from exc
+    return handle, size if isinstance(size, int) else None
+
+
+_GLOB = re.compile(r"[*?[]")
+
+
+def expand_inputs(paths: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The inputs with glob patterns (``data/*.parquet``, ``s3://bucket/2024-*.csv``) replaced
+    by the files they match, sorted, and the patterns that match none (each an input error).
+    A path that exists as it is written is taken as it is, even with a ``*`` in its name."""
+    found: list[str] = []
+    unmatched: list[str] = []
+    for path in paths:
+        if path == "-" or not _GLOB.search(path) or (not is_url(path) and os.path.exists(path)):
+            found.append(path)
+            continue
+        if is_url(path):
+            fs, _, (pattern,) = _fsspec().get_fs_token_paths(path)
+            protocol = path.split("://", 1)[0]
+            matches = [f"{protocol}://{m}" if "://" not in m else m
+                       for m in sorted(fs.glob(pattern))]
+        else:
+            matches = sorted(m for m in glob.glob(path, recursive=True) if os.path.isfile(m))
+        if matches:
+            found.extend(matches)
+        else:
+            unmatched.append(f"no file matches {path}")
+    return found, unmatched
 
 
 def _buffered(handle: IO[bytes] | io.BufferedIOBase) -> io.BufferedReader:
@@ -1019,10 +1087,242 @@ def _json_array_records(source: Source, stream: io.BufferedReader) -> Iterator[R
 
 
 # --------------------------------------------------------------------------------------------
+# Parquet
+# --------------------------------------------------------------------------------------------
+_PARQUET_MAGIC = b"PAR1"
+_PARQUET_ROWS = 65_536
+"""Rows of one row group of a Parquet valid output, and of one batch read."""
+
+
+def arrow() -> Any:
+    """pyarrow, or InputError naming the extra that brings it (it is optional)."""
+    try:
+        import pyarrow
+        import pyarrow.compute
+        import pyarrow.parquet
+    except ImportError:
+        raise InputError("Parquet needs pyarrow: pip install 'getresponse-validator[parquet]'"
+                         ) from None
+    return pyarrow
+
+
+def _text_column(column: Any) -> Any:
+    """An Arrow column as the text a CSV cell would hold: numbers and booleans as written
+    (``12``, ``1.5``, ``true``), dates and times in ISO 8601 (a ``T`` between them), text as
+    it is; nulls stay null (an empty cell: the field is absent)."""
+    pa = arrow()
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        column = column.cast(kind.value_type)
+        kind = column.type
+    if pa.types.is_large_string(kind) or pa.types.is_string(kind):
+        return column
+    text = pa.compute.cast(column, pa.large_string())
+    if pa.types.is_timestamp(kind):
+        text = pa.compute.replace_substring(text, " ", "T", max_replacements=1)
+    return text
+
+
+def _readable_type(pa: Any, kind: Any) -> bool:
+    types = pa.types
+    if types.is_dictionary(kind):
+        return _readable_type(pa, kind.value_type)
+    return bool(types.is_string(kind) or types.is_large_string(kind)
+                or types.is_string_view(kind) or types.is_integer(kind)
+                or types.is_floating(kind) or types.is_boolean(kind) or types.is_date(kind)
+                or types.is_timestamp(kind) or types.is_decimal(kind) or types.is_null(kind))
+
+
+def arrow_header(schema: Any, name: str) -> tuple[str, ...]:
+    """The column names of an Arrow schema as a CSV header, or InputError naming the first
+    column that holds what a cell cannot (lists, structs, binary data)."""
+    pa = arrow()
+    for item in schema:
+        if not _readable_type(pa, item.type):
+            raise InputError(
+                f"{name}: column {item.name!r} is {item.type}; Parquet and frames take flat "
+                "columns of text, numbers, booleans, dates and times (name nested fields with "
+                "dotted columns, as in CSV: campaign.campaignId)")
+    header = tuple(str(n).strip() for n in schema.names)
+    if len(header) > MAX_COLUMNS:
+        raise InputError(f"{name}: the header has {len(header):,} columns, more than the "
+                         f"limit of {MAX_COLUMNS:,}")
+    return header
+
+
+def table_rows(table: Any) -> list[tuple[str | None, ...]]:
+    """The rows of an Arrow table or record batch, each column's value as the text a CSV cell
+    would hold (None for null)."""
+    columns = [_text_column(column).to_pylist() for column in table.columns]
+    return list(zip(*columns, strict=True)) if columns else [() for _ in range(table.num_rows)]
+
+
+def _parquet_batches(source: Source, handle: Any, rows: int) -> Iterator[tuple[int, bytes]]:
+    """One block a record batch of ``rows`` rows: the reading process only moves Arrow data
+    (no object a row); the workers turn it into cells (``ParquetReader.parse``)."""
+    pa = arrow()
+    number = 1
+    try:
+        for batch in handle.iter_batches(batch_size=max(1, rows)):
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, batch.schema) as writer:
+                writer.write_batch(batch)
+            yield number, sink.getvalue().to_pybytes()
+            number += batch.num_rows
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        source.broken.append(f"{source.name}: the Parquet file cannot be read past row "
+                             f"{number - 1:,}: {exc}; the rest of the file was not read")
+
+
+class _ParquetOut:
+    """A Parquet valid output being written: rows wait here for a row group."""
+
+    def __init__(self, out: Sink, schema: Any) -> None:
+        pa = arrow()
+        self.schema = schema
+        self.rows: list[list[str | None]] = []
+        self.writer = pa.parquet.ParquetWriter(_SinkFile(out), schema)
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        pa = arrow()
+        columns = []
+        for index, item in enumerate(self.schema):
+            text = pa.array([row[index] for row in self.rows], pa.large_string())
+            kind = item.type
+            if pa.types.is_dictionary(kind):
+                columns.append(pa.compute.cast(text, kind.value_type).dictionary_encode())
+            else:
+                columns.append(pa.compute.cast(text, kind))
+        self.writer.write_table(pa.Table.from_arrays(columns, schema=self.schema))
+        self.rows = []
+
+
+class _SinkFile:
+    """The file-like object pyarrow writes through, onto a ``Sink``."""
+
+    closed = False
+
+    def __init__(self, out: Sink) -> None:
+        self.out = out
+        self.position = 0
+
+    def write(self, data: bytes) -> int:
+        self.out.write(bytes(data))
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+# Outputs being written, by their sink: the reader itself holds no state.
+_parquet_outputs: weakref.WeakKeyDictionary[Any, _ParquetOut] = weakref.WeakKeyDictionary()
+
+
+class ParquetReader:
+    """Parquet files, read with pyarrow a batch of rows at a time. Rows are tabular: each
+    column's value as the text a CSV cell would hold, so the column plan maps them as it maps
+    CSV (dotted names, ``--mapping``, tags, custom fields, the schema's types). A row's line is
+    its row number in the file. The valid output is Parquet with the first input's schema."""
+
+    __slots__ = ()
+    name = "parquet"
+    tabular = True
+
+    def sniff(self, sample: bytes) -> int:
+        return 3 if sample.startswith(_PARQUET_MAGIC) else 0
+
+    def open(self, source: Source, stream: io.BufferedReader, sample: bytes, *,
+             delimiter: str | None, encoding: str | None) -> None:
+        pa = arrow()
+        if source.file is None and source.size is None:
+            raise InputError(f"{source.name}: Parquet cannot be read from a stream (its "
+                             "columns are found from the end of the file); name the file")
+        try:
+            handle = pa.parquet.ParquetFile(stream)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{source.name} is not a readable Parquet file: {exc}") from exc
+        schema = handle.schema_arrow
+        header = arrow_header(schema, source.name)
+        source.dialect = Dialect(header, ",".join(header), ",", "utf-8", False,
+                                 schema.serialize().to_pybytes())
+        source.batches = lambda rows: _parquet_batches(source, handle, rows)
+
+    def parse(self, data: bytes, first_line: int, dialect: Dialect, lines: list[int],
+              raws: list[Any], rows: list[Any]) -> None:
+        if data[:1] == b"[":
+            # A valid row as the output holds it until written: its cells as a JSON array.
+            for number, line in enumerate(data.splitlines(), first_line):
+                lines.append(number)
+                raws.append(line.decode("utf-8"))
+                rows.append([cell if cell is not None else "" for cell in orjson.loads(line)])
+            return
+        pa = arrow()
+        dumps = orjson.dumps
+        for batch in pa.ipc.open_stream(data):
+            for number, row in enumerate(table_rows(batch), first_line):
+                lines.append(number)
+                # The raw form keeps null apart from "" for the valid output.
+                raws.append(dumps(row).decode())
+                rows.append([cell if cell is not None else "" for cell in row])
+            first_line += batch.num_rows
+
+    def valid_bytes(self, raw: Any, newline: str) -> bytes:
+        return _text(raw + "\n")
+
+    def newline(self, dialect: Dialect) -> str:
+        return "\n"
+
+    def start_output(self, out: Sink, dialect: Dialect) -> None:
+        pa = arrow()
+        schema = pa.ipc.read_schema(pa.py_buffer(dialect.schema))
+        _parquet_outputs[out] = _ParquetOut(out, schema)
+
+    def mismatch(self, name: str, dialect: Dialect, first: Dialect) -> str | None:
+        if dialect.schema == first.schema:
+            return None
+        return (f"the columns of {name} differ from the first input's; one Parquet output "
+                "needs one schema")
+
+    def write_rows(self, out: Sink, data: bytes, ends: Sequence[int], written: int) -> None:
+        pending = _parquet_outputs[out]
+        loads = orjson.loads
+        pending.rows.extend(loads(line) for line in data.splitlines())
+        if len(pending.rows) >= _PARQUET_ROWS:
+            pending.flush()
+
+    def end_output(self, out: Sink, written: int) -> None:
+        pending = _parquet_outputs.pop(out)
+        pending.flush()
+        pending.writer.close()
+
+
+def output_mismatch(reader: Reader, path: str) -> str | None:
+    """Why the valid output of inputs read by ``reader`` cannot be written under ``path``:
+    it keeps the first input's format, and a Parquet file is named so."""
+    parquet = path.lower().endswith((".parquet", ".pq"))
+    if parquet == (reader.name == ParquetReader.name):
+        return None
+    return (f"the valid output keeps the first input's format ({reader.name}), so it cannot "
+            f"be {os.path.basename(path)}" if parquet else
+            f"the valid output of Parquet inputs is Parquet: name it .parquet, not "
+            f"{os.path.basename(path)}")
+
+
+# --------------------------------------------------------------------------------------------
 # The table
 # --------------------------------------------------------------------------------------------
 READERS: dict[str, Reader] = {
-    reader.name: reader for reader in (CsvReader(), JsonLinesReader(), JsonArrayReader())}
+    reader.name: reader for reader in (CsvReader(), JsonLinesReader(), JsonArrayReader(),
+                                   ParquetReader())}
 """Every input format by name, in the order that breaks ties when sniffing."""
 
 Format = str

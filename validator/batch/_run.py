@@ -21,7 +21,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import orjson
 
@@ -57,7 +57,15 @@ from ._mapping import MappingEntry, mapping_notes
 from ._options import BatchOptions
 from ._outputs import AtomicOutput, ValidWriter
 from ._plan import CsvPlan, build_plan
-from ._readers import MAX_RECORD, Format, Record, Source, byte_blocks, open_source
+from ._readers import (
+    MAX_RECORD,
+    Format,
+    Record,
+    Source,
+    byte_blocks,
+    expand_inputs,
+    open_source,
+)
 from ._reasons import EXAMPLES, Reason
 from ._units import Block, BlockResult, BlockSpec
 
@@ -71,6 +79,8 @@ DNS_GIVE_UP = 64
 # flight, while the fixed cost of each polars call is spread over many rows.
 COLUMNAR_BLOCK = 2 * 2**20
 ROW_CHUNK = 2000
+
+T_co = TypeVar("T_co", covariant=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -107,6 +117,11 @@ class RunConfig:
     columnar: bool = True
     """UTF-8 CSV blocks take the columnar way (a generated precheck decides most rows in
     bulk); False keeps every row on the row path, the reference the columnar way is held to."""
+    dask: str | None = None
+    """Judge the blocks on a Dask cluster: ``"local"`` starts a ``LocalCluster`` of ``jobs``
+    worker processes, ``tcp://host:port`` connects to a running scheduler."""
+    dask_timeout: float = 10.0
+    """Seconds to wait for the scheduler before the run ends (InputError, exit 2)."""
 
 
 @dataclass(slots=True)
@@ -182,12 +197,68 @@ class RunSummary:
         }
 
 
+class Pending(Protocol[T_co]):
+    """A unit of work handed to an engine (a ``concurrent.futures`` or Dask future)."""
+
+    def done(self) -> bool: ...
+
+    def result(self) -> T_co: ...
+
+
+class Engine(Protocol):
+    """Where the blocks of a run are judged: a pool of processes on this machine or a Dask
+    cluster. The run keeps everything that needs the whole input (cutting, resolving each
+    domain once, 1008, writing in order); an engine only maps the unit of work over blocks."""
+
+    in_process_first: bool
+    """Whether the first block is judged in this process (an input of one block then never
+    waits for workers to start)."""
+
+    def window(self, mx: bool) -> int:
+        """Blocks to keep in flight."""
+        ...
+
+    def check(self, block: Block, spec: BlockSpec, verdicts: dict[str, DomainVerdict]
+              ) -> Pending[BlockResult]: ...
+
+    def domains(self, block: Block, spec: BlockSpec) -> Pending[set[str]]: ...
+
+    def close(self, cancel: bool) -> None: ...
+
+
+class _PoolEngine:
+    """Worker processes of this machine; they keep the run's constants from the start."""
+
+    in_process_first = True
+
+    def __init__(self, config: RunConfig, mx_paths: tuple[MXPath, ...]) -> None:
+        self.jobs = config.jobs
+        self.pool = _pool(config, mx_paths)
+
+    def window(self, mx: bool) -> int:
+        # With MX checks a block goes through the pool twice (its domains, then its rows), so
+        # more of them are in flight.
+        return max(2, self.jobs * (3 if mx else 2))
+
+    def check(self, block: Block, spec: BlockSpec, verdicts: dict[str, DomainVerdict]
+              ) -> Future[BlockResult]:
+        return self.pool.submit(_blocks.pool_check, block, spec, verdicts)
+
+    def domains(self, block: Block, spec: BlockSpec) -> Future[set[str]]:
+        return self.pool.submit(_blocks.pool_domains, block, spec)
+
+    def close(self, cancel: bool) -> None:
+        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
 class _Run:
     """State of one run: outputs, counters, the dedupe index and the DNS verdicts."""
 
-    def __init__(self, config: RunConfig, on_progress: Callable[[Progress], None] | None) -> None:
+    def __init__(self, config: RunConfig, on_progress: Callable[[Progress], None] | None,
+                 on_notice: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.on_progress = on_progress
+        self.on_notice = on_notice
         self.summary = RunSummary()
         self.outputs: list[AtomicOutput] = []
         self.valid: ValidWriter | None = None
@@ -207,14 +278,32 @@ class _Run:
         self.mx_paths = validator_for(config.schema_name, config.options, config.batch).mx_paths
         self.files: dict[int, str] = {}
         """Names of the inputs opened, by their index in ``config.inputs``."""
-        self.pool: ProcessPoolExecutor | None = None
+        self.engine: Engine | None = None
         self.blocks_seen = 0
         self.utf8_specs: dict[int, tuple[BlockSpec, BlockSpec]] = {}
 
-    def get_pool(self) -> ProcessPoolExecutor | None:
-        if self.config.jobs > 1 and self.pool is None:
-            self.pool = _pool(self.config, tuple(self.mx_paths))
-        return self.pool
+    def start_engine(self) -> None:
+        """A Dask run connects (or starts its cluster) before anything is read: a scheduler
+        that cannot be reached ends the run before it has written anything."""
+        config = self.config
+        if config.dask is not None:
+            from . import _dask
+
+            began = time.perf_counter()
+            self.engine = _dask.DaskEngine(config.dask, config.jobs, config.dask_timeout,
+                                           config.schema_name,
+                                           config.options, config.batch, tuple(self.mx_paths))
+            _timed(self.summary.timings, "engineStart", began)
+            if self.on_notice is not None:
+                self.on_notice(self.engine.describe())
+
+    def get_engine(self) -> Engine | None:
+        """The engine for the next block, None to judge it in this process."""
+        if self.engine is None and self.config.jobs > 1 and self.blocks_seen:
+            self.engine = _PoolEngine(self.config, tuple(self.mx_paths))
+        if self.engine is not None and self.engine.in_process_first and not self.blocks_seen:
+            return None
+        return self.engine
 
     def open_outputs(self) -> None:
         config = self.config
@@ -274,7 +363,11 @@ class _Run:
 
     def blocks(self, source: Source, columnar: bool = False) -> Iterator[Block]:
         config = self.config
-        if source.stream is not None:
+        if source.batches is not None:
+            blocks: Iterator[Any] = (
+                Block(line, data)
+                for line, data in source.batches(config.chunk_size or ROW_CHUNK))
+        elif source.stream is not None:
             # (Capped: a first line of 64 KiB would otherwise make blocks of gigabytes.)
             if config.chunk_size is None and columnar:
                 # Polars pays per call, not per row: the columnar way wants big blocks.
@@ -283,7 +376,7 @@ class _Run:
                 target = min(round((config.chunk_size or ROW_CHUNK) * source.line_bytes),
                              MAX_RECORD)
             target = _block_bytes() or target
-            blocks: Iterator[Any] = (
+            blocks = (
                 Block(line, data) if isinstance(data, bytes)
                 else Block(line, records=[(line, data.raw, None, data.description)])
                 for line, data in byte_blocks(source, target))
@@ -578,18 +671,24 @@ def _pool(config: RunConfig, mx_paths: tuple[MXPath, ...]) -> ProcessPoolExecuto
                                          mx_paths, os.getpid()))
 
 
-def run(config: RunConfig, on_progress: Callable[[Progress], None] | None = None) -> RunSummary:
+def run(config: RunConfig, on_progress: Callable[[Progress], None] | None = None,
+        on_notice: Callable[[str], None] | None = None) -> RunSummary:
     """Check every input and write the outputs. A file that cannot be opened or breaks off is
     recorded in ``summary.input_errors`` (exit code 2) and the rows read before are kept;
-    InputError is raised, and nothing written, when the arguments themselves cannot work."""
+    InputError is raised, and nothing written, when the arguments themselves cannot work (or
+    a Dask scheduler cannot be reached). ``on_notice`` hears what is said once (where the Dask
+    cluster and its dashboard are)."""
     started = time.perf_counter()
-    state = _Run(config, on_progress)
+    state = _Run(config, on_progress, on_notice)
     summary = state.summary
     # Fail on an unknown schema or a bad schema path here, not inside a worker.
     validator_for(config.schema_name, config.options, config.batch)
+    inputs, unmatched = expand_inputs(config.inputs)
+    summary.input_errors.extend(unmatched)
     state.open_outputs()
     try:
-        for file_index, path in enumerate(config.inputs):
+        state.start_engine()
+        for file_index, path in enumerate(inputs):
             try:
                 source = open_source(path, fmt=config.fmt, delimiter=config.delimiter,
                                      encoding=config.encoding)
@@ -653,21 +752,21 @@ def run(config: RunConfig, on_progress: Callable[[Progress], None] | None = None
             out.commit()
     except BaseException:
         state.discard()
-        if state.pool is not None:
-            state.pool.shutdown(wait=False, cancel_futures=True)
-            state.pool = None
+        if state.engine is not None:
+            engine, state.engine = state.engine, None
+            engine.close(cancel=True)
         raise
     finally:
-        if state.pool is not None:
-            state.pool.shutdown(wait=True)
+        if state.engine is not None:
+            state.engine.close(cancel=False)
     return summary
 
 
 @dataclass(slots=True)
 class _Pending:
     block: Block
-    domains: Future[set[str]] | None = None
-    check: Future[BlockResult] | None = None
+    domains: Pending[set[str]] | None = None
+    check: Pending[BlockResult] | None = None
 
 
 def _timed(timings: dict[str, float], name: str, began: float) -> None:
@@ -679,9 +778,6 @@ def _run_source(state: _Run, source: Source, spec: BlockSpec, file_index: int) -
     timings = state.summary.timings
     mx = bool(state.mx_paths)
     pending: deque[_Pending] = deque()
-    # With MX checks a block goes through the pool twice (its domains, then its rows), so
-    # more of them are in flight.
-    window = max(2, config.jobs * (3 if mx else 2))
 
     def report_progress() -> None:
         if state.on_progress is not None:
@@ -694,7 +790,7 @@ def _run_source(state: _Run, source: Source, spec: BlockSpec, file_index: int) -
         _timed(timings, "settle", began)
         report_progress()
 
-    def submit_check(item: _Pending, pool: ProcessPoolExecutor) -> None:
+    def submit_check(item: _Pending, pool: Engine) -> None:
         verdicts: dict[str, DomainVerdict] = {}
         if item.domains is not None:
             began = time.perf_counter()
@@ -703,9 +799,9 @@ def _run_source(state: _Run, source: Source, spec: BlockSpec, file_index: int) -
             began = time.perf_counter()
             verdicts = state.resolve(domains)
             _timed(timings, "dns", began)
-        item.check = pool.submit(_blocks.pool_check, item.block, spec, verdicts)
+        item.check = pool.check(item.block, spec, verdicts)
 
-    def advance(pool: ProcessPoolExecutor) -> None:
+    def advance(pool: Engine) -> None:
         # Blocks whose domains are known go on to be checked, in order.
         for item in pending:
             if item.check is None:
@@ -714,7 +810,7 @@ def _run_source(state: _Run, source: Source, spec: BlockSpec, file_index: int) -
                     break
                 submit_check(item, pool)
 
-    def settle_next(pool: ProcessPoolExecutor) -> None:
+    def settle_next(pool: Engine) -> None:
         item = pending[0]
         if item.check is None:
             submit_check(item, pool)
@@ -729,7 +825,7 @@ def _run_source(state: _Run, source: Source, spec: BlockSpec, file_index: int) -
     for block in state.blocks(source, spec.columnar):
         # The first block is checked here: an input that fits in one block never pays for
         # starting worker processes.
-        pool = state.get_pool() if state.blocks_seen else None
+        pool = state.get_engine()
         state.blocks_seen += 1
         if pool is None:
             began = time.perf_counter()
@@ -741,13 +837,13 @@ def _run_source(state: _Run, source: Source, spec: BlockSpec, file_index: int) -
             continue
         item = _Pending(block)
         if mx:
-            item.domains = pool.submit(_blocks.pool_domains, block, spec)
+            item.domains = pool.domains(block, spec)
             advance(pool)
         else:
-            item.check = pool.submit(_blocks.pool_check, block, spec, {})
+            item.check = pool.check(block, spec, {})
         pending.append(item)
-        while len(pending) >= window:
+        while len(pending) >= pool.window(mx):
             settle_next(pool)
     while pending:
-        assert state.pool is not None
-        settle_next(state.pool)
+        assert state.engine is not None
+        settle_next(state.engine)

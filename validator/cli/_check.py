@@ -235,6 +235,12 @@ def _parse_separator(value: str, option: str) -> str:
                    "CSV read in columns).")
 @click.option("--row-path", is_flag=True,
               help="Judge every row one by one (the reference), not UTF-8 CSV in columns.")
+@click.option("--dask", "dask_address", metavar="ADDRESS",
+              help="Judge the rows on Dask: 'local' starts a cluster of --jobs worker "
+                   "processes, tcp://HOST:PORT uses a running scheduler (pip install "
+                   "'getresponse-validator[dask]').")
+@click.option("--dask-timeout", type=click.FloatRange(min=0.1), default=10.0,
+              show_default=True, help="Seconds to wait for the Dask scheduler to answer.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @account_option
 @click.option("--suggest-mapping", is_flag=True,
@@ -255,9 +261,11 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
           dns_server: str | None, dns_timeout: float, dns_cache: str | None,
           dns_canaries: tuple[str, ...], no_dns_canaries: bool,
           always_combine: bool, jobs: int | None, chunk_size: int | None, row_path: bool,
+          dask_address: str | None, dask_timeout: float,
           quiet: bool, account_path: str | None, phone_region: str | None,
           suggest_mapping: bool, summary_format: str, schema_dirs: tuple[str, ...]) -> None:
-    """Check contact files (CSV, JSON Lines, JSON arrays; gzip; - for stdin) row by row.
+    """Check contact files (CSV, JSON Lines, JSON arrays, Parquet; gzip; - for stdin; globs
+    and fsspec URLs) row by row.
 
     Exit code 0: no row is invalid (unverified rows are not invalid); 1: some rows are
     invalid; 2: unusable input or arguments (a file that cannot be read to its end).
@@ -312,13 +320,16 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
         value_separator=_parse_separator(value_separator, "--value-separator"),
         valid_path=valid_path, rejects_path=rejects_path, unverified_path=unverified_path,
         report_path=report_path, annotated_path=annotated_path, options=options, batch=batch,
-        jobs=jobs or os.cpu_count() or 1, chunk_size=chunk_size, columnar=not row_path)
+        jobs=jobs or os.cpu_count() or 1, chunk_size=chunk_size, columnar=not row_path,
+        dask=dask_address, dask_timeout=dask_timeout)
 
     console = Console(stderr=True)
     previous: Any = signal.signal(signal.SIGTERM, _terminate)
     try:
         with _Display(console, enabled=console.is_terminal and not quiet) as display:
-            summary = run(config, display.update)
+            summary = run(config, display.update,
+                          None if quiet else lambda text: console.print(text, highlight=False,
+                                                                   soft_wrap=True))
     except KeyboardInterrupt:
         click.echo("validator: interrupted; no output file was written", err=True)
         sys.exit(EXIT_INTERRUPTED)

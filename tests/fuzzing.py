@@ -55,7 +55,9 @@ ERROR_KEYS = ["httpStatus", "code", "codeDescription", "message", "moreInfo", "c
 CONTEXT_KEYS = ["validationType", "fieldName", "originalValue", "errorDescription", "code"]
 # Codes whose context is a list of failures (SPEC §2); 1000 also heads malformed-JSON entries.
 VALIDATION_CODES = frozenset(range(Code.VALIDATION_ERROR, Code.EXTERNAL_ERROR + 1))
-VALIDATION_TYPES = frozenset({"body", "query", "header"})
+# SPEC §2 names body, query and header; "path" is the same entry for a path parameter (a
+# resource ID in the route, README "Methods and path parameters"), where SPEC is silent.
+VALIDATION_TYPES = frozenset({"body", "query", "header", "path"})
 APP_STATUS = 299  # the wrapped applications' own answer, distinct from every catalog status
 APP_BODY = b'{"app":true}'
 KEY = "k3yAbc123"

@@ -516,3 +516,28 @@ def test_the_long_run_generates_the_same_inputs_for_a_seed_and_counts_them(
     assert "fuzz run: 120 inputs asked" in out
     assert [line.split()[1] for line in out.splitlines()
             if line.split()[:1] in (["api"], ["http"], ["all"])] == ["20", "20", "120"]
+
+
+# What the 1M-input run found in user schemas, kept as cases (each raised, or answered with a
+# broken body, before its fix).
+@pytest.mark.parametrize(("schema", "value", "registered"), [
+    ({"multipleOf": 1.5}, float("-inf"), True),       # OverflowError (Fraction of infinity)
+    ({"multipleOf": 1.5}, float("nan"), False),
+    ({"multipleOf": 0.01}, 10**400, True),            # OverflowError (int too large for float)
+    ({"multipleOf": 0.01}, 10**400, False),
+    ({"propertyNames": {"type": ["number", "integer"]}}, {"tags": "-1"}, True),  # no expectedType
+    ({"minimum": 2.5, "oneOf": [False], "unevaluatedProperties": True, "required": ["b"]},
+     "{{7*7}}", True),                                # IndexError: a false branch has no path
+    ({"oneOf": [False, {"type": "string"}], "unevaluatedProperties": True}, 5, True),
+])
+def test_user_schema_cases_found_by_the_long_run(schema: dict[str, Any], value: Any,
+                                                 registered: bool) -> None:
+    user_schema_call(schema, value, registered)
+
+
+def test_non_finite_numbers_are_no_multiple_of_anything() -> None:
+    from validator import validate
+
+    for value in (float("inf"), float("-inf"), float("nan")):
+        result = validate(value, {"multipleOf": 1.5})
+        assert result.error is not None and result.error.code == 1003, value

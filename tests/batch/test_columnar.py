@@ -282,3 +282,16 @@ def test_dedupe_keys_are_the_same_in_every_process() -> None:
                            check=True, timeout=60)
     assert int(other.stdout) == dedupe_key("a@b.com", "C") != 0
     assert dedupe_key(None, "C") == 0
+
+
+@pytest.mark.parametrize("text", [
+    "note\r\nx\r\nx\r\nx\r\n127.0.0.1\r\nx\r\nx\r\nx",   # found by the fuzz run
+    'note\nx\nx\n\nx\n\n"\u01bb\u017b"\nx',
+    "email\nu1@example.com\nu2@example.com\n",           # a required field no column reaches
+])
+def test_a_precheck_that_folds_to_a_constant_still_judges_every_row(tmp_path: Path,
+                                                                     text: str) -> None:
+    source = tmp_path / "few.csv"
+    source.write_text(text, encoding="utf-8", newline="")
+    reference = _outputs(tmp_path, source, "row", options=OFF, columnar=False)
+    assert _outputs(tmp_path, source, "col", options=OFF) == reference

@@ -84,15 +84,17 @@ def json_key(value: Any) -> Any:
 
 
 def _failed_multiple(value: int | float, divisor: int | float) -> bool:
+    if isinstance(value, float) and not math.isfinite(value):
+        # Infinity and NaN (Python's JSON parser reads them) are no multiple of anything.
+        return True
     if isinstance(divisor, float):
-        quotient = value / divisor
         try:
+            quotient = value / divisor
             return int(quotient) != quotient
         except OverflowError:
-            # A huge value over a small divisor overflows floats; fractions are exact.
+            # A huge value over a small divisor overflows floats (or an int past the float
+            # range cannot be divided as one); fractions are exact.
             return Fraction(value) % Fraction(divisor) != 0
-    if isinstance(value, float) and math.isinf(value):
-        return True
     return bool(value % divisor)
 
 

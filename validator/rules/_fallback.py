@@ -301,8 +301,12 @@ def _convert(error: ValidationError, validator: Any) -> list[Failure]:
             matched = [i for i, sub in enumerate(value) if _is_valid_sub(validator, sub, instance)]
             return [kw.too_many_matches(path, instance, matched)]
         branches: list[list[Failure]] = [[] for _ in value]
+        false_branches = [i for i, sub in enumerate(value) if sub is False]
         for sub_error in error.context:
-            branches[int(sub_error.relative_schema_path[0])].extend(_convert(sub_error, validator))
+            where = sub_error.relative_schema_path
+            # A `false` branch's error has no schema path of its own to name its branch.
+            index = int(where[0]) if where else false_branches[0] if false_branches else 0
+            branches[index].extend(_convert(sub_error, validator))
         # A branch whose only errors were engine keywords that report nothing (an address
         # noted for its MX lookup) passes, as it does in the compiled engine.
         passed = [i for i, b in enumerate(branches) if not b]

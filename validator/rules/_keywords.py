@@ -264,8 +264,10 @@ def too_many_matches(path: Path, value: Any, matched: list[int]) -> Failure:
 
 
 def property_name(path: Path, name: str, inner: Failure) -> Failure:
+    # Every detail of the inner entry carries over: a 1006 without expectedType is no body.
     return Failure(inner.code, path, name, f"Property name {name!r}: {inner.description}",
-                   limits=inner.limits, allowed_values=inner.allowed_values, regex=inner.regex,
+                   limits=inner.limits, expected_type=inner.expected_type,
+                   allowed_values=inner.allowed_values, regex=inner.regex,
                    keyword="propertyNames")
 
 

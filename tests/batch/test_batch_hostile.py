@@ -450,3 +450,32 @@ def test_workers_end_when_the_run_is_killed(tmp_path: Path) -> None:
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+# Found by the fuzz run on the merged code: each ended `check` with a traceback.
+def test_utf32_text_out_of_range_is_exit_2_in_one_sentence(tmp_path: Path) -> None:
+    import codecs
+
+    from test_batch import run as run_check
+
+    bad = b"\x00\x00\x11\x00"  # U+110000: past Unicode, which no UTF-32 decoder takes
+    for name, data in (
+            ("header.csv", codecs.BOM_UTF32_LE + "email\n".encode("utf-32-le")[:8] + bad),
+            ("row.csv", codecs.BOM_UTF32_LE + "email\nu@example.com\n".encode("utf-32-le")
+             + bad + "\n".encode("utf-32-le"))):
+        source = tmp_path / name
+        source.write_bytes(data)
+        done = run_check(source, "--no-check-mx", "-q")
+        assert done.returncode == 2, (name, done.stderr)
+        assert b"Traceback" not in done.stderr
+        assert b"cannot be decoded as utf-32" in done.stderr, done.stderr
+
+
+def test_a_required_field_hint_names_a_header_with_undecodable_bytes(tmp_path: Path) -> None:
+    from test_batch import run as run_check
+
+    source = tmp_path / "latin.csv"
+    source.write_bytes(b"E\xedmail,name\nu@example.com,Ann\n")  # not UTF-8, not a BOM
+    done = run_check(source, "--no-check-mx", "--encoding", "utf-8", "-q")
+    assert b"Traceback" not in done.stderr, done.stderr
+    assert done.returncode in (0, 1)

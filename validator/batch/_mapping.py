@@ -11,6 +11,7 @@ one space; empty cells are left out).
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -294,8 +295,9 @@ def mapping_notes(header: Sequence[str], reached: Sequence[tuple[str, ...]],
             close = difflib.get_close_matches(_norm(path[-1]), [_norm(h) for h in header], n=1,
                                               cutoff=0.6)
             looks = [h.strip() for h in header if close and _norm(h) == close[0]]
+        # (json, not orjson: a header read with surrogateescape may hold lone surrogates.)
         hint = (f"; the column {looks[0]!r} looks like it: map it with --mapping "
-                f"({{{orjson.dumps(looks[0]).decode()}: \"{dotted}\"}}) or see "
+                f"({{{json.dumps(looks[0])}: \"{dotted}\"}}) or see "
                 "--suggest-mapping") if looks else "; see --suggest-mapping"
         notes.append(f"no column reaches the required field {dotted}{hint}")
     return notes

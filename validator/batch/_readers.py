@@ -628,7 +628,12 @@ class CsvReader:
         # them is rejected on its own instead of the whole file failing at that point.
         text = io.TextIOWrapper(stream, encoding=decode_as, errors="surrogateescape",
                                 newline="")
-        first = text.readline(MAX_RECORD + 1)
+        try:
+            first = text.readline(MAX_RECORD + 1)
+        except UnicodeDecodeError as exc:
+            # UTF-16/32 have no surrogateescape for a code point out of range.
+            raise InputError(f"{source.name}: the header cannot be decoded as {decode_as}: "
+                             f"{exc.reason}; give --encoding if that is wrong") from None
         if len(first) > MAX_RECORD:
             raise _long_header(source.name)
         if not first.strip():
@@ -781,7 +786,11 @@ def _csv_records(text: IO[str], delimiter: str, width: int, encoding: str
     def lines() -> Iterator[str]:
         nonlocal consumed
         while True:
-            line = text.readline(MAX_RECORD + 1)
+            try:
+                line = text.readline(MAX_RECORD + 1)
+            except UnicodeDecodeError as exc:
+                raise InputError(f"the text after line {consumed + 1} cannot be decoded as "
+                                 f"{encoding}: {exc.reason}") from None
             if not line:
                 return
             if len(line) > MAX_RECORD and not line.endswith(("\n", "\r")):

@@ -20,6 +20,7 @@ import json
 import os
 import string
 import sys
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -529,6 +530,12 @@ def test_the_long_run_generates_the_same_inputs_for_a_seed_and_counts_them(
     ({"minimum": 2.5, "oneOf": [False], "unevaluatedProperties": True, "required": ["b"]},
      "{{7*7}}", True),                                # IndexError: a false branch has no path
     ({"oneOf": [False, {"type": "string"}], "unevaluatedProperties": True}, 5, True),
+    # The jsonschema-backed engine's own number keywords (unevaluated* sends a schema there):
+    ({"not": {"unevaluatedProperties": False, "minimum": 2.5}}, Decimal("NaN"), False),
+    ({"maximum": 3, "unevaluatedProperties": True}, Decimal("sNaN"), True),
+    ({"unevaluatedProperties": True, "multipleOf": 1e-300}, float("nan"), False),
+    ({"multipleOf": 0.01, "unevaluatedProperties": True}, Decimal("1.5"), True),
+    ({"multipleOf": 0.01, "unevaluatedProperties": True}, Decimal(10) ** 400, True),
 ])
 def test_user_schema_cases_found_by_the_long_run(schema: dict[str, Any], value: Any,
                                                  registered: bool) -> None:
@@ -541,3 +548,7 @@ def test_non_finite_numbers_are_no_multiple_of_anything() -> None:
     for value in (float("inf"), float("-inf"), float("nan")):
         result = validate(value, {"multipleOf": 1.5})
         assert result.error is not None and result.error.code == 1003, value
+    fallback = {"multipleOf": 0.01, "unevaluatedProperties": True}
+    for value, ok in ((Decimal("1.5"), True), (Decimal("1.505"), False),
+                      (Decimal("NaN"), False), (Decimal("-Infinity"), False)):
+        assert validate(value, fallback).ok is ok, value

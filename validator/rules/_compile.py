@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, cast
 
@@ -83,7 +84,19 @@ def json_key(value: Any) -> Any:
     return ("?", id(value))
 
 
-def _failed_multiple(value: int | float, divisor: int | float) -> bool:
+def failed_multiple(value: int | float | Decimal, divisor: int | float) -> bool:
+    """Whether ``value`` is not a multiple of ``divisor``; both engines ask this."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return True
+        if not isinstance(divisor, float):
+            return Fraction(value) % divisor != 0
+        # Against a float divisor, as the float it stands for (1.5 is a multiple of 0.01,
+        # though not of the binary fraction that 0.01 is), unless past the float range.
+        as_float = float(value)
+        if not math.isfinite(as_float):
+            return Fraction(value) % Fraction(divisor) != 0
+        value = as_float
     if isinstance(value, float) and not math.isfinite(value):
         # Infinity and NaN (Python's JSON parser reads them) are no multiple of anything.
         return True
@@ -664,7 +677,7 @@ def _range_node(minimum: Any, exclusive_min: Any, maximum: Any, exclusive_max: A
 
 def _multiple_node(divisor: int | float) -> Node:
     def node(value: Any, path: Cell, out: list[Failure]) -> None:
-        if _is_number(value) and _failed_multiple(value, divisor):
+        if _is_number(value) and failed_multiple(value, divisor):
             out.append(kw.not_multiple(flat(path), value, divisor))
 
     return node

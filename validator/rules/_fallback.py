@@ -5,7 +5,9 @@ error is turned into failures by the same builders the compiler uses (`_keywords
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import math
+from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
 from typing import Any, cast
 
 import referencing
@@ -21,7 +23,7 @@ from .._options import ValidationOptions
 from .._registry import dialect_of
 from .._results import Failure, Path
 from . import _keywords as kw
-from ._compile import json_key
+from ._compile import failed_multiple, json_key
 from ._dialect import FORMATS, KEYWORDS, EngineError
 from ._patterns import cached_pattern
 
@@ -188,6 +190,24 @@ def _check_references(schema: Any, registry: referencing.Registry[Any], base_uri
                      if key not in _DATA_KEYWORDS)
 
 
+def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any
+                 ) -> Iterator[ValidationError]:
+    # jsonschema's own divides a Decimal by a float (TypeError) and takes int() of NaN.
+    if validator.is_type(instance, "number") and failed_multiple(instance, divisor):
+        yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
+
+
+def _nan_as_float(original: Callable[..., Any]) -> Callable[..., Any]:
+    """A bound keyword that compares a NaN Decimal as the float NaN (it fails no bound, as a
+    float NaN does); comparing the Decimal itself raises InvalidOperation."""
+    def check(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
+        if isinstance(instance, Decimal) and instance.is_nan():
+            instance = math.nan  # (float() of a signalling NaN raises)
+        return original(validator, value, instance, schema)
+
+    return check
+
+
 # Keywords whose values are data, never schemas to walk for references.
 _DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
 _PROBES: tuple[Any, ...] = (None, True, 0, "", [], {})
@@ -202,7 +222,10 @@ class FallbackEngine:
             if entry.fallback is not None and entry.enabled(options)}
         keywords.update(pattern=_pattern, patternProperties=_pattern_properties,
                         additionalProperties=_additional_properties,
-                        unevaluatedProperties=_unevaluated_properties)
+                        unevaluatedProperties=_unevaluated_properties, multipleOf=_multiple_of)
+        for name in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            if name in base.VALIDATORS:
+                keywords.setdefault(name, _nan_as_float(base.VALIDATORS[name]))
         cls = extend(base, keywords)  # type: ignore[no-untyped-call]
         checker = _format_checker(options) if options.assert_formats else None
         self._validator: JsonschemaValidator = cls(

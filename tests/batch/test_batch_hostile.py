@@ -479,3 +479,15 @@ def test_a_required_field_hint_names_a_header_with_undecodable_bytes(tmp_path: P
     done = run_check(source, "--no-check-mx", "--encoding", "utf-8", "-q")
     assert b"Traceback" not in done.stderr, done.stderr
     assert done.returncode in (0, 1)
+
+
+def test_an_integer_past_pythons_digit_limit_in_a_json_array_is_exit_2(tmp_path: Path) -> None:
+    from test_batch import run as run_check
+
+    source = tmp_path / "big.json"  # found by the 1M fuzz run: a ValueError traceback before
+    source.write_bytes(b'[{"email": "a@example.com"}, {"email": "b@example.com", "scoring": '
+                       + b"9" * (sys.get_int_max_str_digits() + 1) + b"}]")
+    done = run_check(source, "--no-check-mx", "-q")
+    assert done.returncode == 2, done.stderr
+    assert b"Traceback" not in done.stderr
+    assert b"an integer of more than" in done.stderr and b"not read" in done.stderr

@@ -1074,6 +1074,12 @@ def _json_array_records(source: Source, stream: io.BufferedReader) -> Iterator[R
                 yield broken(f"an element nests objects and arrays far deeper than "
                              f"{MAX_DEPTH} levels, the limit of one row")
                 return
+            except ValueError:
+                # Python reads at most sys.get_int_max_str_digits() digits of an integer (a
+                # guard against quadratic conversion); where the element ends is not known.
+                yield broken(f"an element holds an integer of more than "
+                             f"{sys.get_int_max_str_digits():,} digits")
+                return
             # A number at the end of the buffer may go on in the next chunk.
             if end == len(buf) and len(buf) - pos <= MAX_RECORD and fill():
                 continue

@@ -536,6 +536,8 @@ def test_the_long_run_generates_the_same_inputs_for_a_seed_and_counts_them(
     ({"unevaluatedProperties": True, "multipleOf": 1e-300}, float("nan"), False),
     ({"multipleOf": 0.01, "unevaluatedProperties": True}, Decimal("1.5"), True),
     ({"multipleOf": 0.01, "unevaluatedProperties": True}, Decimal(10) ** 400, True),
+    ({"multipleOf": 10**400}, 1.5, True),             # OverflowError (float % a huge int)
+    ({"multipleOf": 10**400}, 1.5, False),
 ])
 def test_user_schema_cases_found_by_the_long_run(schema: dict[str, Any], value: Any,
                                                  registered: bool) -> None:

@@ -108,6 +108,9 @@ def failed_multiple(value: int | float | Decimal, divisor: int | float) -> bool:
             # A huge value over a small divisor overflows floats (or an int past the float
             # range cannot be divided as one); fractions are exact.
             return Fraction(value) % Fraction(divisor) != 0
+    if isinstance(value, float):
+        # float % int converts the int, which may be past the float range; fractions are exact.
+        return Fraction(value) % divisor != 0
     return bool(value % divisor)
 
 

@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 
 from .._exceptions import InputError
-from ._blocks import UNVERIFIED, VALID, field_label, original
+from ._blocks import field_label, original
 from ._outputs import AtomicOutput
-from ._units import BlockResult, BlockSpec
+from ._units import UNVERIFIED, VALID, BlockResult, BlockSpec
 
 COLUMNS = ("status", "code", "failing_fields", "first_reason", "warnings")
 """The columns added to each row (CSV; the same keys in camel case in JSON Lines)."""

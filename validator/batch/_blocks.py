@@ -42,12 +42,11 @@ from ._options import BatchOptions
 from ._plan import CsvPlan
 from ._readers import Malformed
 from ._reasons import Reason, note_example, reason_template
-from ._units import Block, BlockResult, BlockSpec
+from ._units import INVALID, UNVERIFIED, VALID, Block, BlockResult, BlockSpec
 
 if TYPE_CHECKING:
     from ..dns import DomainVerdict
 
-VALID, INVALID, UNVERIFIED = 0, 1, 2
 # Counters keyed by free text (domains, reasons) stop growing here, so that a file with
 # millions of distinct bad domains still runs in flat memory; the rest is counted as "(other)".
 COUNTER_CAP = 20_000

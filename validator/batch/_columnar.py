@@ -35,13 +35,12 @@ from ._options import BatchOptions
 from ._plan import CsvPlan
 from ._precheck import Precheck, build_precheck, cell, quick_email
 from ._readers import MAX_RECORD, CsvReader, Malformed, csv_line_records
-from ._units import Block, BlockResult, BlockSpec
+from ._units import VALID, Block, BlockResult, BlockSpec
 
 if TYPE_CHECKING:
     from ..dns import DomainVerdict
 
 _NEWLINE = 10
-VALID_STATUS = 0  # ``_blocks.VALID``, which this module cannot import (``_blocks`` imports it)
 # An address whose dedupe form polars can make as Python does (strip and lower agree on it).
 _PLAIN_ADDRESS = r"^[\x21-\x7e]+$"
 # Wider headers take the row path: their expressions and frames cost more memory than the
@@ -325,7 +324,7 @@ def _merged_notes(judged: BlockNotes, judged_lines: Sequence[int], passed: pl.Da
     place_of[places] = np.arange(size)
     duplicates = spec.dedupe and not batch.dedupe_normalised
     own = RowNotes(None, batch.campaign_id, batch.warnings, duplicates)
-    own.result.statuses.extend(bytes([VALID_STATUS]) * len(passed_lines))
+    own.result.statuses.extend(bytes([VALID]) * len(passed_lines))
     if batch.warnings and precheck.email_column is not None and passed.height:
         email = pl.col(cell(precheck.email_column))
         parts = passed.select(domain=email.str.extract(r"@([^@]*)$", 1),

@@ -25,12 +25,12 @@ from .._exceptions import InputError
 from .._options import ValidationOptions
 from .._registry import default_registry
 from ..rules import SchemaView
-from ._blocks import INVALID, UNVERIFIED, VALID, block_domains, check_chunk
+from ._blocks import block_domains, check_chunk
 from ._blocks import validator_for as _validator_for
 from ._options import BatchOptions
 from ._plan import CsvPlan, build_plan
 from ._readers import ParquetReader, arrow, arrow_header, table_rows
-from ._units import Block, BlockSpec
+from ._units import INVALID, UNVERIFIED, VALID, Block, BlockSpec
 
 if TYPE_CHECKING:
     from ..dns import DomainVerdict

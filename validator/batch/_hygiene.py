@@ -26,7 +26,7 @@ class BlockNotes(NamedTuple):
     the block: lines do not tell rows apart (a JSON array on one line)."""
 
     statuses: bytearray
-    """Each row's status (``_blocks.VALID``, ``INVALID``, ``UNVERIFIED``), in order: how the
+    """Each row's status (``_units.VALID``, ``INVALID``, ``UNVERIFIED``), in order: how the
     block's valid, rejected and unverified rows interleave."""
     counts: Counter[str]
     """Warnings by kind over the block's rows."""

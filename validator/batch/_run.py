@@ -35,8 +35,6 @@ from ..rules import MXPath, SchemaView
 from . import _blocks
 from ._annotated import AnnotatedWriter, annotated_format
 from ._blocks import (
-    INVALID,
-    VALID,
     RowOutcome,
     block_domains,
     bump,
@@ -67,7 +65,7 @@ from ._readers import (
     open_source,
 )
 from ._reasons import EXAMPLES, Reason
-from ._units import Block, BlockResult, BlockSpec
+from ._units import INVALID, VALID, Block, BlockResult, BlockSpec
 
 if TYPE_CHECKING:
     from ..dns import DomainVerdict, MXChecker

@@ -15,6 +15,9 @@ from ._plan import CsvPlan
 from ._readers import Dialect, Reader
 from ._reasons import Reason
 
+VALID, INVALID, UNVERIFIED = 0, 1, 2
+"""A row's status, as ``BlockNotes.statuses`` holds it."""
+
 
 class Block(NamedTuple):
     """Whole records of one input: raw ``data`` (cut by a ``BlockReader``) starting on

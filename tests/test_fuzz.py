@@ -538,10 +538,31 @@ def test_the_long_run_generates_the_same_inputs_for_a_seed_and_counts_them(
     ({"multipleOf": 0.01, "unevaluatedProperties": True}, Decimal(10) ** 400, True),
     ({"multipleOf": 10**400}, 1.5, True),             # OverflowError (float % a huge int)
     ({"multipleOf": 10**400}, 1.5, False),
+    # Both forms too long: one 1004 summary entry, which had no limits.
+    ({"$ref": "", "noEmoji": False, "oneOf": [{"maxItems": 1, "minProperties": 1},
+                                              {"maxItems": 1, "minItems": 4, "format": "regex"}]},
+     [1, 1, "a"], False),
 ])
 def test_user_schema_cases_found_by_the_long_run(schema: dict[str, Any], value: Any,
                                                  registered: bool) -> None:
     user_schema_call(schema, value, registered)
+
+
+def test_forms_failing_on_size_alike_give_one_entry_with_the_widest_limits() -> None:
+    from validator import validate
+
+    schema = {"oneOf": [{"type": "array", "maxItems": 1}, {"type": "array", "maxItems": 2}]}
+    error = validate([1, 2, 3], schema).error
+    assert error is not None and error.code == 1004
+    (entry,) = error.to_dict()["context"]
+    assert entry["limits"] == {"max": 2}, entry
+    # One form without an upper bound: no envelope to give, so no single size entry.
+    loose = {"properties": {"a": {"anyOf": [{"type": "string", "maxLength": 1},
+                                            {"type": "string", "minLength": 9}]}}}
+    error = validate({"a": "abc"}, loose).error
+    assert error is not None and error.code in (1003, 1004)
+    context = error.to_dict()["context"]
+    assert context and all("limits" in e for e in context if e["code"] == 1004), context
 
 
 def test_non_finite_numbers_are_no_multiple_of_anything() -> None:

@@ -299,13 +299,31 @@ def no_branch_matches(path: Path, value: Any, branches: list[list[Failure]], key
     codes = {f.code for f in entries}
     if len(entries) == len(candidates) and len(codes) == 1:
         # Each form failed on this very value for the same kind of reason: say so once.
-        description = " or ".join(dict.fromkeys(f.description for f in entries))
-        return [failure(codes.pop(), path, value, description, keyword)]
+        code = codes.pop()
+        limits = _envelope(entries) if code in (_WRONG_LENGTH, _WRONG_COUNT) else None
+        if limits is None or limits:
+            description = " or ".join(dict.fromkeys(f.description for f in entries))
+            return [failure(code, path, value, description, keyword, limits)]
     fewest = min(candidates, key=len)
     if all(len(b) > len(fewest) for b in candidates if b is not fewest):
         return fewest
     return [failure(_WRONG_FORMAT, path, value,
                     "Value matches none of the allowed forms", keyword)]
+
+
+def _envelope(entries: list[Failure]) -> dict[str, Any]:
+    """The widest bounds over length or count failures of several forms: a 1004 entry always
+    carries `limits` (SPEC §2), and a value within these bounds fits at least the size of one
+    form. Empty when some form has no lower and another no upper bound.
+    """
+    lows = [(f.limits or {}).get("min") for f in entries]
+    highs = [(f.limits or {}).get("max") for f in entries]
+    bounds: dict[str, Any] = {}
+    if None not in lows:
+        bounds["min"] = min(lows)
+    if None not in highs:
+        bounds["max"] = max(highs)
+    return bounds
 
 
 def _show(value: Any) -> str:

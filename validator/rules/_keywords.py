@@ -316,8 +316,8 @@ def _envelope(entries: list[Failure]) -> dict[str, Any]:
     carries `limits` (SPEC §2), and a value within these bounds fits at least the size of one
     form. Empty when some form has no lower and another no upper bound.
     """
-    lows = [(f.limits or {}).get("min") for f in entries]
-    highs = [(f.limits or {}).get("max") for f in entries]
+    lows: list[Any] = [(f.limits or {}).get("min") for f in entries]
+    highs: list[Any] = [(f.limits or {}).get("max") for f in entries]
     bounds: dict[str, Any] = {}
     if None not in lows:
         bounds["min"] = min(lows)

@@ -23,7 +23,7 @@ from validator._aggregate import aggregate
 from validator._catalog import DEFAULT_CATALOG, Code
 from validator._results import TOO_DEEP, Failure
 from validator.rules._patterns import PATTERN_TIMEOUT_MS
-from validator.rules._quick import MAX_DEPTH
+from validator.rules._quick import MAX_DEPTH, _too_deep, too_deep
 
 RUNAWAY = "^(a|aa)+$"  # exponential backtracking, also on the `regex` engine
 ATTACK = "a" * 40 + "!"
@@ -120,6 +120,44 @@ def test_the_nesting_limit_holds_for_every_kind_of_payload(form: str, schema: An
                                 f"{MAX_DEPTH} levels", "code": Code.VALIDATION_ERROR}]
     if schema == {}:
         assert within.ok
+
+
+class _Dict(dict[str, Any]):
+    pass
+
+
+class _List(list[Any]):
+    pass
+
+
+def _nested(levels: int, wrap: Any) -> Any:
+    value: Any = 0
+    for _ in range(levels):
+        value = wrap(value)
+    return value
+
+
+_SHAPES = {
+    "dict": lambda v: {"a": v}, "list": lambda v: [v], "dict subclass": lambda v: _Dict(a=v),
+    "list subclass": lambda v: _List([v]), "tuple": lambda v: (v,),
+    "tuples in a list": lambda v: [(v,)], "a Decimal leaf": lambda v: [v, Decimal("1.5")],
+    "a set leaf": lambda v: [v, {1, 2}], "an object leaf": lambda v: [v, object()],
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_SHAPES))
+@pytest.mark.parametrize("levels", [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, 3 * MAX_DEPTH])
+def test_the_depth_test_in_rust_says_what_the_python_walk_says(shape: str, levels: int) -> None:
+    # jsonschema-rs answers first; it must never call "within the limit" what the walk (the
+    # definition: dicts and lists of any class count, tuples do not) calls too deep.
+    payload = _nested(levels, _SHAPES[shape])
+    assert too_deep(payload) == _too_deep(payload, MAX_DEPTH)
+
+
+def test_a_payload_that_holds_itself_is_too_deep() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    assert too_deep(loop) and too_deep({"a": loop})
 
 
 def test_the_nesting_limit_holds_with_mx_checks_and_in_chunks() -> None:

@@ -306,6 +306,22 @@ _CONTAINERS = (dict, list)
 def too_deep(value: Any, levels: int = MAX_DEPTH) -> bool:
     """Whether objects and arrays (of any class) nest deeper than `levels`. Recursive, but
     never more than `levels` calls deep, so a hostile payload cannot exhaust the stack."""
+    if value.__class__ is not dict and value.__class__ is not list and \
+            not isinstance(value, _CONTAINERS):
+        return False
+    if levels == MAX_DEPTH and _within_limit is not None:
+        # jsonschema-rs walks the payload in a fraction of the time. It counts dicts and lists
+        # of every class as Python does, and tuples too, so its "within the limit" is never
+        # wrong; its "too deep" (or a value it cannot read) is asked again below.
+        try:
+            if _within_limit(value):
+                return False
+        except Exception:  # the walk below decides
+            pass
+    return _too_deep(value, levels)
+
+
+def _too_deep(value: Any, levels: int) -> bool:
     if isinstance(value, dict):
         items: Any = value.values()
     elif isinstance(value, list):
@@ -317,6 +333,12 @@ def too_deep(value: Any, levels: int = MAX_DEPTH) -> bool:
     below = levels - 1
     # A loop, not any() over a generator: half the cost, and every invalid payload pays it.
     for item in items:  # noqa: SIM110
-        if isinstance(item, _CONTAINERS) and too_deep(item, below):
+        if isinstance(item, _CONTAINERS) and _too_deep(item, below):
             return True
     return False
+
+
+_within_limit: Callable[[Any], bool] | None = None
+if jsonschema_rs is not None:  # pragma: no branch
+    _within_limit = jsonschema_rs.Draft202012Validator(
+        _within_depth(True), validate_formats=False).is_valid

@@ -108,6 +108,19 @@ def test_each_body_gets_a_fresh_uuid() -> None:
     assert first.uuid != second.uuid
 
 
+def test_uuids_are_random_version_4_uuids_in_their_usual_text() -> None:
+    import uuid
+
+    from validator._results import _UUID_BATCH, new_uuid
+
+    made = [new_uuid() for _ in range(3 * _UUID_BATCH)]
+    assert len(set(made)) == len(made)
+    for text in made:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
 def _uuid_in_child(queue: Any) -> None:
     queue.put(validate({"email": "a@example.com"}, "contacts.create").error.uuid)
 

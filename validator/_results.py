@@ -243,7 +243,13 @@ class Result:
 
 def only_unverifiable(failures: tuple[Failure, ...] | list[Failure]) -> bool:
     """Failures that all say "the check could not be made" (1010): unverified, not invalid."""
-    return bool(failures) and all(f.code == Code.EXTERNAL_ERROR for f in failures)
+    # Almost always decided by the first failure: the generator only runs when it is a 1010.
+    return bool(failures) and failures[0].code == _EXTERNAL_ERROR \
+        and all(f.code == _EXTERNAL_ERROR for f in failures)
+
+
+# Read once: an IntEnum member looked up on its class costs a descriptor call each time.
+_EXTERNAL_ERROR = Code.EXTERNAL_ERROR
 
 
 class ValidationFailed(ValidatorError):

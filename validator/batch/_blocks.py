@@ -346,8 +346,23 @@ def bump(counter: Counter[Any], key: Any, n: int = 1) -> None:
         counter["(other)" if isinstance(key, str) else (0, "(other)", "(other)")] += n
 
 
+_LABELS: dict[Any, str] = {}
+
+
 def field_label(path: Sequence[str | int]) -> str:
     """``("tags", 3, "tagId")`` → ``tags[].tagId``: counts per field ignore the index."""
+    # A refused row's few paths are the same from row to row: each is spelled out once.
+    if path.__class__ is not tuple:
+        return _field_label(path)  # (a body's list, read back from a file)
+    found = _LABELS.get(path)
+    if found is None:
+        found = _field_label(path)
+        if len(_LABELS) < COUNTER_CAP:
+            _LABELS[path] = found
+    return found
+
+
+def _field_label(path: Sequence[str | int]) -> str:
     label = ""
     for key in path:
         if isinstance(key, int):

@@ -3,6 +3,7 @@ the `Result` that carries both."""
 
 from __future__ import annotations
 
+import binascii
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -148,11 +149,22 @@ _UUID_KEEP = int.from_bytes(bytes.fromhex("ffffffffffff0fff3fffffffffffffff") * 
 _UUID_SET = int.from_bytes(bytes.fromhex("00000000000040008000000000000000") * _UUID_BATCH, "big")
 
 
+# Where each character of a UUID's text comes from among its 32 hex digits (the others are
+# its four dashes).
+_UUID_DIGITS = [(k, k - (k > 8) - (k > 13) - (k > 18) - (k > 23)) for k in range(36)
+                if k not in (8, 13, 18, 23)]
+
+
 def _fresh_uuids() -> list[str]:
     raw = (int.from_bytes(os.urandom(16 * _UUID_BATCH), "big") & _UUID_KEEP) | _UUID_SET
-    h = raw.to_bytes(16 * _UUID_BATCH, "big").hex()
-    return [f"{h[j:j + 8]}-{h[j + 8:j + 12]}-{h[j + 12:j + 16]}-{h[j + 16:j + 20]}-"
-            f"{h[j + 20:j + 32]}" for j in range(0, len(h), 32)]
+    digits = binascii.hexlify(raw.to_bytes(16 * _UUID_BATCH, "big"))
+    # The texts are written a column at a time (one strided copy moves that character of all
+    # of them), not a UUID at a time: a third of the cost.
+    out = bytearray(b"-" * (37 * _UUID_BATCH))
+    for column, digit in _UUID_DIGITS:
+        out[column::37] = digits[digit::32]
+    out[36::37] = b" " * _UUID_BATCH
+    return out.decode("ascii").split()
 
 
 def new_uuid() -> str:

@@ -309,12 +309,12 @@ def too_deep(value: Any, levels: int = MAX_DEPTH) -> bool:
     if value.__class__ is not dict and value.__class__ is not list and \
             not isinstance(value, _CONTAINERS):
         return False
-    if levels == MAX_DEPTH and _within_limit is not None:
+    if levels == MAX_DEPTH and jsonschema_rs is not None:
         # jsonschema-rs walks the payload in a fraction of the time. It counts dicts and lists
         # of every class as Python does, and tuples too, so its "within the limit" is never
         # wrong; its "too deep" (or a value it cannot read) is asked again below.
         try:
-            if _within_limit(value):
+            if (_within_limit or _build_within_limit())(value):
                 return False
         except Exception:  # the walk below decides
             pass
@@ -339,6 +339,11 @@ def _too_deep(value: Any, levels: int) -> bool:
 
 
 _within_limit: Callable[[Any], bool] | None = None
-if jsonschema_rs is not None:  # pragma: no branch
+
+
+def _build_within_limit() -> Callable[[Any], bool]:
+    # Built on first use, not at import: every process (each worker too) would pay for it.
+    global _within_limit
     _within_limit = jsonschema_rs.Draft202012Validator(
         _within_depth(True), validate_formats=False).is_valid
+    return _within_limit

@@ -49,26 +49,71 @@ def dedupe_key(email: str | None, campaign_id: str | None, normalised: bool = Fa
 
 
 # Where a first row is, in one int64: its input's index above these bits, its line below.
-_LINE_BITS = 40
+LINE_BITS = 40
+LINE_MASK = (1 << LINE_BITS) - 1
 
 
-class FirstRows:
-    """Where the first accepted row of each key is, in 16 bytes a distinct key: sorted runs of
-    keys (uint64) beside the place of their first row (file << 40 | line, int64). A block's
-    keys are looked up in every run with one vectorised search each; its new keys become a run
-    of their own, and runs of like size are merged (as a log-structured merge tree does), so a
-    key is copied O(log n) times over a run and the runs stay few."""
+class SortedRuns:
+    """64-bit keys beside int64 values of fixed width, in sorted runs (as a log-structured
+    merge tree keeps them): a block's keys are looked up in every run with one vectorised
+    search each, its new keys become a run of their own, and runs of like size are merged,
+    so a key is copied O(log n) times over a run and the runs stay few. Costs 8 bytes a key
+    and 8 a value: the run's indexes stay flat where a dict of ints takes ~100 bytes a key."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int) -> None:
+        self.width = width
         self.runs: list[tuple[np.ndarray, np.ndarray]] = []
 
-    @property
-    def distinct(self) -> int:
+    def __len__(self) -> int:
         return sum(len(keys) for keys, _ in self.runs)
 
     @property
     def nbytes(self) -> int:
-        return sum(keys.nbytes + where.nbytes for keys, where in self.runs)
+        return sum(keys.nbytes + values.nbytes for keys, values in self.runs)
+
+    def find(self, distinct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which of the sorted, distinct ``distinct`` keys are held, and their values (rows
+        of ``width``; zeros where not held)."""
+        values = np.zeros((len(distinct), self.width), np.int64)
+        held = np.zeros(len(distinct), bool)
+        for run_keys, run_values in self.runs:
+            at = np.minimum(np.searchsorted(run_keys, distinct), len(run_keys) - 1)
+            hit = run_keys[at] == distinct
+            values[hit] = run_values[at[hit]]
+            held |= hit
+        return held, values
+
+    def add(self, keys: np.ndarray, values: np.ndarray) -> None:
+        """Hold ``keys`` (sorted, distinct, none held yet) with their ``values``."""
+        if not len(keys):
+            return
+        runs = self.runs
+        runs.append((keys, values))
+        while len(runs) > 1 and len(runs[-1][0]) * 2 >= len(runs[-2][0]):
+            (a_keys, a_values), (b_keys, b_values) = runs[-2], runs.pop()
+            merged = np.concatenate((a_keys, b_keys))
+            order = np.argsort(merged, kind="stable")
+            runs[-1] = (merged[order], np.concatenate((a_values, b_values))[order])
+
+
+class FirstRows:
+    """Where the first accepted row of each key is, in 16 bytes a distinct key: a key
+    (uint64) beside the place of its first row (file << 40 | line, int64)."""
+
+    def __init__(self) -> None:
+        self.index = SortedRuns(1)
+
+    @property
+    def runs(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return self.index.runs
+
+    @property
+    def distinct(self) -> int:
+        return len(self.index)
+
+    @property
+    def nbytes(self) -> int:
+        return self.index.nbytes
 
     def repeats(self, file_index: int, keys: array[int], lines: array[int]
                 ) -> list[tuple[int, int, int]]:
@@ -81,31 +126,17 @@ class FirstRows:
         line_of = np.frombuffer(lines, np.uint64).astype(np.int64)
         distinct, first, inverse = np.unique(block, return_index=True, return_inverse=True)
         # The place of each distinct key's first row: an earlier block's, else this block's.
-        where = (np.int64(file_index) << _LINE_BITS) | line_of[first]
-        earlier = np.zeros(len(distinct), bool)
-        for run_keys, run_where in self.runs:
-            at = np.minimum(np.searchsorted(run_keys, distinct), len(run_keys) - 1)
-            hit = run_keys[at] == distinct
-            where[hit] = run_where[at[hit]]
-            earlier |= hit
+        earlier, held = self.index.find(distinct)
+        where = np.where(earlier, held[:, 0],
+                         (np.int64(file_index) << LINE_BITS) | line_of[first])
         earlier[distinct == 0] = False
         # A row repeats when its key was seen in an earlier block, or earlier in this one.
         positions = np.arange(len(block))
         repeat = (earlier[inverse] | (first[inverse] != positions)) & (block != 0)
         fresh = ~earlier & (distinct != 0)
         if fresh.any():
-            self._add(distinct[fresh], where[fresh])
+            self.index.add(distinct[fresh], where[fresh, None])  # np.unique gave them sorted
         found = np.flatnonzero(repeat)
         places = where[inverse[found]]
-        mask = (1 << _LINE_BITS) - 1
-        return list(zip(found.tolist(), (places >> _LINE_BITS).tolist(),
-                        (places & mask).tolist(), strict=True))
-
-    def _add(self, keys: np.ndarray, where: np.ndarray) -> None:
-        runs = self.runs
-        runs.append((keys, where))  # np.unique gave them sorted
-        while len(runs) > 1 and len(runs[-1][0]) * 2 >= len(runs[-2][0]):
-            (a_keys, a_where), (b_keys, b_where) = runs[-2], runs.pop()
-            merged = np.concatenate((a_keys, b_keys))
-            order = np.argsort(merged, kind="stable")
-            runs[-1] = (merged[order], np.concatenate((a_where, b_where))[order])
+        return list(zip(found.tolist(), (places >> LINE_BITS).tolist(),
+                        (places & LINE_MASK).tolist(), strict=True))

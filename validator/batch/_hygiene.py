@@ -12,7 +12,10 @@ from functools import lru_cache
 from hashlib import blake2b
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from ..hygiene import ROLE_ACCOUNTS, domain_profile, is_role_account, mailbox
+from ._dedupe import LINE_BITS, LINE_MASK, SortedRuns
 from ._plan import CsvPlan
 from ._readers import Malformed
 
@@ -157,32 +160,51 @@ def merge_notes(first: BlockNotes, first_order: Sequence[int], second: BlockNote
 class ProviderRepeats:
     """The run's index of addresses at providers with rules: a valid row whose address
     reaches the same mailbox (in the same campaign) as an earlier one, written differently,
-    gets a "duplicate" warning. Exact repeats are 1008 already."""
+    gets a "duplicate" warning. Exact repeats are 1008 already. Each address remembered
+    costs 24 bytes (its digest, the first row's exact key and place), not a dict entry's
+    ~200: on a list of millions the run's memory stays flat."""
 
     def __init__(self) -> None:
-        self.first: dict[int, tuple[int, int, int]] = {}
+        self.first = SortedRuns(2)
 
     def take(self, file_index: int, provider: list[tuple[int, int, int, int]],
              dropped: set[int], files: dict[int, str]) -> list[tuple[int, str]]:
         """The (row index, warning) of the rows of one block that repeat an earlier one;
         ``dropped`` are the rows (indexes) the run has just refused as exact repeats."""
+        entries = [e for e in provider if e[0] not in dropped] if dropped else provider
+        if not entries:
+            return []
+        table = np.array(entries, np.uint64).reshape(-1, 4)
+        keys = table[:, 2].copy()
+        exact = table[:, 3].astype(np.int64)  # (the bits kept: only compared for equality)
+        distinct, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        earlier, held = self.first.find(distinct)
+        fresh = ~earlier
+        room = max(0, PROVIDER_INDEX_CAP - len(self.first))
+        if int(fresh.sum()) > room:
+            # Past the cap, the addresses first seen in this block are remembered in the
+            # order they come while there is room, as one at a time would be.
+            candidates = np.flatnonzero(fresh)
+            kept = candidates[np.argsort(first[candidates], kind="stable")[:room]]
+            fresh = np.zeros(len(distinct), bool)
+            fresh[kept] = True
+        place = (np.int64(file_index) << LINE_BITS) | table[:, 1].astype(np.int64)
+        first_exact = np.where(earlier, held[:, 0], exact[first])
+        first_place = np.where(earlier, held[:, 1], place[first])
+        if fresh.any():
+            self.first.add(distinct[fresh], np.stack((first_exact[fresh], first_place[fresh]),
+                                                     axis=1))
+        positions = np.arange(len(entries))
+        remembered = earlier[inverse] | (fresh[inverse] & (first[inverse] != positions))
+        warned = np.flatnonzero(remembered & (exact != first_exact[inverse]))
         found: list[tuple[int, str]] = []
-        first = self.first
-        for index, line, key, exact in provider:
-            if index in dropped:
-                continue
-            earlier = first.get(key)
-            if earlier is None:
-                if len(first) < PROVIDER_INDEX_CAP:
-                    first[key] = (exact, file_index, line)
-                continue
-            if earlier[0] == exact:
-                continue
-            where = f"line {earlier[2]}"
-            if earlier[1] != file_index:
-                where += f" of {files[earlier[1]]}"
-            found.append((index, warning_text(
-                "duplicate", f"reaches the same mailbox as the address on {where} "
+        for at, where in zip(warned.tolist(), first_place[inverse[warned]].tolist(),
+                             strict=True):
+            text = f"line {where & LINE_MASK}"
+            if where >> LINE_BITS != file_index:
+                text += f" of {files[where >> LINE_BITS]}"
+            found.append((entries[at][0], warning_text(
+                "duplicate", f"reaches the same mailbox as the address on {text} "
                              "(provider rules: dots, +tags)")))
         return found
 

@@ -3,11 +3,18 @@ the worker processes are set up lean; and none of it changes an output."""
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import re
+from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
 
-from validator.batch import _hygiene
+from validator import ValidationOptions
+from validator.batch import RunConfig, _hygiene, run
 
 
 def _sequential_repeats(first: dict[int, tuple[int, int, int]], cap: int, file_index: int,
@@ -64,3 +71,69 @@ def test_provider_repeats_find_what_a_dict_finds(monkeypatch: pytest.MonkeyPatch
     assert cap > 1500 or len(expected) == cap
     assert repeats.first.nbytes == 24 * len(expected)
     assert warned > 100
+
+
+# --------------------------------------------------------------------------------------------
+# The processes of a run
+# --------------------------------------------------------------------------------------------
+def test_workers_run_polars_on_one_thread() -> None:
+    from validator.batch._run import _pool
+
+    pool = _pool(RunConfig([], jobs=2), ())
+    try:
+        sizes = {pool.submit(pl.thread_pool_size).result(timeout=300) for _ in range(4)}
+    finally:
+        pool.shutdown()
+    assert sizes == {1}
+    assert "POLARS_MAX_THREADS" not in os.environ  # the run's own process is left as it was
+
+
+def _contacts(path: Path, rows: int) -> None:
+    """Contacts with every outcome: valid, invalid, 1008 repeats across blocks and provider
+    duplicates (warnings)."""
+    lines = ["email,name,campaign.campaignId,scoring\n"]
+    for i in range(rows):
+        if i % 97 == 0:
+            lines.append(f"user{i}.example.com,Name {i},pV3r,{i % 100}\n")
+        elif i % 89 == 0:
+            lines.append(f"user{i // 2}@example{i % 50}.com,Name {i},pV3r,n/a\n")
+        elif i % 31 == 0:
+            dot = "." if i % 62 else ""  # one mailbox, two spellings
+            lines.append(f"user{dot}{i // 62}@gmail.com,Name {i},pV3r,1\n")
+        else:
+            lines.append(f"user{i // 2}@example{i // 2 % 50}.com,Name {i},pV3r,{i % 100}\n")
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def _outputs(tmp_path: Path, source: Path, tag: str, jobs: int) -> tuple[Any, ...]:
+    valid, rejects, report = (tmp_path / f"{name}-{tag}"
+                              for name in ("valid.csv", "rejects.jsonl", "report.json"))
+    summary = run(RunConfig([str(source)], valid_path=str(valid), rejects_path=str(rejects),
+                            report_path=str(report), jobs=jobs,
+                            options=ValidationOptions(check_mx=False)))
+    data = json.loads(report.read_text())
+    outputs = (valid.read_bytes(), re.sub(rb'"uuid":"[^"]*"', b"", rejects.read_bytes()),
+               {k: data[k] for k in ("rows", "byCode", "topReasons", "warnings")})
+    return outputs, set(summary.timings)
+
+
+def test_an_input_of_many_blocks_is_judged_in_the_workers_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "contacts.csv"
+    _contacts(source, 3000)
+    monkeypatch.setenv("VALIDATOR_BLOCK_BYTES", "9000")
+    reference, _ = _outputs(tmp_path, source, "one", jobs=1)
+    assert reference[2]["rows"]["invalid"] > 50 and reference[2]["warnings"]["duplicate"] > 5
+    outputs, timed = _outputs(tmp_path, source, "two", jobs=2)
+    assert outputs == reference
+    # This process never held a block's frames: all went to the workers.
+    assert "checkInProcess" not in timed and "waitForWorkers" in timed
+
+
+def test_an_input_of_one_block_never_waits_for_workers(tmp_path: Path) -> None:
+    source = tmp_path / "contacts.csv"
+    _contacts(source, 300)
+    reference, _ = _outputs(tmp_path, source, "one", jobs=1)
+    outputs, timed = _outputs(tmp_path, source, "two", jobs=2)
+    assert outputs == reference
+    assert "checkInProcess" in timed and "waitForWorkers" not in timed

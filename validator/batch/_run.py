@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import multiprocessing
+import multiprocessing.forkserver as forkserver
 import os
 import time
 import zlib
@@ -20,6 +21,7 @@ from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -77,7 +79,11 @@ DNS_GIVE_UP = 64
 # flight, while the fixed cost of each polars call is spread over many rows.
 COLUMNAR_BLOCK = 2 * 2**20
 ROW_CHUNK = 2000
+WORKER_ENV = {"POLARS_MAX_THREADS": "1"}
+"""Set where the workers import polars (it reads them once): the workers are parallel by
+process, and each further polars thread would add its stack and allocator caches to each."""
 
+T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 
@@ -295,11 +301,16 @@ class _Run:
             if self.on_notice is not None:
                 self.on_notice(self.engine.describe())
 
-    def get_engine(self) -> Engine | None:
-        """The engine for the next block, None to judge it in this process."""
-        if self.engine is None and self.config.jobs > 1 and self.blocks_seen:
+    def get_engine(self, last: bool) -> Engine | None:
+        """The engine for the next block, None to judge it in this process; ``last``: the
+        block is the last of its input."""
+        # An input of one block is judged here and never waits for workers to start. A bigger
+        # one goes to the workers from its first block: this process then never holds a
+        # block's frames (polars' allocator keeps what it once took), only their outcomes.
+        alone = last and not self.blocks_seen
+        if self.engine is None and self.config.jobs > 1 and not alone:
             self.engine = _PoolEngine(self.config, tuple(self.mx_paths))
-        if self.engine is not None and self.engine.in_process_first and not self.blocks_seen:
+        if self.engine is not None and self.engine.in_process_first and alone:
             return None
         return self.engine
 
@@ -642,6 +653,16 @@ def _block_bytes() -> int:
         return 0
 
 
+def _with_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:
+    """Each item, and whether it is the last (known by reading one item ahead)."""
+    ahead = iter(items)
+    for current in ahead:
+        for following in ahead:
+            yield current, False
+            current = following
+        yield current, True
+
+
 def _record_blocks(records: Iterator[Record], size: int) -> Iterator[Block]:
     batch: list[tuple[int, str, Any, str | None]] = []
     for record in records:
@@ -655,14 +676,31 @@ def _record_blocks(records: Iterator[Record], size: int) -> Iterator[Block]:
         yield Block(batch[0][0], records=batch)
 
 
+@contextmanager
+def _environment(settings: dict[str, str]) -> Iterator[None]:
+    """``settings`` in this process's environment for a while, but those the user set."""
+    added = {name: value for name, value in settings.items() if name not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
 def _pool(config: RunConfig, mx_paths: tuple[MXPath, ...]) -> ProcessPoolExecutor:
     # forkserver: workers start from a clean process, not a fork of one that may already run
-    # DNS threads; the engine is imported once in the server and inherited by every worker.
+    # DNS threads; the engine is imported once in the server and its pages are shared by
+    # every worker forked from it.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         # The module the workers run from (named, so that a move cannot leave it stale).
         context.set_forkserver_preload([_blocks.__name__])
+        # Started here, so that it imports polars under WORKER_ENV (a server already running
+        # for an earlier run of this process was started so too).
+        with _environment(WORKER_ENV):
+            forkserver.ensure_running()
     return ProcessPoolExecutor(max_workers=config.jobs, mp_context=context,
                                initializer=_blocks.init_worker,
                                initargs=(config.schema_name, config.options, config.batch,
@@ -820,10 +858,8 @@ def _run_source(state: _Run, source: Source, spec: BlockSpec, file_index: int) -
         pending.popleft()
         settle(result)
 
-    for block in state.blocks(source, spec.columnar):
-        # The first block is checked here: an input that fits in one block never pays for
-        # starting worker processes.
-        pool = state.get_engine()
+    for block, last in _with_last(state.blocks(source, spec.columnar)):
+        pool = state.get_engine(last)
         state.blocks_seen += 1
         if pool is None:
             began = time.perf_counter()

@@ -91,9 +91,19 @@ class SortedRuns:
         runs.append((keys, values))
         while len(runs) > 1 and len(runs[-1][0]) * 2 >= len(runs[-2][0]):
             (a_keys, a_values), (b_keys, b_values) = runs[-2], runs.pop()
-            merged = np.concatenate((a_keys, b_keys))
-            order = np.argsort(merged, kind="stable")
-            runs[-1] = (merged[order], np.concatenate((a_values, b_values))[order])
+            # Both sorted and no key in both: each of b's keys goes after the keys of a below
+            # it and the keys of b before it. (No sort: the merge of the largest runs is the
+            # index's peak of memory, the runs and one copy.)
+            at = np.searchsorted(a_keys, b_keys) + np.arange(len(b_keys))
+            from_a = np.ones(len(a_keys) + len(b_keys), bool)
+            from_a[at] = False
+            keys = np.empty(len(from_a), np.uint64)
+            keys[at] = b_keys
+            keys[from_a] = a_keys
+            values = np.empty((len(from_a), self.width), np.int64)
+            values[at] = b_values
+            values[from_a] = a_values
+            runs[-1] = (keys, values)
 
 
 class FirstRows:

@@ -75,9 +75,11 @@ if TYPE_CHECKING:
 # After this many failed lookups without one answer in between, DNS is taken to be down: a run
 # over a million rows must not wait out a timeout for each of its domains.
 DNS_GIVE_UP = 64
-# Bytes per block of the columnar way (about 25,000 contacts): a few MiB of frames per block in
-# flight, while the fixed cost of each polars call is spread over many rows.
-COLUMNAR_BLOCK = 2 * 2**20
+# Bytes per block of the columnar way (about 6,500 contacts). What a worker holds grows with
+# its block (~75 MiB at 2 MiB: the frames, and what polars' allocator keeps of them), while the
+# fixed cost of each polars call shrinks with it: 512 KiB keeps the whole run under 300 MB for
+# a few % more CPU a row (benchmarks/README.md, issue 11).
+COLUMNAR_BLOCK = 2**19
 ROW_CHUNK = 2000
 WORKER_ENV = {"POLARS_MAX_THREADS": "1"}
 """Set where the workers import polars (it reads them once): the workers are parallel by
@@ -117,7 +119,7 @@ class RunConfig:
     batch: BatchOptions = field(default_factory=BatchOptions)
     jobs: int = 1
     chunk_size: int | None = None
-    """Rows per block; None: 2,000 on the row path, about 25,000 (2 MiB) the columnar way."""
+    """Rows per block; None: 2,000 on the row path, about 6,500 (512 KiB) the columnar way."""
     columnar: bool = True
     """UTF-8 CSV blocks take the columnar way (a generated precheck decides most rows in
     bulk); False keeps every row on the row path, the reference the columnar way is held to."""

@@ -217,8 +217,8 @@ class Engine(Protocol):
     domain once, 1008, writing in order); an engine only maps the unit of work over blocks."""
 
     in_process_first: bool
-    """Whether the first block is judged in this process (an input of one block then never
-    waits for workers to start)."""
+    """Whether an input of one block is judged in this process (it then never waits for
+    workers to start)."""
 
     def window(self, mx: bool) -> int:
         """Blocks to keep in flight."""

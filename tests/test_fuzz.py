@@ -519,6 +519,35 @@ def test_the_long_run_generates_the_same_inputs_for_a_seed_and_counts_them(
             if line.split()[:1] in (["api"], ["http"], ["all"])] == ["20", "20", "120"]
 
 
+def test_a_call_interrupted_without_using_the_cpu_is_run_again_not_called_a_hang(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    run = _long_run()
+    monkeypatch.setattr(run.fz, "HANG_SECONDS", 0.3)
+    calls: list[int] = []
+
+    def starved_once(case: Any) -> None:
+        # A host too busy to schedule the call: the wall clock runs, the CPU does not.
+        calls.append(1)
+        with run.fz.time_limit():
+            if len(calls) == 1:
+                time.sleep(1)
+
+    def spinning(case: Any) -> None:
+        with run.fz.time_limit():
+            while True:
+                pass
+
+    tally = run.Tally()
+    assert run._run_case(starved_once, None, 0.2, tally)[0] is None
+    assert (tally.starved, tally.killed, len(calls)) == (1, 0, 2)
+    tally = run.Tally()
+    assert run._run_case(spinning, None, 0.2, tally)[0] is None
+    # Stuck for good: killed, whether or not a busy host starved its first run as well.
+    assert tally.killed == 1 and "killed" in tally.examples
+
+
 # What the 1M-input run found in user schemas, kept as cases (each raised, or answered with a
 # broken body, before its fix).
 @pytest.mark.parametrize(("schema", "value", "registered"), [

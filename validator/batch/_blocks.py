@@ -36,6 +36,7 @@ from .._results import ApiError, Failure, Result, only_unverifiable
 from ..dns import DNSOptions
 from ..rules import MXPath, email_ascii_domain, values_at
 from ._columnar import check_columnar, columnar_domains, precheck_for
+from ._columnar_jsonl import check_columnar_jsonl, json_precheck_for
 from ._dedupe import dedupe_keys, dedupe_text
 from ._hygiene import RowNotes
 from ._options import BatchOptions
@@ -275,7 +276,7 @@ def block_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[MXPath]) -> 
     """The ASCII domains of the e-mails a block's rows have at the MX-checked paths: the first
     pass of a run with MX checks, so that the run can resolve each domain once for all blocks
     before the rows are judged."""
-    if block.records is None and spec.columnar:
+    if block.records is None and spec.columnar and spec.plan is not None:
         found_columnar = columnar_domains(block, spec, mx_paths)
         if found_columnar is not None:
             return found_columnar
@@ -388,12 +389,18 @@ def check_block(block: Block, spec: BlockSpec, schema_name: str, options: Valida
     collect = gc.isenabled()
     gc.disable()
     try:
-        if block.records is None and spec.columnar:
-            assert spec.plan is not None
+        if block.records is None and spec.columnar and spec.plan is not None:
             precheck = precheck_for(schema_name, options, batch, spec.plan, spec.mx_paths)
             if precheck is not None:
                 result = check_columnar(block, spec, schema_name, options, batch, verdicts,
                                         precheck, judge_rows)
+                if result is not None:
+                    return result
+        elif block.records is None and spec.columnar:
+            checker = json_precheck_for(schema_name, options, batch, spec.mx_paths)
+            if checker is not None:
+                result = check_columnar_jsonl(block, spec, schema_name, options, batch,
+                                              verdicts, checker, judge_rows)
                 if result is not None:
                     return result
         lines, raws, rows = parse_block(block, spec)

@@ -257,15 +257,23 @@ def check_columnar(block: Block, spec: BlockSpec, schema_name: str, options: Val
     judged = judge_rows(row_lines, raws, rows, spec, schema_name, options, batch, verdicts)
     if not passed.any():
         return judged
-    # Merge the passed rows (bytes as read) with the row path's valid ones, in line order.
-    good = simple_index[passed]
-    good_lines = good + first
-    lengths = lines.ends[good] - lines.starts[good]
-    newline = spec.newline.encode()
-    ends_without_newline = data[-1:] != b"\n"
-    if ends_without_newline and good[-1] == len(lines.ends) - 1:
-        lengths[-1] += len(newline)
     passed_frame = frame.filter(pl.Series(passed))
+    return merge_passed(judged, data, lines.starts, lines.ends, simple_index[passed], first,
+                        spec.newline.encode(), passed_frame, precheck, spec, batch, row_lines)
+
+
+def merge_passed(judged: BlockResult, data: bytes, starts: np.ndarray, ends: np.ndarray,
+                 good: np.ndarray, first: int, newline: bytes, passed_frame: pl.DataFrame,
+                 precheck: Precheck, spec: BlockSpec, batch: BatchOptions,
+                 row_lines: Sequence[int]) -> BlockResult:
+    """The block's result: the row path's ``judged`` with the passed rows merged in, in line
+    order (``good``: the passed lines' indexes into ``starts``/``ends``, the bytes of the
+    block's lines, each written as read; ``passed_frame``: their cells)."""
+    good_lines = good + first
+    lengths = ends[good] - starts[good]
+    ends_without_newline = data[-1:] != b"\n"
+    if ends_without_newline and good[-1] == len(ends) - 1:
+        lengths[-1] += len(newline)
     keys = (dedupe_keys(_dedupe_texts(passed_frame, precheck, batch.campaign_id,
                                       batch.dedupe_normalised))
             if spec.dedupe else np.zeros(0, np.uint64))
@@ -290,8 +298,8 @@ def check_columnar(block: Block, spec: BlockSpec, schema_name: str, options: Val
             pieces.append(judged.valid[engine_ends_list[engine_at - 1] if engine_at else 0:
                                        engine_ends_list[engine_at]])
             engine_at += 1
-        pieces.append(data[lines.starts[good[a]]:lines.ends[good[b - 1]]])
-        if ends_without_newline and stop_line - first == len(lines.ends) - 1:
+        pieces.append(data[starts[good[a]]:ends[good[b - 1]]])
+        if ends_without_newline and stop_line - first == len(ends) - 1:
             pieces.append(newline)
     pieces.append(judged.valid[engine_ends_list[engine_at - 1] if engine_at else 0:])
     valid = b"".join(pieces)

@@ -48,6 +48,7 @@ from ._blocks import (
     with_campaign,
 )
 from ._columnar import columnar
+from ._columnar_jsonl import columnar_jsonl
 from ._dedupe import FirstRows
 from ._html import check_html_support, is_html, render_html
 from ._hygiene import ProviderRepeats, rows_of
@@ -355,7 +356,7 @@ class _Run:
                          self.valid.newline if self.valid is not None else "\n",
                          self.config.batch.dedupe, False,
                          tuple(self.mx_paths) if self.config.options.check_mx else ())
-        if self.config.columnar and columnar(spec):
+        if self.config.columnar and (columnar(spec) or columnar_jsonl(spec)):
             spec = replace(spec, columnar=True)
         return spec
 

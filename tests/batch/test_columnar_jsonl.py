@@ -327,3 +327,66 @@ def test_jsonl_precheck_valid_rows_are_engine_valid(name: str) -> None:
         assert validator.validate(rows[line - 1], plain=True).ok, (name, rows[line - 1])
     if name == "contacts.create":  # the precheck is not vacuous where it matters most
         assert len(passed) > 20
+
+
+# --------------------------------------------------------------------------------------------
+# 1008: a repeat the keys find is confirmed by a second hash
+# --------------------------------------------------------------------------------------------
+def test_first_rows_confirm_a_repeat_on_the_check() -> None:
+    from array import array
+
+    from validator.batch._dedupe import FirstRows
+
+    rnd = random.Random(11)
+    first_rows = FirstRows()
+    expected: dict[tuple[int, int], tuple[int, int]] = {}
+    for block in range(200):
+        file_index = block // 50  # four inputs, in order
+        # Few keys, many checks: most equal keys are different texts (a forced collision).
+        pairs = [(rnd.choice([0, 5, 6, 7]), rnd.randrange(40) << 40)
+                 for _ in range(rnd.randint(0, 60))]
+        lines = sorted(rnd.sample(range(1 + (block % 50) * 100, 101 + (block % 50) * 100),
+                                  len(pairs)))
+        want = []
+        for index, ((key, check), line) in enumerate(zip(pairs, lines, strict=True)):
+            if key == 0:
+                continue
+            # FirstRows keeps the check's top 24 bits: the pairs differ there.
+            seen = expected.setdefault((key, check >> 40), (file_index, line))
+            if seen != (file_index, line):
+                want.append((index, *seen))
+        got = first_rows.repeats(file_index, array("Q", [k for k, _ in pairs]),
+                                 array("Q", lines), array("Q", [c for _, c in pairs]))
+        assert got == want
+    assert first_rows.distinct == len(expected) > 100
+    assert first_rows.nbytes <= 16 * 3  # the keys 5, 6 and 7; the other texts are "others"
+
+
+def test_a_collision_of_the_first_hash_is_not_reported_as_1008(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from validator.batch import _dedupe
+
+    rows = [{"email": f"u{i % 40}@example.com", "campaign": {"campaignId": "pV3r"}}
+            for i in range(60)]  # 20 true repeats
+    source = tmp_path / "few.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    csv_source = tmp_path / "few.csv"
+    csv_source.write_text("email,campaign.campaignId\n"
+                          + "".join(f"{r['email']},pV3r\n" for r in rows))
+    honest = {path: {way: _outputs(tmp_path, path, f"{path.suffix}-{way}", options=OFF,
+                                   columnar=way == "col")
+                     for way in ("row", "col")} for path in (source, csv_source)}
+    real = _dedupe._hash
+
+    def colliding(data: Any, seed: int) -> np.ndarray:
+        # Every text gets one first hash: only the check tells them apart.
+        return np.full(len(data), 12345, np.uint64) if seed == _dedupe._SEED \
+            else real(data, seed)
+
+    monkeypatch.setattr(_dedupe, "_hash", colliding)
+    for path in (source, csv_source):
+        for way in ("row", "col"):
+            got = _outputs(tmp_path, path, f"{path.suffix}-{way}-forced", options=OFF,
+                           columnar=way == "col")
+            assert got["report"]["byCode"] == {"1008": 20}
+            assert got == honest[path][way]

@@ -37,7 +37,7 @@ from ..dns import DNSOptions
 from ..rules import MXPath, email_ascii_domain, values_at
 from ._columnar import check_columnar, columnar_domains, precheck_for
 from ._columnar_jsonl import check_columnar_jsonl, json_precheck_for
-from ._dedupe import dedupe_keys, dedupe_text
+from ._dedupe import dedupe_pairs, dedupe_text
 from ._hygiene import RowNotes
 from ._options import BatchOptions
 from ._plan import CsvPlan
@@ -471,17 +471,19 @@ def judge_rows(lines: list[int], raws: list[Any], rows: list[Any], spec: BlockSp
         reject_lines.append(line)
         count_invalid(outcome, by_code, by_field, by_domain, reasons, examples, line)
     valid_keys = array("Q")
+    checks: array[int] | None = None
     if dedupe:
-        valid_keys.frombytes(dedupe_keys(valid_texts).tobytes())
+        keys, found = dedupe_pairs(valid_texts + unverified_texts)
+        valid_keys.frombytes(keys[:len(valid_texts)].tobytes())
+        checks = array("Q", found.tobytes())
         if unverified:
-            keys = dedupe_keys(unverified_texts).tolist()
-            unverified = [(line, key, data, entry)
-                          for (line, _, data, entry), key in zip(unverified, keys, strict=True)]
+            unverified = [(line, key, data, entry) for (line, _, data, entry), key
+                          in zip(unverified, keys[len(valid_texts):].tolist(), strict=True)]
     notes.exact_keys(valid_keys)
     return BlockResult(len(lines), b"".join(valid_parts), valid_ends, valid_lines, valid_keys,
                        b"".join(reject_parts), reject_ends, reject_lines, unverified,
                        by_code, by_field, by_domain, reasons, examples,
-                       notes.result)
+                       notes.result, checks)
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from .._options import ValidationOptions
 from .._registry import default_registry
 from ..hygiene import ROLE_ACCOUNTS
 from ..rules import email_ascii_domain
-from ._dedupe import dedupe_keys
+from ._dedupe import dedupe_pairs
 from ._hygiene import BlockNotes, RowNotes, interesting_domain, merge_notes
 from ._options import BatchOptions
 from ._plan import CsvPlan
@@ -274,9 +274,9 @@ def merge_passed(judged: BlockResult, data: bytes, starts: np.ndarray, ends: np.
     ends_without_newline = data[-1:] != b"\n"
     if ends_without_newline and good[-1] == len(ends) - 1:
         lengths[-1] += len(newline)
-    keys = (dedupe_keys(_dedupe_texts(passed_frame, precheck, batch.campaign_id,
-                                      batch.dedupe_normalised))
-            if spec.dedupe else np.zeros(0, np.uint64))
+    keys, checks = (dedupe_pairs(_dedupe_texts(passed_frame, precheck, batch.campaign_id,
+                                               batch.dedupe_normalised))
+                    if spec.dedupe else (np.zeros(0, np.uint64), np.zeros(0, np.uint64)))
     engine_lines = np.frombuffer(judged.valid_lines, np.uint64).astype(np.int64) \
         if len(judged.valid_lines) else np.zeros(0, np.int64)
     engine_ends = np.frombuffer(judged.valid_ends, np.uint64).astype(np.int64) \
@@ -308,6 +308,11 @@ def merge_passed(judged: BlockResult, data: bytes, starts: np.ndarray, ends: np.
         engine_keys = np.frombuffer(judged.valid_keys, np.uint64) \
             if len(judged.valid_keys) else np.zeros(0, np.uint64)
         all_keys = np.concatenate((keys, engine_keys))[order]
+        # The checks: the valid rows', in the same order, then the unverified rows' as judged.
+        engine_checks = np.frombuffer(judged.checks, np.uint64) if judged.checks \
+            else np.zeros(len(engine_keys) + len(judged.unverified), np.uint64)
+        all_checks = np.concatenate((np.concatenate((checks, engine_checks[:len(engine_keys)]))
+                                     [order], engine_checks[len(engine_keys):]))
     notes = judged.notes
     if notes is not None:
         notes = _merged_notes(notes, row_lines, passed_frame, good_lines, keys, precheck,
@@ -315,7 +320,8 @@ def merge_passed(judged: BlockResult, data: bytes, starts: np.ndarray, ends: np.
     return judged._replace(
         rows=judged.rows + len(good), valid=valid, valid_ends=_array(valid_ends),
         valid_lines=_array(all_lines[order]),
-        valid_keys=_array(all_keys) if spec.dedupe else array("Q"), notes=notes)
+        valid_keys=_array(all_keys) if spec.dedupe else array("Q"), notes=notes,
+        checks=_array(all_checks) if spec.dedupe else None)
 
 
 def _merged_notes(judged: BlockNotes, judged_lines: Sequence[int], passed: pl.DataFrame,

@@ -77,3 +77,6 @@ class BlockResult(NamedTuple):
     body."""
     notes: BlockNotes | None = None
     """Each row's status in order, and the rows' list-hygiene warnings."""
+    checks: array[int] | None = None
+    """``dedupe_check`` of each valid row, then of each unverified row (a second hash that
+    confirms a repeat the keys find); None: no checks (every row's is 0)."""

@@ -1,7 +1,8 @@
 """The 1008 check of a run: a repeat of an e-mail in a campaign is a repeat relative to the
 rows before it, in any input of the run. Workers reduce each valid row to a 64-bit digest
-(``dedupe_key``) and a second, independent one (``dedupe_check``); the run compares those ints,
-block by block, in input order, and a row repeats an earlier one only when both agree."""
+(``dedupe_key``) and a second, independent one, its check (``dedupe_pairs``); the run compares
+those ints, block by block, in input order, and a row repeats an earlier one only when both
+agree."""
 
 from __future__ import annotations
 

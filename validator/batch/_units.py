@@ -78,5 +78,5 @@ class BlockResult(NamedTuple):
     notes: BlockNotes | None = None
     """Each row's status in order, and the rows' list-hygiene warnings."""
     checks: array[int] | None = None
-    """``dedupe_check`` of each valid row, then of each unverified row (a second hash that
-    confirms a repeat the keys find); None: no checks (every row's is 0)."""
+    """The 1008 check (``dedupe_pairs``: a second hash, which confirms a repeat the keys find)
+    of each valid row, then of each unverified row; None: no checks (every row's is 0)."""

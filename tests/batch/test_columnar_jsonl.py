@@ -390,3 +390,16 @@ def test_a_collision_of_the_first_hash_is_not_reported_as_1008(
                            columnar=way == "col")
             assert got["report"]["byCode"] == {"1008": 20}
             assert got == honest[path][way]
+
+
+def test_first_rows_refuse_a_place_past_40_bits() -> None:
+    from array import array
+
+    from validator.batch._dedupe import MAX_LINES, FirstRows
+
+    first_rows = FirstRows()
+    assert first_rows.repeats(0, array("Q", [5]), array("Q", [MAX_LINES - 1])) == []
+    assert first_rows.repeats(0, array("Q", [5]), array("Q", [MAX_LINES - 1])) == [
+        (0, 0, MAX_LINES - 1)]
+    with pytest.raises(OverflowError, match="lines in one run"):
+        first_rows.repeats(1, array("Q", [6]), array("Q", [1]))

@@ -380,16 +380,21 @@ def check_columnar_jsonl(block: Block, spec: BlockSpec, schema_name: str,
     if not len(ends) or ends[-1] != len(data):
         ends = np.append(ends, len(data))
     starts = np.concatenate(([0], ends[:-1]))
-    # Bytes that are not UTF-8 become U+FFFD, whose lines are the exact reader's ("\n" is
-    # never part of a multi-byte sequence, so the lines stay the lines).
-    text = pl.Series("line", [data.decode("utf-8", "replace")]).str.split("\n").explode()
+    try:
+        decoded_text, clean = data.decode("utf-8"), True
+    except UnicodeDecodeError:
+        # Bytes that are not UTF-8 become U+FFFD, whose lines are the exact reader's ("\n" is
+        # never part of a multi-byte sequence, so the lines stay the lines).
+        decoded_text, clean = data.decode("utf-8", "replace"), False
+    text = pl.Series("line", [decoded_text]).str.split("\n").explode()
+    del decoded_text
     if len(text) > len(ends):
         text = text.head(len(ends))  # the empty piece after a final newline
     shape = checker.shape
     frame = pl.DataFrame({"line": text})
     flags = frame.select(
         simple=pl.col("line").str.contains(shape.line)
-        & ~pl.col("line").str.contains("\ufffd", literal=True),
+        & (pl.lit(True) if clean else ~pl.col("line").str.contains("\ufffd", literal=True)),
         **{_count(name): pl.col("line").str.count_matches(rf'"{name}"{_WS}:')
            for name in shape.counted})
     lengths = ends - starts

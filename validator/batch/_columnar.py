@@ -29,7 +29,7 @@ from .._options import ValidationOptions
 from .._registry import default_registry
 from ..hygiene import ROLE_ACCOUNTS
 from ..rules import email_ascii_domain
-from ._dedupe import dedupe_keys
+from ._dedupe import dedupe_pairs
 from ._hygiene import BlockNotes, RowNotes, interesting_domain, merge_notes
 from ._options import BatchOptions
 from ._plan import CsvPlan
@@ -257,18 +257,26 @@ def check_columnar(block: Block, spec: BlockSpec, schema_name: str, options: Val
     judged = judge_rows(row_lines, raws, rows, spec, schema_name, options, batch, verdicts)
     if not passed.any():
         return judged
-    # Merge the passed rows (bytes as read) with the row path's valid ones, in line order.
-    good = simple_index[passed]
-    good_lines = good + first
-    lengths = lines.ends[good] - lines.starts[good]
-    newline = spec.newline.encode()
-    ends_without_newline = data[-1:] != b"\n"
-    if ends_without_newline and good[-1] == len(lines.ends) - 1:
-        lengths[-1] += len(newline)
     passed_frame = frame.filter(pl.Series(passed))
-    keys = (dedupe_keys(_dedupe_texts(passed_frame, precheck, batch.campaign_id,
-                                      batch.dedupe_normalised))
-            if spec.dedupe else np.zeros(0, np.uint64))
+    return merge_passed(judged, data, lines.starts, lines.ends, simple_index[passed], first,
+                        spec.newline.encode(), passed_frame, precheck, spec, batch, row_lines)
+
+
+def merge_passed(judged: BlockResult, data: bytes, starts: np.ndarray, ends: np.ndarray,
+                 good: np.ndarray, first: int, newline: bytes, passed_frame: pl.DataFrame,
+                 precheck: Precheck, spec: BlockSpec, batch: BatchOptions,
+                 row_lines: Sequence[int]) -> BlockResult:
+    """The block's result: the row path's ``judged`` with the passed rows merged in, in line
+    order (``good``: the passed lines' indexes into ``starts``/``ends``, the bytes of the
+    block's lines, each written as read; ``passed_frame``: their cells)."""
+    good_lines = good + first
+    lengths = ends[good] - starts[good]
+    ends_without_newline = data[-1:] != b"\n"
+    if ends_without_newline and good[-1] == len(ends) - 1:
+        lengths[-1] += len(newline)
+    keys, checks = (dedupe_pairs(_dedupe_texts(passed_frame, precheck, batch.campaign_id,
+                                               batch.dedupe_normalised))
+                    if spec.dedupe else (np.zeros(0, np.uint64), np.zeros(0, np.uint64)))
     engine_lines = np.frombuffer(judged.valid_lines, np.uint64).astype(np.int64) \
         if len(judged.valid_lines) else np.zeros(0, np.int64)
     engine_ends = np.frombuffer(judged.valid_ends, np.uint64).astype(np.int64) \
@@ -290,8 +298,8 @@ def check_columnar(block: Block, spec: BlockSpec, schema_name: str, options: Val
             pieces.append(judged.valid[engine_ends_list[engine_at - 1] if engine_at else 0:
                                        engine_ends_list[engine_at]])
             engine_at += 1
-        pieces.append(data[lines.starts[good[a]]:lines.ends[good[b - 1]]])
-        if ends_without_newline and stop_line - first == len(lines.ends) - 1:
+        pieces.append(data[starts[good[a]]:ends[good[b - 1]]])
+        if ends_without_newline and stop_line - first == len(ends) - 1:
             pieces.append(newline)
     pieces.append(judged.valid[engine_ends_list[engine_at - 1] if engine_at else 0:])
     valid = b"".join(pieces)
@@ -300,6 +308,11 @@ def check_columnar(block: Block, spec: BlockSpec, schema_name: str, options: Val
         engine_keys = np.frombuffer(judged.valid_keys, np.uint64) \
             if len(judged.valid_keys) else np.zeros(0, np.uint64)
         all_keys = np.concatenate((keys, engine_keys))[order]
+        # The checks: the valid rows', in the same order, then the unverified rows' as judged.
+        engine_checks = np.frombuffer(judged.checks, np.uint64) if judged.checks \
+            else np.zeros(len(engine_keys) + len(judged.unverified), np.uint64)
+        all_checks = np.concatenate((np.concatenate((checks, engine_checks[:len(engine_keys)]))
+                                     [order], engine_checks[len(engine_keys):]))
     notes = judged.notes
     if notes is not None:
         notes = _merged_notes(notes, row_lines, passed_frame, good_lines, keys, precheck,
@@ -307,7 +320,8 @@ def check_columnar(block: Block, spec: BlockSpec, schema_name: str, options: Val
     return judged._replace(
         rows=judged.rows + len(good), valid=valid, valid_ends=_array(valid_ends),
         valid_lines=_array(all_lines[order]),
-        valid_keys=_array(all_keys) if spec.dedupe else array("Q"), notes=notes)
+        valid_keys=_array(all_keys) if spec.dedupe else array("Q"), notes=notes,
+        checks=_array(all_checks) if spec.dedupe else None)
 
 
 def _merged_notes(judged: BlockNotes, judged_lines: Sequence[int], passed: pl.DataFrame,

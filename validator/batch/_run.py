@@ -48,6 +48,7 @@ from ._blocks import (
     with_campaign,
 )
 from ._columnar import columnar
+from ._columnar_jsonl import columnar_jsonl
 from ._dedupe import FirstRows
 from ._html import check_html_support, is_html, render_html
 from ._hygiene import ProviderRepeats, rows_of
@@ -355,7 +356,7 @@ class _Run:
                          self.valid.newline if self.valid is not None else "\n",
                          self.config.batch.dedupe, False,
                          tuple(self.mx_paths) if self.config.options.check_mx else ())
-        if self.config.columnar and columnar(spec):
+        if self.config.columnar and (columnar(spec) or columnar_jsonl(spec)):
             spec = replace(spec, columnar=True)
         return spec
 
@@ -484,22 +485,27 @@ class _Run:
         # Rows that repeat an earlier one: (line, index into the valid rows, or -1 - index into
         # the unverified ones, the first row's file and line).
         found: list[tuple[int, int, int, int]] = []
+        checks = result.checks
         if spec.dedupe and unverified:
             # With unverified rows (MX on, DNS failing) both kinds are candidates, in the
             # order of their lines.
+            n_checks = len(valid_lines) + len(unverified)
+            check_of = checks.tolist() if checks is not None else [0] * n_checks
             candidates = sorted(
-                [(line, key, i) for i, (line, key) in
+                [(line, key, i, check_of[i]) for i, (line, key) in
                  enumerate(zip(valid_lines, result.valid_keys, strict=True))]
-                + [(line, key, -1 - i) for i, (line, key, _, _) in enumerate(unverified)])
+                + [(line, key, -1 - i, check_of[len(valid_lines) + i])
+                   for i, (line, key, _, _) in enumerate(unverified)])
             for at, first_file, first_line in self.first_rows.repeats(
-                    file_index, array("Q", [key for _, key, _ in candidates]),
-                    array("Q", [line for line, _, _ in candidates])):
-                line, _, index = candidates[at]
+                    file_index, array("Q", [c[1] for c in candidates]),
+                    array("Q", [c[0] for c in candidates]),
+                    array("Q", [c[3] for c in candidates])):
+                line, _, index, _ = candidates[at]
                 found.append((line, index, first_file, first_line))
         elif spec.dedupe:
             found = [(valid_lines[index], index, first_file, first_line)
                      for index, first_file, first_line in self.first_rows.repeats(
-                         file_index, result.valid_keys, valid_lines)]
+                         file_index, result.valid_keys, valid_lines, checks)]
         for line, index, first_file, first_line in found:
             if index >= 0:
                 data = valid[valid_ends[index - 1] if index else 0:valid_ends[index]]

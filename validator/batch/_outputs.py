@@ -8,8 +8,11 @@ import os
 import shutil
 import sys
 import tempfile
+from array import array
 from collections.abc import Sequence
 from typing import IO
+
+import numpy as np
 
 from .._exceptions import InputError
 from ._readers import Dialect, Reader, Source, output_mismatch
@@ -167,3 +170,21 @@ class ValidWriter:
         # No input was opened: an empty file is still the honest answer.
         if self.reader is not None:
             self.reader.end_output(self.out, self._count)
+
+
+def rows_without(data: bytes, ends: array[int], dropped: list[int]) -> tuple[bytes, array[int]]:
+    """The rows of ``data`` (``ends``: their end offsets) but those at the ``dropped`` indexes
+    (few: the run's 1008 repeats), with their ends; in bulk, not row by row."""
+    parts: list[bytes] = []
+    start = 0
+    for index in sorted(dropped):
+        parts.append(data[start:ends[index - 1] if index else 0])
+        start = ends[index]
+    parts.append(data[start:])
+    stops = np.frombuffer(ends, np.uint64)
+    lengths = np.diff(stops, prepend=np.uint64(0))
+    keep = np.ones(len(stops), bool)
+    keep[dropped] = False
+    kept = array("Q")
+    kept.frombytes(np.cumsum(lengths[keep], dtype=np.uint64).tobytes())
+    return b"".join(parts), kept

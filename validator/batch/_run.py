@@ -53,7 +53,7 @@ from ._html import check_html_support, is_html, render_html
 from ._hygiene import ProviderRepeats, rows_of
 from ._mapping import MappingEntry, mapping_notes
 from ._options import BatchOptions
-from ._outputs import AtomicOutput, ValidWriter
+from ._outputs import AtomicOutput, ValidWriter, rows_without
 from ._plan import CsvPlan, build_plan
 from ._readers import (
     MAX_RECORD,
@@ -538,7 +538,7 @@ class _Run:
             self.annotated.write_block(spec, result, repeated, row_warnings)
         if self.valid is not None:
             if dropped_valid:
-                self.valid.write_rows(*_without(valid, valid_ends, dropped_valid))
+                self.valid.write_rows(*rows_without(valid, valid_ends, dropped_valid))
             else:
                 self.valid.write_rows(valid, valid_ends)
         if self.unverified is not None:
@@ -573,9 +573,9 @@ class _Run:
         if notes is None:
             return {}
         self.summary.warnings.update(notes.counts)
-        if not notes.provider:
+        if not len(notes.provider):
             return notes.rows
-        dropped = set(rows_of(notes.statuses, VALID, dropped_valid)) if dropped_valid else set()
+        dropped = rows_of(notes.statuses, VALID, dropped_valid)
         found = self.provider_repeats.take(file_index, notes.provider, dropped, self.files)
         if not found:
             return notes.rows
@@ -596,25 +596,6 @@ def block_spec(config: RunConfig, source: Source) -> BlockSpec:
 def _merge(counter: Counter[Any], more: Counter[Any]) -> None:
     for key, n in more.items():
         bump(counter, key, n)
-
-
-def _without(data: bytes, ends: array[int], dropped: list[int]) -> tuple[bytes, array[int]]:
-    """The rows of ``data`` but those at the ``dropped`` indexes (few), with their ends."""
-    parts: list[bytes] = []
-    start = 0
-    for index in sorted(dropped):
-        parts.append(data[start:ends[index - 1] if index else 0])
-        start = ends[index]
-    parts.append(data[start:])
-    drop = set(dropped)
-    kept = array("Q")
-    size = start = 0
-    for index, end in enumerate(ends):
-        if index not in drop:
-            size += end - start
-            kept.append(size)
-        start = end
-    return b"".join(parts), kept
 
 
 def _write_merged(out: AtomicOutput, data: bytes, ends: array[int], lines: array[int],

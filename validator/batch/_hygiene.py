@@ -155,22 +155,33 @@ class RowNotes:
         self.result = self.result._replace(provider=provider)
 
 
-# An address split as ``str.rpartition("@")`` splits it (dots match newlines too).
-_SPLIT = r"(?s)^(.*)@([^@]*)$"
-# Local parts whose lower case, strip and split polars makes exactly as Python does: printable
-# ASCII without spaces (Python's strip takes \x1c-\x1f and Unicode spaces, and its lower case
-# of some letters is not Rust's).
-_PLAIN_LOCAL = r"^[\x21-\x7e]+$"
+# Addresses whose notes polars makes exactly as Python does: one "@", a local part before it,
+# all printable ASCII without spaces (so lower case, strip, split and "@" positions are
+# Python's: its strip takes \x1c-\x1f and Unicode spaces, its lower case of some letters is
+# not Rust's, and ``rpartition`` splits at the last "@").
+_ASCII = r"[\x21-\x3f\x41-\x7e]"
+_DECIDED = rf"^{_ASCII}+@{_ASCII}*$"
+# A role account, on a decided address: ``split("+", 1)[0]`` of its lowered local part.
+_ROLE_LOCAL = "^(?i:" + "|".join(sorted(ROLE_ACCOUNTS)) + r")(?:\+[^@]*)?@"
+
+
+def _parts(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (an ``email`` column) with each decided address's local part and domain,
+    split without a regex capture (a capture costs as much as the rest together)."""
+    email = pl.col("email")
+    at = email.str.find("@", literal=True)
+    return frame.with_columns(decided=email.str.contains(_DECIDED),
+                              domain=email.str.slice(at + 1))
 
 
 def valid_rows_notes(emails: pl.Series, campaigns: pl.Series | None, campaign_id: str | None,
                      lines: np.ndarray, keys: np.ndarray | None, duplicates: bool,
                      status: int) -> BlockNotes:
     """``RowNotes.warn``'s notes of rows that are all valid, in columns: what a domain brings
-    is asked once per distinct domain and joined back; role accounts and the provider mailbox
-    are string expressions on plain local parts (``_PLAIN_LOCAL``), where they are Python's.
-    Rows with other local parts go through ``warn``; only the rows warned become Python
-    text. ``keys``: the rows' 1008 keys (with ``duplicates``)."""
+    is asked once per distinct domain and joined back, role accounts are a pattern, and the
+    provider mailbox is made by string expressions, on decided addresses (``_DECIDED``).
+    Other addresses go through ``warn``; only the rows warned become Python text.
+    ``keys``: the rows' 1008 keys (with ``duplicates``)."""
     size = len(emails)
     own = RowNotes(None, campaign_id, True, duplicates)
     own.result.statuses.extend(bytes([status]) * size)
@@ -179,65 +190,56 @@ def valid_rows_notes(emails: pl.Series, campaigns: pl.Series | None, campaign_id
     if campaigns is not None:
         campaign = pl.when(pl.col("campaign") != "").then(pl.col("campaign")) \
             .otherwise(campaign)
-    frame = pl.DataFrame({"email": emails, "campaign": campaigns if campaigns is not None
-                          else pl.repeat("", size, eager=True)}).select(
-        local=email.str.extract(_SPLIT, 1), domain=email.str.extract(_SPLIT, 2),
-        campaign=campaign)
-    local = pl.col("local")
-    flags = frame.select(plain=local.str.contains(_PLAIN_LOCAL).fill_null(False),
-                         other=(local != "") & ~local.str.contains(_PLAIN_LOCAL))
-    other = np.flatnonzero(flags["other"].fill_null(False).to_numpy())
-    if len(other):
-        # Python's own case mappings and strip: the few rows whose local parts need them.
-        emails_of = emails.gather(other).to_list()
-        campaigns_of = frame["campaign"].gather(other).to_list()
-        exact = keys[other].tolist() if keys is not None else [0] * len(other)
+    frame = _parts(pl.DataFrame({"email": emails, "campaign": campaigns if campaigns is not None
+                                 else pl.repeat("", size, eager=True)}).with_columns(
+        campaign=campaign)).with_row_index("index")
+    other = frame.filter(~pl.col("decided") & email.str.contains("@", literal=True))
+    if other.height:
+        # Python's own case mappings, strip and split: the few rows whose addresses need them.
+        at = other["index"].to_numpy()
+        exact = keys[at].tolist() if keys is not None else [0] * len(at)
         for index, line, address, row_campaign, key in zip(
-                other.tolist(), lines[other].tolist(), emails_of, campaigns_of, exact,
-                strict=True):
+                at.tolist(), lines[at].tolist(), other["email"].to_list(),
+                other["campaign"].to_list(), exact, strict=True):
             own.warn(index, line, address, row_campaign, True, key)
     own.exact_keys(None)
-    plain = frame.with_row_index("index").filter(flags["plain"])
+    plain = frame.filter("decided")
     if not plain.height:
         return own.result
     counts, rows = own.result.counts, own.result.rows
-    texts: list[str | None] = []
-    kinds: dict[str, list[str]] = {}
     domains = plain["domain"].unique().to_list()
-    receivers: list[str | None] = []
-    dots: list[bool | None] = []
+    texts: dict[str, str] = {}
+    kinds: dict[str, list[str]] = {}
+    rules: dict[str, tuple[str, bool]] = {}
     for domain in domains:
-        found, warnings, rules = _domain_notes(domain)
-        texts.append("; ".join(warnings) or None)
+        found, warnings, domain_rules = _domain_notes(domain)
+        if warnings:
+            texts[domain] = "; ".join(warnings)
         for kind in found:
             kinds.setdefault(kind, []).append(domain)
-        receivers.append(rules[0] if rules is not None else None)
-        dots.append(rules[1] if rules is not None else None)
+        if domain_rules is not None:
+            rules[domain] = domain_rules
     domain = pl.col("domain")
-    lowered = local.str.to_lowercase()
-    # ``split("+", 1)[0]``: what a role account and a +tag are decided on.
-    base = lowered.str.extract(r"^([^+]*)", 1)
-    role = base.is_in(list(ROLE_ACCOUNTS))
-    noted = plain.with_columns(
-        text=pl.concat_str([domain.replace_strict(domains, texts, default=None,
-                                                  return_dtype=pl.String),
-                            pl.when(role).then(
-                                warning_text("role", "") + lowered + _ROLE)],
-                           separator="; ", ignore_nulls=True),
-        role=role)
-    for kind, at in kinds.items():
-        counts[kind] += int(noted.select(domain.is_in(at).sum()).item())
-    roles = int(noted["role"].sum())
-    if roles:
-        counts["role"] += roles
-    warned = noted.filter(pl.col("text") != "")
-    rows.update(zip(warned["index"].to_list(), warned["text"].to_list(), strict=True))
-    if not duplicates or all(r is None for r in receivers):
+    role = email.str.contains(_ROLE_LOCAL)
+    tallies = plain.select(role=role.sum(), **{
+        kind: domain.is_in(at).sum() for kind, at in kinds.items()}).row(0, named=True)
+    for kind, count in tallies.items():
+        if count:
+            counts[kind] += count
+    if tallies["role"] or texts:
+        lowered = email.str.head(email.str.find("@", literal=True)).str.to_lowercase()
+        warned = plain.filter(role | domain.is_in(list(texts))).select(
+            "index", text=pl.concat_str(
+                [domain.replace_strict(list(texts), list(texts.values()), default=None,
+                                       return_dtype=pl.String),
+                 pl.when(role).then(warning_text("role", "") + lowered + _ROLE)],
+                separator="; ", ignore_nulls=True))
+        rows.update(zip(warned["index"].to_list(), warned["text"].to_list(), strict=True))
+    if not duplicates or not rules:
         return own.result
-    with_rules = [d for d, r in zip(domains, receivers, strict=True) if r is not None]
-    entries = plain.filter(domain.is_in(with_rules) & pl.col("campaign").is_not_null()) \
-        .select("index", text=_mailbox(lowered, domain, domains, receivers, dots) + "\x00"
-                + pl.col("campaign"))
+    entries = plain.filter(domain.is_in(list(rules)) & pl.col("campaign").is_not_null()) \
+        .select("index", text=pl.concat_str([_mailbox(email, rules), pl.lit("\x00"),
+                                            pl.col("campaign")]))
     if not entries.height:
         return own.result
     where = entries["index"].to_numpy().astype(np.intp)
@@ -251,44 +253,44 @@ def valid_rows_notes(emails: pl.Series, campaigns: pl.Series | None, campaign_id
     return own.result._replace(provider=provider)
 
 
-def _mailbox(lowered: pl.Expr, domain: pl.Expr, domains: list[str],
-             receivers: list[str | None], dots: list[bool | None]) -> pl.Expr:
-    """``mailbox`` of a lowered plain local part (``_PLAIN_LOCAL``) at a domain with rules;
-    ``domains`` with their receiving domains and whether they ignore dots (None: no rules)."""
-    receiver = domain.replace_strict(domains, receivers, default=None, return_dtype=pl.String)
-    ignores_dots = domain.replace_strict(domains, dots, default=None, return_dtype=pl.Boolean)
-    # The part before a +tag (unless empty), then without dots (unless that is empty).
-    base = lowered.str.extract(r"^([^+]*)", 1)
-    head = pl.when(base != "").then(base).otherwise(lowered)
-    undotted = head.str.replace_all(".", "", literal=True)
-    head = pl.when(ignores_dots & (undotted != "")).then(undotted).otherwise(head)
-    return head + "@" + receiver
+def _mailbox(email: pl.Expr, rules: dict[str, tuple[str, bool]]) -> pl.Expr:
+    """``mailbox`` of decided addresses (``_DECIDED``) whose ``domain`` column is one of
+    ``rules``' (a domain's receiving domain and whether it ignores dots). Integer positions
+    pick the cut, so that each string is made once (both sides of a ``when`` are computed for
+    every row)."""
+    domain = pl.col("domain")
+    at = email.str.find("@", literal=True)
+    plus = email.str.find("+", literal=True)
+    # The part before a +tag (unless empty: "+x@" keeps "+x"), lowered.
+    cut = pl.when((plus > 0) & (plus < at)).then(plus).otherwise(at)
+    head = email.str.head(cut).str.to_lowercase()
+    dotted = [d for d, (_, dots) in rules.items() if dots]
+    if dotted:
+        # Without dots (unless that leaves nothing).
+        undotted = head.str.replace_all(".", "", literal=True)
+        head = pl.when(domain.is_in(dotted) & (undotted != "")).then(undotted).otherwise(head)
+    receiver = domain.replace_strict(list(rules), [r[0] for r in rules.values()],
+                                     return_dtype=pl.String)
+    return pl.concat_str([head, pl.lit("@"), receiver])
 
 
 def provider_normalised_column(emails: pl.Series) -> pl.Series:
-    """``hygiene.provider_normalised`` of each address, made by polars for addresses of
-    printable ASCII (where lower case and strip are Python's); null for the others, which
-    Python must make."""
-    frame = pl.DataFrame({"email": emails}).select(
-        plain=pl.col("email").str.contains(_PLAIN_LOCAL),
-        lowered=pl.col("email").str.to_lowercase()).select(
-        "plain", "lowered", local=pl.col("lowered").str.extract(_SPLIT, 1),
-        domain=pl.col("lowered").str.extract(_SPLIT, 2).str.strip_chars_end("."),
-        split=pl.col("lowered").str.contains(r"(?s)^.+@[^@]+$"))
-    domains = frame.filter(pl.col("plain") & pl.col("split"))["domain"].unique().to_list()
-    rules = [domain_profile(d)[1] for d in domains]
-    local, domain = pl.col("local"), pl.col("domain")
-    normalised = pl.col("lowered")
-    if any(r is not None for r in rules):
-        with_rules = [d for d, r in zip(domains, rules, strict=True) if r is not None]
-        normalised = pl.when(domain.is_in(with_rules)).then(_mailbox(
-            local, domain, domains, [r[0] if r is not None else None for r in rules],
-            [r[1] if r is not None else None for r in rules])).otherwise(local + "@" + domain)
-    else:
-        normalised = local + "@" + domain
-    # ``_split``: without a local part or a domain the address is only lower-cased.
-    return frame.select(pl.when(pl.col("plain")).then(
-        pl.when(pl.col("split")).then(normalised).otherwise(pl.col("lowered")))
+    """``hygiene.provider_normalised`` of each address, made by polars for decided addresses
+    (``_DECIDED``); null for the others, which Python must make."""
+    email = pl.col("email")
+    frame = _parts(pl.DataFrame({"email": emails}).with_columns(email.str.to_lowercase())) \
+        .with_columns(pl.col("domain").str.strip_chars_end("."))
+    domains = frame.filter("decided")["domain"].unique().to_list()
+    rules = {d: r for d in domains if (r := domain_profile(d)[1]) is not None}
+    domain = pl.col("domain")
+    local = email.str.head(email.str.find("@", literal=True))
+    normalised = local + "@" + domain
+    if rules:
+        normalised = pl.when(domain.is_in(list(rules))).then(_mailbox(email, rules)) \
+            .otherwise(normalised)
+    # ``_split``: an address without a domain is only lower-cased.
+    return frame.select(pl.when("decided").then(
+        pl.when(pl.col("email").str.ends_with("@")).then(email).otherwise(normalised))
         .alias("normalised"))["normalised"]
 
 

@@ -188,3 +188,25 @@ def rows_without(data: bytes, ends: array[int], dropped: list[int]) -> tuple[byt
     kept = array("Q")
     kept.frombytes(np.cumsum(lengths[keep], dtype=np.uint64).tobytes())
     return b"".join(parts), kept
+
+
+def candidates_in_order(valid_lines: array[int], valid_keys: array[int],
+                        unverified: Sequence[tuple[int, int, bytes, bytes]]
+                        ) -> tuple[array[int], array[int], np.ndarray]:
+    """The valid and the unverified rows of a block as candidates for 1008, in the order of
+    their lines (rows of one line: by key, then by that code): their lines, keys, and which
+    rows they are (a valid row's index, or ``-1 -`` an unverified row's). In bulk: with MX
+    checks most rows of a block are valid."""
+    lines = np.concatenate((np.frombuffer(valid_lines, np.uint64) if len(valid_lines)
+                            else np.zeros(0, np.uint64),
+                            np.array([row[0] for row in unverified], np.uint64)))
+    keys = np.concatenate((np.frombuffer(valid_keys, np.uint64) if len(valid_keys)
+                           else np.zeros(0, np.uint64),
+                           np.array([row[1] for row in unverified], np.uint64)))
+    indexes = np.concatenate((np.arange(len(valid_lines), dtype=np.int64),
+                              -1 - np.arange(len(unverified), dtype=np.int64)))
+    order = np.lexsort((indexes, keys, lines))
+    ordered_lines, ordered_keys = array("Q"), array("Q")
+    ordered_lines.frombytes(lines[order].tobytes())
+    ordered_keys.frombytes(keys[order].tobytes())
+    return ordered_lines, ordered_keys, indexes[order]

@@ -53,7 +53,7 @@ from ._html import check_html_support, is_html, render_html
 from ._hygiene import ProviderRepeats, rows_of
 from ._mapping import MappingEntry, mapping_notes
 from ._options import BatchOptions
-from ._outputs import AtomicOutput, ValidWriter, rows_without
+from ._outputs import AtomicOutput, ValidWriter, candidates_in_order, rows_without
 from ._plan import CsvPlan, build_plan
 from ._readers import (
     MAX_RECORD,
@@ -487,15 +487,10 @@ class _Run:
         if spec.dedupe and unverified:
             # With unverified rows (MX on, DNS failing) both kinds are candidates, in the
             # order of their lines.
-            candidates = sorted(
-                [(line, key, i) for i, (line, key) in
-                 enumerate(zip(valid_lines, result.valid_keys, strict=True))]
-                + [(line, key, -1 - i) for i, (line, key, _, _) in enumerate(unverified)])
-            for at, first_file, first_line in self.first_rows.repeats(
-                    file_index, array("Q", [key for _, key, _ in candidates]),
-                    array("Q", [line for line, _, _ in candidates])):
-                line, _, index = candidates[at]
-                found.append((line, index, first_file, first_line))
+            lines, keys, indexes = candidates_in_order(valid_lines, result.valid_keys,
+                                                       unverified)
+            for at, first_file, first_line in self.first_rows.repeats(file_index, keys, lines):
+                found.append((lines[at], int(indexes[at]), first_file, first_line))
         elif spec.dedupe:
             found = [(valid_lines[index], index, first_file, first_line)
                      for index, first_file, first_line in self.first_rows.repeats(

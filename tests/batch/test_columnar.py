@@ -424,3 +424,14 @@ def test_candidates_in_order_sort_as_tuples_do() -> None:
     rows = [r for i, r in enumerate(data.splitlines(keepends=True)) if i not in (0, 7, 8, 39)]
     assert kept == b"".join(rows)
     assert list(kept_ends) == [sum(map(len, rows[:n + 1])) for n in range(len(rows))]
+
+
+def test_warning_counts_break_ties_in_kinds_order() -> None:
+    from collections import Counter
+
+    from validator.batch._hygiene import warning_counts
+
+    # The row path counts kinds in row order, the columnar way engine rows first.
+    counts = Counter({"typo": 2, "duplicate": 5, "role": 2, "disposable": 1})
+    assert list(warning_counts(counts).items()) == [("duplicate", 5), ("role", 2), ("typo", 2),
+                                                    ("disposable", 1)]

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import polars as pl
 
-from ..hygiene import ROLE_ACCOUNTS, domain_profile, is_role_account, mailbox
+from ..hygiene import KINDS, ROLE_ACCOUNTS, domain_profile, is_role_account, mailbox
 from ._dedupe import dedupe_keys
 from ._plan import CsvPlan
 from ._readers import Malformed
@@ -53,6 +53,12 @@ def provider_digests(texts: Sequence[str] | pl.Series) -> np.ndarray:
 
 def warning_text(kind: str, message: str) -> str:
     return f"{kind}: {message}"
+
+
+def warning_counts(counts: Counter[str]) -> dict[str, int]:
+    """Warnings by kind, most first; a tie in ``KINDS``' order, not in the order the kinds
+    were first counted, which differs between the row path and the columnar way."""
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], KINDS.index(item[0]))))
 
 
 _ROLE = "@ is a role account, not a person"

@@ -50,7 +50,7 @@ from ._blocks import (
 from ._columnar import columnar
 from ._dedupe import FirstRows
 from ._html import check_html_support, is_html, render_html
-from ._hygiene import ProviderRepeats, rows_of
+from ._hygiene import ProviderRepeats, rows_of, warning_counts
 from ._mapping import MappingEntry, mapping_notes
 from ._options import BatchOptions
 from ._outputs import AtomicOutput, ValidWriter, candidates_in_order, rows_without
@@ -180,7 +180,7 @@ class RunSummary:
                               in self.examples.get((code, name, text), [])]}
                 for (code, name, text), n in self.reasons.most_common(top)
             ],
-            "warnings": {kind: n for kind, n in self.warnings.most_common()},
+            "warnings": warning_counts(self.warnings),
             "dns": {"domainsLookedUp": self.dns_domains,
                     "domainsUnknown": sum(self.dns_unknown.values()),
                     "unknownReasons": dict(self.dns_unknown.most_common(10)),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 from array import array
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +28,15 @@ import polars as pl
 
 from .._options import ValidationOptions
 from .._registry import default_registry
-from ..hygiene import ROLE_ACCOUNTS
 from ..rules import email_ascii_domain
 from ._dedupe import dedupe_pairs
-from ._hygiene import BlockNotes, RowNotes, interesting_domain, merge_notes
+from ._hygiene import (
+    BlockNotes,
+    merge_notes,
+    no_provider,
+    provider_normalised_column,
+    valid_rows_notes,
+)
 from ._options import BatchOptions
 from ._plan import CsvPlan
 from ._precheck import Precheck, build_precheck, cell, quick_email
@@ -185,10 +191,12 @@ def _dedupe_texts(frame: pl.DataFrame, precheck: Precheck, campaign_id: str | No
         campaign = pl.when(campaign != "").then(campaign).otherwise(pl.lit(campaign_id))
     both = (email != "") & (campaign != "")
     plain = email.str.contains(_PLAIN_ADDRESS)
-    texts = frame.select(
-        text=pl.when(both & plain).then(email.str.to_lowercase() + "\x00" + campaign),
-        # --dedupe-normalised: the provider rules are Python's (``hygiene``), for every row.
-        odd=both & (pl.lit(True) if normalised else ~plain))
+    # --dedupe-normalised: the provider rules in columns (``provider_normalised_column``),
+    # null where only Python's own case mapping and strip can make the form.
+    address = pl.lit(provider_normalised_column(frame[cell(precheck.email_column)])) \
+        if normalised else pl.when(plain).then(email.str.to_lowercase())
+    texts = frame.select(text=pl.when(both).then(address + "\x00" + campaign),
+                         odd=both & address.is_null())
     if not texts["odd"].any():
         return texts["text"]
     column = texts["text"].to_list()
@@ -328,43 +336,23 @@ def _merged_notes(judged: BlockNotes, judged_lines: Sequence[int], passed: pl.Da
                   passed_lines: np.ndarray, keys: np.ndarray, precheck: Precheck,
                   spec: BlockSpec, batch: BatchOptions) -> BlockNotes:
     """The block's notes (``_hygiene``): the row path's on its rows, and the passed rows' —
-    all valid — in line order. Only passed rows that can have a warning are looked at one by
-    one: those at a domain with warnings or provider rules, and those whose local part may be
-    a role account."""
+    all valid — in line order, made in columns (``valid_rows_notes``)."""
     size = len(judged_lines) + len(passed_lines)
     places = np.argsort(np.concatenate((np.asarray(judged_lines, np.int64),
                                         passed_lines.astype(np.int64))), kind="stable")
     place_of = np.empty(size, np.int64)
     place_of[places] = np.arange(size)
     duplicates = spec.dedupe and not batch.dedupe_normalised
-    own = RowNotes(None, batch.campaign_id, batch.warnings, duplicates)
-    own.result.statuses.extend(bytes([VALID]) * len(passed_lines))
     if batch.warnings and precheck.email_column is not None and passed.height:
-        email = pl.col(cell(precheck.email_column))
-        parts = passed.select(domain=email.str.extract(r"@([^@]*)$", 1),
-                              local=email.str.extract(r"^(.*)@[^@]*$", 1).str.to_lowercase())
-        domains = parts["domain"].unique().drop_nulls().to_list()
-        interesting = [d for d in domains if interesting_domain(d)]
-        flags = parts.select(
-            pl.col("domain").is_in(interesting)
-            | pl.col("local").str.contains("+", literal=True)
-            | pl.col("local").is_in(list(ROLE_ACCOUNTS))
-            # (Unicode case mappings are Python's in ``warn``: such local parts go there.)
-            | ~pl.col("local").str.contains(r"^[\x00-\x7f]*$"))["domain"]
-        look = flags.fill_null(True).to_numpy()
-        indexes = np.flatnonzero(look)
-        if len(indexes):
-            emails = passed[cell(precheck.email_column)].gather(indexes).to_list()
-            campaigns = (passed[cell(precheck.campaign_column)].gather(indexes).to_list()
-                         if precheck.campaign_column is not None else [""] * len(indexes))
-            lines = passed_lines[indexes].tolist()
-            exact = keys[indexes].tolist() if spec.dedupe else [0] * len(indexes)
-            for index, line, address, campaign, key in zip(
-                    indexes.tolist(), lines, emails, campaigns, exact, strict=True):
-                own.warn(index, line, address, campaign or batch.campaign_id, True, key)
-    judged_places = place_of[:len(judged_lines)].tolist()
-    passed_places = place_of[len(judged_lines):].tolist()
-    return merge_notes(judged, judged_places, own.result, passed_places, size)
+        own = valid_rows_notes(
+            passed[cell(precheck.email_column)],
+            passed[cell(precheck.campaign_column)] if precheck.campaign_column is not None
+            else None, batch.campaign_id, passed_lines, keys if spec.dedupe else None,
+            duplicates, VALID)
+    else:
+        own = BlockNotes(bytearray([VALID]) * len(passed_lines), Counter(), {}, no_provider())
+    return merge_notes(judged, place_of[:len(judged_lines)], own, place_of[len(judged_lines):],
+                       size)
 
 
 def _runs_of(indexes: np.ndarray) -> list[tuple[int, int]]:

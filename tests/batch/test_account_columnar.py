@@ -295,3 +295,33 @@ def test_validate_keeps_to_ids() -> None:
     assert error is not None
     assert [(e["code"], e["fieldName"]) for e in error.to_dict()["context"]] == [
         (1001, ["campaign", "campaignId"]), (1003, ["tags", 0, "tagId"])]
+
+
+def test_suggest_mapping_finds_campaign_and_tag_columns_by_their_names(tmp_path: Path
+                                                                      ) -> None:
+    import subprocess
+    import sys
+
+    source = tmp_path / "names.csv"
+    source.write_text("Email,Newsletter,Labels\na@example.com,promo,Lead|vip\n"
+                      "b@example.com,NEWS,lead_2025\nc@example.com,V3J,x_y\n"
+                      "d@example.com,nope,\ne@example.com,promo,Lead\n")
+    account = tmp_path / "account.json"
+    account.write_text(json.dumps(ACCOUNT.to_dict()))
+    done = subprocess.run([sys.executable, "-m", "validator.cli", "check", str(source),
+                           "--suggest-mapping", "--account", str(account)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"Email": "email", "Newsletter": "campaign.campaignId",
+                                       "Labels": "tags"}
+    notes = done.stderr
+    assert "the column 'Newsletter' holds the account's campaigns" in notes
+    assert "names campaigns ('NEWS', 'promo')" in notes
+    assert "no campaign of the account: 'nope' (their rows will be 1001)" in notes
+    assert "no tag of the account: 'x_y'" in notes
+    assert "name several tags of the account: 'vip'" in notes
+    # Without the account the header alone decides: 'Newsletter' is no known header.
+    plain = subprocess.run([sys.executable, "-m", "validator.cli", "check", str(source),
+                            "--suggest-mapping"], capture_output=True, text=True,
+                           timeout=120, check=False)
+    assert json.loads(plain.stdout)["Newsletter"] is None

@@ -20,7 +20,8 @@ import orjson
 from ._exceptions import ValidatorError
 
 __all__ = ["CUSTOM_FIELD_FORMATS", "CUSTOM_FIELD_TYPES", "Account", "AccountError",
-           "CustomField", "resolve_name"]
+           "CustomField", "NameIndex",
+           "resolve_name"]
 
 CUSTOM_FIELD_TYPES = ("string", "number", "date", "datetime", "country", "currency", "phone",
                       "gender", "ip", "url")
@@ -306,9 +307,8 @@ def _rebuild(raw: dict[str, list[Any]], source: str, folder: bool, by_name: bool
                    tags=raw.get("tags"), source=source, _folder=folder, _by_name=by_name)
 
 
-def resolve_name(items: Iterable[tuple[str, str | None]] | Iterable[list[Any]], text: str
-                 ) -> str | tuple[str, ...] | None:
-    """What a campaign or tag cell stands for, among (ID, name) items: an ID of the items is
+class NameIndex:
+    """What campaign or tag cells stand for, among (ID, name) items: an ID of the items is
     itself; otherwise the ID of the one item of exactly that name, then of the one item of
     that name in another case (``casefold``: "Promo" finds "promo"). Several items of the
     name (at the first of those two steps that finds any): their IDs, for the caller to
@@ -316,17 +316,32 @@ def resolve_name(items: Iterable[tuple[str, str | None]] | Iterable[list[Any]], 
 
     The one place names become IDs: the plan's converters and the engine's rule both ask it,
     so the row path, the columnar precheck and the rule cannot disagree."""
-    pairs = [(str(i), n) for i, n in items]
-    if any(ident == text for ident, _ in pairs):
-        return text
-    exact = [ident for ident, name in pairs if name == text]
-    if not exact:
-        folded = text.casefold()
-        exact = [ident for ident, name in pairs
-                 if isinstance(name, str) and name.casefold() == folded]
-    if len(exact) == 1:
-        return exact[0]
-    return tuple(exact) if exact else None
+
+    __slots__ = ("_exact", "_folded", "_ids")
+
+    def __init__(self, items: Iterable[tuple[str, str | None]] | Iterable[list[Any]]) -> None:
+        self._ids: set[str] = set()
+        self._exact: dict[str, list[str]] = {}
+        self._folded: dict[str, list[str]] = {}
+        for ident, name in items:
+            self._ids.add(ident)
+            if isinstance(name, str):
+                self._exact.setdefault(name, []).append(ident)
+                self._folded.setdefault(name.casefold(), []).append(ident)
+
+    def resolve(self, text: str) -> str | tuple[str, ...] | None:
+        if text in self._ids:
+            return text
+        found = self._exact.get(text) or self._folded.get(text.casefold())
+        if not found:
+            return None
+        return found[0] if len(found) == 1 else tuple(found)
+
+
+def resolve_name(items: Iterable[tuple[str, str | None]] | Iterable[list[Any]], text: str
+                 ) -> str | tuple[str, ...] | None:
+    """``NameIndex(items).resolve(text)``, for one look-up."""
+    return NameIndex(items).resolve(text)
 
 
 def _read(path: Path) -> Any:

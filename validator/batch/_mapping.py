@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from .._account import Account, resolve_name
+from .._account import Account, NameIndex
 from .._exceptions import InputError
 from .._registry import default_registry
 from ..rules import SchemaView
@@ -246,6 +246,7 @@ def _by_values(mapping: dict[str, MappingEntry], header: Sequence[str],
         items = account.id_names(kind)
         if items is None or not is_field(view, target.split(".")):
             continue
+        index = NameIndex(items)
 
         def values(column: int, kind: str = kind) -> list[str]:
             cells = [r[column] for r in rows if column < len(r) and r[column]]
@@ -258,7 +259,7 @@ def _by_values(mapping: dict[str, MappingEntry], header: Sequence[str],
             for column, name in enumerate(names):
                 found = values(column)
                 if mapping.get(name) is None and found and sum(
-                        isinstance(resolve_name(items, v), str) for v in found) \
+                        isinstance(index.resolve(v), str) for v in found) \
                         >= 0.8 * len(found):
                     mapping[name] = target
                     mapped = [column]
@@ -266,17 +267,18 @@ def _by_values(mapping: dict[str, MappingEntry], header: Sequence[str],
                                  f"{target}")
                     break
         for column in mapped:
-            notes += _value_notes(names[column], kind, values(column), items)
+            notes += _value_notes(names[column], kind, values(column), index,
+                                  {ident for ident, _ in items})
     return notes
 
 
-def _value_notes(name: str, kind: str, values: Sequence[str],
-                 items: Sequence[tuple[str, str | None]]) -> list[str]:
-    ids = {ident for ident, _ in items}
-    by_name = sorted({v for v in values if v not in ids
-                      and isinstance(resolve_name(items, v), str)})
-    unknown = sorted({v for v in values if resolve_name(items, v) is None})
-    several = sorted({v for v in values if isinstance(resolve_name(items, v), tuple)})
+def _value_notes(name: str, kind: str, values: Sequence[str], index: NameIndex,
+                 ids: set[str]) -> list[str]:
+    resolved = {v: index.resolve(v) for v in values}
+    by_name = sorted(v for v, found in resolved.items()
+                     if v not in ids and isinstance(found, str))
+    unknown = sorted(v for v, found in resolved.items() if found is None)
+    several = sorted(v for v, found in resolved.items() if isinstance(found, tuple))
 
     def shown(found: list[str]) -> str:
         return ", ".join(repr(v) for v in found[:5]) + (f" and {len(found) - 5} more"

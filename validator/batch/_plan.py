@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .._account import Account, resolve_name
+from .._account import Account, NameIndex
 from .._exceptions import InputError
 from .._options import ValidationOptions
 from ..rules import INTEGER_TEXT as _INTEGER
@@ -68,18 +68,22 @@ class ScalarConverter:
         return text
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class NameConverter:
     """A campaign or tag cell, as list owners write it (a name or an ID) → the account's ID
-    (``resolve_name``: the ID, the one exact name, the one name in another case). A name the
+    (``NameIndex``: the ID, the one exact name, the one name in another case). A name the
     account does not have, or has several of, is kept as written: the account's rule (taking
     names) makes it the row's 1001, or 1003 for a name of several."""
 
     kind: str
     items: tuple[tuple[str, str | None], ...]
+    index: NameIndex = field(init=False, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", NameIndex(self.items))
 
     def __call__(self, text: str) -> str:
-        found = resolve_name(self.items, text)
+        found = self.index.resolve(text)
         return found if isinstance(found, str) else text
 
     def table(self) -> dict[str, str]:
@@ -90,7 +94,7 @@ class NameConverter:
         for ident, name in self.items:
             for text in (ident, name):
                 if isinstance(text, str):
-                    resolved = resolve_name(self.items, text)
+                    resolved = self.index.resolve(text)
                     if isinstance(resolved, str):
                         found[text] = resolved
         return found

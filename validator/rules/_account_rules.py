@@ -29,7 +29,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .._account import Account, CustomField, resolve_name
+from .._account import Account, CustomField, NameIndex
 from .._catalog import Code
 from .._results import Failure, Path
 from . import _keywords as kw
@@ -151,12 +151,11 @@ def unknown_id(path: Path, value: str, kind: str) -> Failure:
                    "the account", keyword=IDS)
 
 
-def _id_failure(rule: dict[str, Any], known: frozenset[str], value: str
-                ) -> Callable[[Path], Failure] | None:
+def _id_failure(rule: dict[str, Any], known: frozenset[str], value: str,
+                names: NameIndex | None = None) -> Callable[[Path], Failure] | None:
     """What is wrong with a string at an account ID, as a failure once its path is known."""
     kind = rule["kind"]
-    names = rule.get("names")
-    if names is None:
+    if rule.get("names") is None:
         if value in known or not _checked_id(value):
             return None
         return lambda path: unknown_id(path, value, kind)
@@ -168,7 +167,7 @@ def _id_failure(rule: dict[str, Any], known: frozenset[str], value: str
         return lambda path: kw.bad_format(path, value, message, "format")
     if not value or value.isspace():
         return None  # empty or blank: `notBlank`'s 1005
-    found = resolve_name(names, value)
+    found = (names or NameIndex(rule["names"])).resolve(value)
     if isinstance(found, tuple):
         word = _KIND_WORDS.get(kind, kind.capitalize())
         shown = ", ".join(repr(i) for i in found)
@@ -189,9 +188,11 @@ def ids_node(rule: dict[str, Any]) -> Node:
 
         return node
 
+    names = NameIndex(rule["names"])
+
     def named(value: Any, path: Cell, out: list[Failure]) -> None:
         if value.__class__ is str:
-            build = _id_failure(rule, known, value)
+            build = _id_failure(rule, known, value, names)
             if build is not None:
                 out.append(build(flat(path)))
 

@@ -325,3 +325,22 @@ def test_suggest_mapping_finds_campaign_and_tag_columns_by_their_names(tmp_path:
                             "--suggest-mapping"], capture_output=True, text=True,
                            timeout=120, check=False)
     assert json.loads(plain.stdout)["Newsletter"] is None
+
+
+def test_an_e_mail_joined_from_two_columns_is_read_on_both_paths(tmp_path: Path) -> None:
+    # (Once a traceback: the list-hygiene notes read the joined e-mail past the row's cells.)
+    source = tmp_path / "split.csv"
+    source.write_text("user,domain,campaign.campaignId\nann,example.com,V3J\n"
+                      "info,example.com,V3J\nbob, gmail.com,V3J\nann,example.com,V3J\n")
+    mapping = {"email": {"join": ["user", "domain"], "separator": "@"}}
+    found = []
+    for columnar in (True, False):
+        report = tmp_path / f"report-{columnar}.json"
+        summary = run(RunConfig([str(source)], mapping=mapping, columnar=columnar,
+                                options=ValidationOptions(check_mx=False),
+                                report_path=str(report)))
+        data = json.loads(report.read_text())
+        found.append((summary.valid, summary.invalid, data["byCode"], data["warnings"]))
+    assert found[0] == found[1]
+    assert found[0][:3] == (3, 1, {"1008": 1})
+    assert found[0][3].get("role") == 1

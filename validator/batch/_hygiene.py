@@ -68,16 +68,23 @@ class RowNotes:
                 elif column.path == ("campaign", "campaignId") and self.campaign_at is None:
                     self.campaign_at = column.index
         self.tabular = plan is not None
+        # An e-mail or campaign joined from several columns stands past the row's own cells.
+        self.joined = plan.cells if plan is not None and any(
+            at is not None and at >= len(plan.header)
+            for at in (self.email_at, self.campaign_at)) else None
         self.result = BlockNotes(bytearray(), Counter(), {}, [])
 
     def email(self, row: Any) -> Any:
         if self.tabular:
-            return row[self.email_at] if self.email_at is not None \
-                and row.__class__ is not Malformed else None
+            if self.email_at is None or row.__class__ is Malformed:
+                return None
+            return (row if self.joined is None else self.joined(row))[self.email_at]
         return row.get("email") if row.__class__ is dict else None
 
     def campaign(self, row: Any) -> Any:
         if self.tabular:
+            if self.joined is not None:
+                row = self.joined(row)
             campaign = row[self.campaign_at] if self.campaign_at is not None else None
         else:
             found = row.get("campaign")

@@ -34,6 +34,9 @@ from .._catalog import Code
 from .._results import Failure, Path
 from . import _keywords as kw
 from ._formats import (
+    QUICK_DATE,
+    QUICK_DAY,
+    QUICK_IP,
     RESOURCE_ID_RE,
     check_date,
     check_date_time,
@@ -375,24 +378,17 @@ def custom_fields_failures(rule: dict[str, Any], item: Any
 _SPACES = "".join(sorted({chr(c) for c in range(0x3001) if chr(c).isspace()}))
 _QUICK_NOT_BLANK = {"pattern": "[^" + _SPACES.replace("\\", "\\\\").replace("]", "\\]")
                     .replace("^", "\\^").replace("-", "\\-") + "]"}
-# Days up to 28 exist in every month of every year; seconds up to 59 in every minute.
-_DAY = "[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
-_QUICK_DATE_TIME = (f"^{_DAY}[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:[.][0-9]+)?"
+# Seconds up to 59 exist in every minute (and days up to 28 in every month).
+_QUICK_DATE_TIME = (f"^{QUICK_DAY}[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:[.][0-9]+)?"
                     "(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])$")
-
-
-def _quick_ip() -> dict[str, Any]:
-    from ._dialect import QUICK_IP  # (the dialect imports this module)
-
-    return {"pattern": QUICK_IP}
 
 
 _QUICK_VALUE: dict[str, Callable[[], dict[str, Any]]] = {
     "string": lambda: _QUICK_NOT_BLANK,
     "number": lambda: {"pattern": "^[+-]?(?:[0-9]+[.]?[0-9]*|[.][0-9]+)(?:[eE][+-]?[0-9]+)?$"},
-    "date": lambda: {"pattern": f"^{_DAY}$"},
+    "date": lambda: {"pattern": QUICK_DATE},
     "datetime": lambda: {"pattern": _QUICK_DATE_TIME},
-    "ip": _quick_ip,
+    "ip": lambda: {"pattern": QUICK_IP},
     "country": lambda: {"enum": sorted(_codes("country"))},
     "currency": lambda: {"enum": sorted(_codes("currency"))},
     "gender": lambda: {"enum": list(GENDERS)},

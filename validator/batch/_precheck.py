@@ -17,6 +17,14 @@ plan leaves out of the payload). Conversions mirror ``_plan``'s converters on a 
 their inputs: integers and decimals without signs, spaces or exponents, ``null`` as written;
 list cells only when no piece has whitespace at its ends (so Python's ``strip`` and splitting
 agree with polars'); booleans and anything else go to the engine.
+
+With an account, its rules are written into the schema first (``with_account``, as the engine
+does), so the translation holds them too: known IDs as ``enum``s (``is_in`` here) and each
+custom field's values as exact or stricter patterns; a type without one (phone, url) makes its
+non-empty cells go to the engine. Campaign and tag names become IDs through the converter's
+own table (exact for the account's spellings; another case goes to the engine). A field joined
+from several columns is built with ``concat_str`` where no cell has whitespace at its ends
+(else the row goes to the engine), exactly as ``_plan._joined`` builds it.
 """
 
 from __future__ import annotations

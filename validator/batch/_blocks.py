@@ -135,7 +135,7 @@ def check_chunk(rows: Sequence[Any], schema_name: str, options: ValidationOption
 
     A row is a JSON value, or with a ``plan`` the cells of a CSV record (mapped here, in the
     worker, rather than in the process that reads), or ``Malformed``."""
-    validator = validator_for(schema_name, options, batch)
+    validator = validator_for(schema_name, plan.options(options) if plan else options, batch)
     catalog = validator.catalog
     suppress = batch.suppresses
     outcomes: list[RowOutcome] = []
@@ -229,7 +229,7 @@ def _plain_outcomes(rows: Sequence[Any], schema_name: str, options: ValidationOp
                     verdicts: Mapping[str, DomainVerdict]) -> list[str | RowOutcome | None]:
     """What ``check_chunk`` says when there is no suppression list, without an object per
     valid row: a valid row is its ``dedupe_text`` (None without --dedupe)."""
-    validator = validator_for(schema_name, options, batch)
+    validator = validator_for(schema_name, plan.options(options) if plan else options, batch)
     catalog = validator.catalog
     outcomes: list[str | RowOutcome | None] = []
     append = outcomes.append

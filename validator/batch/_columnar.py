@@ -58,8 +58,6 @@ _precheck_cache: dict[tuple[Any, ...], Precheck | None] = {}
 def precheck_for(schema_name: str, options: ValidationOptions, batch: BatchOptions,
                  plan: CsvPlan, mx_paths: tuple[Any, ...]) -> Precheck | None:
     """The precheck of a run's schema under a plan, built once per process."""
-    if options.account is not None:
-        return None  # the account's rules (1001, custom-field values) have no expressions
     key = (schema_name, options.key(), plan._key(), batch.campaign_id, mx_paths)
     if key not in _precheck_cache:
         if len(_precheck_cache) > 64:
@@ -73,7 +71,7 @@ def precheck_for(schema_name: str, options: ValidationOptions, batch: BatchOptio
 def columnar(spec: BlockSpec) -> bool:
     """Whether blocks of this spec can take the columnar way (CSV cut as UTF-8 bytes)."""
     delimiter = spec.dialect.delimiter
-    if spec.plan is None or spec.plan.joins or not isinstance(spec.reader, CsvReader) \
+    if spec.plan is None or not isinstance(spec.reader, CsvReader) \
             or len(spec.dialect.header) > MAX_COLUMNS \
             or len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\r\n':
         return False
@@ -185,8 +183,7 @@ def _dedupe_texts(frame: pl.DataFrame, precheck: Precheck, campaign_id: str | No
     if precheck.email_column is None:
         return [None] * frame.height
     email = pl.col(cell(precheck.email_column))
-    campaign = (pl.col(cell(precheck.campaign_column)) if precheck.campaign_column is not None
-                else pl.lit(""))
+    campaign = precheck.campaign_text
     if campaign_id is not None:
         campaign = pl.when(campaign != "").then(campaign).otherwise(pl.lit(campaign_id))
     both = (email != "") & (campaign != "")
@@ -402,6 +399,8 @@ def columnar_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[Any]) -> 
     the same step, the few others one by one. None: take the row path's way."""
     plan = spec.plan
     assert plan is not None
+    if any(c.index >= len(spec.dialect.header) for c in plan.columns if c.path in mx_paths):
+        return None  # an address joined from several columns: the row path's way
     data = block.data
     read = _read(data, spec)
     if read is None:

@@ -361,7 +361,8 @@ def _build(document: Any, options: ValidationOptions, campaign_id: str | None,
         return None  # its 1008 identity and MX address are the row path's to find
     expression = _JsonCompiler(translated).check(translated, payload).fill_null(False)
     return JsonPrecheck(shape, Precheck(expression, 0 if email is not None else None,
-                                        1 if campaign is not None else None))
+                                        1 if campaign is not None else None,
+                                        pl.col(cell(1)) if campaign is not None else pl.lit("")))
 
 
 # -- a block ---------------------------------------------------------------------------------

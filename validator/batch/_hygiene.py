@@ -91,6 +91,10 @@ class RowNotes:
                 elif column.path == ("campaign", "campaignId") and self.campaign_at is None:
                     self.campaign_at = column.index
         self.tabular = plan is not None
+        # An e-mail or campaign joined from several columns stands past the row's own cells.
+        self.joined = plan.cells if plan is not None and any(
+            at is not None and at >= len(plan.header)
+            for at in (self.email_at, self.campaign_at)) else None
         self.result = BlockNotes(bytearray(), Counter(), {}, no_provider())
         # (row index, line, exact key or place among the valid rows) and the mailbox text of
         # each provider entry, until ``exact_keys`` hashes the texts at once.
@@ -99,12 +103,15 @@ class RowNotes:
 
     def email(self, row: Any) -> Any:
         if self.tabular:
-            return row[self.email_at] if self.email_at is not None \
-                and row.__class__ is not Malformed else None
+            if self.email_at is None or row.__class__ is Malformed:
+                return None
+            return (row if self.joined is None else self.joined(row))[self.email_at]
         return row.get("email") if row.__class__ is dict else None
 
     def campaign(self, row: Any) -> Any:
         if self.tabular:
+            if self.joined is not None:
+                row = self.joined(row)
             campaign = row[self.campaign_at] if self.campaign_at is not None else None
         else:
             found = row.get("campaign")

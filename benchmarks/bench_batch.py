@@ -9,8 +9,8 @@ What it does, in one run:
    faults and domain mix of samples/make_samples.py) as CSV and as JSON Lines in a temporary
    folder (never in the repository);
 2. times ``validator check --no-check-mx`` on them, the cases taking turns in each round: the
-   CSV the default (columnar) way, the same CSV with ``--row-path`` (the reference; only up to
-   --row-path-max rows), and the JSON Lines file; and a bare ``csv.reader`` loop over the same
+   CSV and the JSON Lines file the default (columnar) way, the same files with ``--row-path``
+   (the reference; only up to --row-path-max rows); and a bare ``csv.reader`` loop over the same
    CSV, the floor. For each: median rows/s with the spread of the rounds, CPU µs per row (all
    processes), a quiet-host estimate from the CPU times, peak memory of the process tree
    (sum of peak RSS, and the largest sum of PSS seen at once), and ratios;
@@ -448,10 +448,13 @@ def main() -> None:
                       f"{jsonl_path.stat().st_size / 2**20:.0f} MiB), MX off, --jobs "
                       f"{args.jobs}, {args.repeats} interleaved round(s):")
                 cases = [Case("csv, columnar (default)", csv_path, ["--no-check-mx", *jobs], []),
-                         Case("jsonl (row path)", jsonl_path, ["--no-check-mx", *jobs], [])]
+                         Case("jsonl, columnar (default)", jsonl_path,
+                              ["--no-check-mx", *jobs], [])]
                 if size <= args.row_path_max:
-                    cases.append(Case("csv, --row-path", csv_path,
-                                      ["--no-check-mx", "--row-path", *jobs], []))
+                    cases += [Case("csv, --row-path", csv_path,
+                                   ["--no-check-mx", "--row-path", *jobs], []),
+                              Case("jsonl, --row-path", jsonl_path,
+                                   ["--no-check-mx", "--row-path", *jobs], [])]
                 floors: list[float] = []
                 floor_cpu: list[float] = []
                 for _ in range(args.repeats):
@@ -465,10 +468,12 @@ def main() -> None:
                       f"{_spread(floors):4.0%})  CPU {_median(floor_cpu):6.2f} us/row")
                 for case in cases:
                     _summary(case, args.jobs, floor if case.source == csv_path else None)
-                if len(cases) == 3:
-                    ratio = _median([m.rate for m in cases[0].runs]) / \
-                        _median([m.rate for m in cases[2].runs])
-                    print(f"  columnar / row path: {ratio:4.2f}x")
+                if len(cases) == 4:
+                    for kind, columnar_case, row_case in (("csv", cases[0], cases[2]),
+                                                          ("jsonl", cases[1], cases[3])):
+                        ratio = _median([m.rate for m in columnar_case.runs]) / \
+                            _median([m.rate for m in row_case.runs])
+                        print(f"  {kind} columnar / row path: {ratio:4.2f}x")
                 if args.data is None:
                     for path in (csv_path, jsonl_path):
                         path.unlink()
@@ -495,7 +500,8 @@ def main() -> None:
                     ("csv, columnar, cold cache", mx_csv, []),
                     ("csv, columnar, warm cache", mx_csv, []),
                     ("csv, --row-path, warm cache", mx_csv, ["--row-path"]),
-                    ("jsonl (row path), warm cache", mx_jsonl, [])):
+                    ("jsonl, columnar, warm cache", mx_jsonl, []),
+                    ("jsonl, --row-path, warm cache", mx_jsonl, ["--row-path"])):
                 cache = folder / "dns-cache.sqlite"
                 dns = ["--dns-server", f"127.0.0.1:{server.port}", "--dns-cache", str(cache)]
                 before = server.queries()

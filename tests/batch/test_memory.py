@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -60,16 +61,18 @@ def test_provider_repeats_find_what_a_dict_finds(monkeypatch: pytest.MonkeyPatch
         line += 61
         dropped = {i for i, *_ in provider if rnd.random() < 0.1}
         want = _sequential_repeats(expected, cap, file_index, provider, dropped)
-        got = repeats.take(file_index, provider, dropped, files)
+        got = repeats.take(file_index, np.array(provider, np.uint64).reshape(-1, 4),
+                           np.array(sorted(dropped), np.int64), files)
         assert [index for index, _ in got] == [index for index, _, _ in want]
         for (_, text), (_, first_file, first_line) in zip(got, want, strict=True):
             where = f"line {first_line}" + (f" of {files[first_file]}"
                                             if first_file != file_index else "")
             assert f"the address on {where} (provider" in text
         warned += len(got)
-    assert len(repeats.first) == len(expected) == min(cap, len(expected))
+    assert repeats.size == len(expected) == min(cap, len(expected))
     assert cap > 1500 or len(expected) == cap
-    assert repeats.first.nbytes == 24 * len(expected)
+    held = sum(keys.nbytes + exact.nbytes + where.nbytes for keys, exact, where in repeats.runs)
+    assert held == 24 * len(expected)
     assert warned > 100
 
 

@@ -50,12 +50,13 @@ from ._blocks import (
     with_campaign,
 )
 from ._columnar import columnar
+from ._columnar_jsonl import columnar_jsonl
 from ._dedupe import FirstRows
 from ._html import check_html_support, is_html, render_html
-from ._hygiene import ProviderRepeats, rows_of
+from ._hygiene import ProviderRepeats, rows_of, warning_counts
 from ._mapping import MappingEntry, mapping_notes
 from ._options import BatchOptions
-from ._outputs import AtomicOutput, ValidWriter
+from ._outputs import AtomicOutput, ValidWriter, candidates_in_order, rows_without
 from ._plan import CsvPlan, build_plan
 from ._readers import (
     MAX_RECORD,
@@ -188,7 +189,7 @@ class RunSummary:
                               in self.examples.get((code, name, text), [])]}
                 for (code, name, text), n in self.reasons.most_common(top)
             ],
-            "warnings": {kind: n for kind, n in self.warnings.most_common()},
+            "warnings": warning_counts(self.warnings),
             "dns": {"domainsLookedUp": self.dns_domains,
                     "domainsUnknown": sum(self.dns_unknown.values()),
                     "unknownReasons": dict(self.dns_unknown.most_common(10)),
@@ -368,7 +369,7 @@ class _Run:
                          self.valid.newline if self.valid is not None else "\n",
                          self.config.batch.dedupe, False,
                          tuple(self.mx_paths) if self.config.options.check_mx else ())
-        if self.config.columnar and columnar(spec):
+        if self.config.columnar and (columnar(spec) or columnar_jsonl(spec)):
             spec = replace(spec, columnar=True)
         return spec
 
@@ -497,22 +498,19 @@ class _Run:
         # Rows that repeat an earlier one: (line, index into the valid rows, or -1 - index into
         # the unverified ones, the first row's file and line).
         found: list[tuple[int, int, int, int]] = []
+        checks = result.checks
         if spec.dedupe and unverified:
             # With unverified rows (MX on, DNS failing) both kinds are candidates, in the
             # order of their lines.
-            candidates = sorted(
-                [(line, key, i) for i, (line, key) in
-                 enumerate(zip(valid_lines, result.valid_keys, strict=True))]
-                + [(line, key, -1 - i) for i, (line, key, _, _) in enumerate(unverified)])
-            for at, first_file, first_line in self.first_rows.repeats(
-                    file_index, array("Q", [key for _, key, _ in candidates]),
-                    array("Q", [line for line, _, _ in candidates])):
-                line, _, index = candidates[at]
-                found.append((line, index, first_file, first_line))
+            lines, keys, indexes, ordered_checks = candidates_in_order(
+                valid_lines, result.valid_keys, unverified, checks)
+            for at, first_file, first_line in self.first_rows.repeats(file_index, keys, lines,
+                                                                      ordered_checks):
+                found.append((lines[at], int(indexes[at]), first_file, first_line))
         elif spec.dedupe:
             found = [(valid_lines[index], index, first_file, first_line)
                      for index, first_file, first_line in self.first_rows.repeats(
-                         file_index, result.valid_keys, valid_lines)]
+                         file_index, result.valid_keys, valid_lines, checks)]
         for line, index, first_file, first_line in found:
             if index >= 0:
                 data = valid[valid_ends[index - 1] if index else 0:valid_ends[index]]
@@ -551,7 +549,7 @@ class _Run:
             self.annotated.write_block(spec, result, repeated, row_warnings)
         if self.valid is not None:
             if dropped_valid:
-                self.valid.write_rows(*_without(valid, valid_ends, dropped_valid))
+                self.valid.write_rows(*rows_without(valid, valid_ends, dropped_valid))
             else:
                 self.valid.write_rows(valid, valid_ends)
         if self.unverified is not None:
@@ -586,9 +584,9 @@ class _Run:
         if notes is None:
             return {}
         self.summary.warnings.update(notes.counts)
-        if not notes.provider:
+        if not len(notes.provider):
             return notes.rows
-        dropped = set(rows_of(notes.statuses, VALID, dropped_valid)) if dropped_valid else set()
+        dropped = rows_of(notes.statuses, VALID, dropped_valid)
         found = self.provider_repeats.take(file_index, notes.provider, dropped, self.files)
         if not found:
             return notes.rows
@@ -609,25 +607,6 @@ def block_spec(config: RunConfig, source: Source) -> BlockSpec:
 def _merge(counter: Counter[Any], more: Counter[Any]) -> None:
     for key, n in more.items():
         bump(counter, key, n)
-
-
-def _without(data: bytes, ends: array[int], dropped: list[int]) -> tuple[bytes, array[int]]:
-    """The rows of ``data`` but those at the ``dropped`` indexes (few), with their ends."""
-    parts: list[bytes] = []
-    start = 0
-    for index in sorted(dropped):
-        parts.append(data[start:ends[index - 1] if index else 0])
-        start = ends[index]
-    parts.append(data[start:])
-    drop = set(dropped)
-    kept = array("Q")
-    size = start = 0
-    for index, end in enumerate(ends):
-        if index not in drop:
-            size += end - start
-            kept.append(size)
-        start = end
-    return b"".join(parts), kept
 
 
 def _write_merged(out: AtomicOutput, data: bytes, ends: array[int], lines: array[int],

@@ -292,7 +292,9 @@ def check(files: tuple[str, ...], schema_name: str, fmt: Format | None, delimite
     account = load_account(account_path)
     if suggest_mapping:
         print_suggested_mapping(files[0], schema_name, account, fmt=fmt, delimiter=delimiter,
-                                encoding=encoding)
+                                encoding=encoding,
+                                list_separator=_parse_separator(list_separator,
+                                                                "--list-separator"))
         return
     dns = dns_from(dns_server, dns_timeout, cache=dns_cache, canaries=dns_canaries,
                    no_canaries=no_dns_canaries)

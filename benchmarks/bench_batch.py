@@ -9,8 +9,8 @@ What it does, in one run:
    faults and domain mix of samples/make_samples.py) as CSV and as JSON Lines in a temporary
    folder (never in the repository);
 2. times ``validator check --no-check-mx`` on them, the cases taking turns in each round: the
-   CSV the default (columnar) way, the same CSV with ``--row-path`` (the reference; only up to
-   --row-path-max rows), and the JSON Lines file; and a bare ``csv.reader`` loop over the same
+   CSV and the JSON Lines file the default (columnar) way, the same files with ``--row-path``
+   (the reference; only up to --row-path-max rows); and a bare ``csv.reader`` loop over the same
    CSV, the floor. For each: median rows/s with the spread of the rounds, CPU µs per row (all
    processes), a quiet-host estimate from the CPU times, peak memory of the process tree
    (sum of peak RSS, and the largest sum of PSS seen at once), and ratios;
@@ -97,6 +97,22 @@ def generate(folder: Path, rows: int, fault_rate: float, domains: list[str] | No
     return csv_path, jsonl_path
 
 
+def _files(data: Path | None, folder: Path, rows: int, fault_rate: float,
+           domains: list[str] | None, stem: str) -> tuple[Path, Path]:
+    """The CSV and JSON Lines files of ``stem``: generated in ``folder``, or kept in (and
+    reused from) ``data``."""
+    if data is None:
+        return generate(folder, rows, fault_rate, domains, stem)
+    kept = data / f"{stem}.csv", data / f"{stem}.jsonl"
+    if not all(path.exists() for path in kept):
+        data.mkdir(parents=True, exist_ok=True)
+        # Made elsewhere and moved in whole: an interrupted run leaves no half file to reuse.
+        for made, path in zip(generate(folder, rows, fault_rate, domains, stem), kept,
+                              strict=True):
+            shutil.move(made, path)
+    return kept
+
+
 # --------------------------------------------------------------------------------------------
 # Measuring a run
 # --------------------------------------------------------------------------------------------
@@ -146,6 +162,40 @@ def _pss_kib(pid: int) -> int:
     return 0
 
 
+def _become_subreaper() -> bool:
+    """Make this process the reaper of its orphaned descendants (Linux). The forkserver and
+    its workers outlive the run's own process for a moment and are reaped by no one of the
+    run; re-parented here, they are reaped by ``_reap``, and the CPU time of every process of
+    the run reaches RUSAGE_CHILDREN exactly: not sampled from /proc (which misses the last
+    tenth of a second of each process), nor counted twice (where a parent reaps its own)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(36, 1, 0, 0, 0) == 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+SUBREAPER = sys.platform.startswith("linux") and _become_subreaper()
+
+
+def _reap(pids: set[int], timeout: float = 60.0) -> None:
+    """Wait for the orphans among ``pids`` (those that were not reaped by their parent)."""
+    deadline = time.monotonic() + timeout
+    left = set(pids)
+    while left and time.monotonic() < deadline:
+        for pid in list(left):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # not ours: its own parent reaped it, or will
+                done = pid
+            if done:
+                left.discard(pid)
+        if left:
+            time.sleep(0.05)
+
+
 class _Sampler(threading.Thread):
     """Peak resident memory of a process and of its descendants, from /proc, while it runs."""
 
@@ -154,8 +204,9 @@ class _Sampler(threading.Thread):
         self.pid = pid
         self.parent_kib = 0
         self.workers: dict[int, int] = {}
-        # Workers are children of the forkserver, not of the process we wait for, so their CPU
-        # time never reaches our RUSAGE_CHILDREN: it is read from /proc while they live.
+        # Workers are children of the forkserver, not of the process we wait for: without a
+        # subreaper their CPU time never reaches our RUSAGE_CHILDREN and is read from /proc
+        # while they live.
         self.cpu: dict[int, float] = {}
         self.parent_cpu = 0.0
         self.pss_kib = 0
@@ -213,9 +264,12 @@ def time_check(label: str, source: Path, out: Path, extra: list[str]) -> Measure
     seconds = time.perf_counter() - started
     sampler.stop.set()
     sampler.join()
+    if SUBREAPER:
+        _reap(set(sampler.cpu) - {process.pid})
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    cpu += sum(c for pid, c in sampler.cpu.items() if pid != process.pid)
+    if not SUBREAPER:
+        cpu += sum(c for pid, c in sampler.cpu.items() if pid != process.pid)
     counts = json.loads(report.read_text())["rows"] if report.exists() else {}
     worker = max(sampler.workers.values(), default=0)
     return Measured(label, counts.get("read", 0), seconds, cpu, sampler.parent_cpu,
@@ -367,6 +421,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="200,000 rows, 5 %% faulty, one round, MX on 200,000 rows too")
     parser.add_argument("--keep", action="store_true", help="Keep the generated files.")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="keep the generated files in this folder and reuse them in later "
+                             "runs (5M rows take minutes to generate)")
     args = parser.parse_args()
     if args.quick:
         args.rows, args.fault_rates, args.repeats = "200000", "0.05", 1
@@ -384,17 +441,20 @@ def main() -> None:
             for fault_rate in rates:
                 started = time.perf_counter()
                 stem = f"contacts-{size}-{fault_rate}"
-                csv_path, jsonl_path = generate(folder, size, fault_rate, stem=stem)
+                csv_path, jsonl_path = _files(args.data, folder, size, fault_rate, None, stem)
                 print(f"\n{size:,} rows, {fault_rate:.0%} faulty (generated in "
                       f"{time.perf_counter() - started:.0f} s: CSV "
                       f"{csv_path.stat().st_size / 2**20:.0f} MiB, JSONL "
                       f"{jsonl_path.stat().st_size / 2**20:.0f} MiB), MX off, --jobs "
                       f"{args.jobs}, {args.repeats} interleaved round(s):")
                 cases = [Case("csv, columnar (default)", csv_path, ["--no-check-mx", *jobs], []),
-                         Case("jsonl (row path)", jsonl_path, ["--no-check-mx", *jobs], [])]
+                         Case("jsonl, columnar (default)", jsonl_path,
+                              ["--no-check-mx", *jobs], [])]
                 if size <= args.row_path_max:
-                    cases.append(Case("csv, --row-path", csv_path,
-                                      ["--no-check-mx", "--row-path", *jobs], []))
+                    cases += [Case("csv, --row-path", csv_path,
+                                   ["--no-check-mx", "--row-path", *jobs], []),
+                              Case("jsonl, --row-path", jsonl_path,
+                                   ["--no-check-mx", "--row-path", *jobs], [])]
                 floors: list[float] = []
                 floor_cpu: list[float] = []
                 for _ in range(args.repeats):
@@ -408,12 +468,15 @@ def main() -> None:
                       f"{_spread(floors):4.0%})  CPU {_median(floor_cpu):6.2f} us/row")
                 for case in cases:
                     _summary(case, args.jobs, floor if case.source == csv_path else None)
-                if len(cases) == 3:
-                    ratio = _median([m.rate for m in cases[0].runs]) / \
-                        _median([m.rate for m in cases[2].runs])
-                    print(f"  columnar / row path: {ratio:4.2f}x")
-                for path in (csv_path, jsonl_path):
-                    path.unlink()
+                if len(cases) == 4:
+                    for kind, columnar_case, row_case in (("csv", cases[0], cases[2]),
+                                                          ("jsonl", cases[1], cases[3])):
+                        ratio = _median([m.rate for m in columnar_case.runs]) / \
+                            _median([m.rate for m in row_case.runs])
+                        print(f"  {kind} columnar / row path: {ratio:4.2f}x")
+                if args.data is None:
+                    for path in (csv_path, jsonl_path):
+                        path.unlink()
 
         per_row, valid, invalid = time_baseline_file(folder, args.baseline_rows)
         print(f"\nloop of jsonschema + email-validator per row, on {args.baseline_rows:,} "
@@ -427,7 +490,8 @@ def main() -> None:
 
         domains = bench_domains(args.mx_domains)
         size = sizes[0]
-        mx_csv, mx_jsonl = generate(folder, size, rates[0], domains=domains, stem="mx")
+        mx_csv, mx_jsonl = _files(args.data, folder, size, rates[0], domains,
+                                  f"mx-{size}-{rates[0]}-{args.mx_domains}")
         server = _DnsServer()
         try:
             print(f"\nMX on against the local DNS server (127.0.0.1:{server.port}), {size:,} "
@@ -436,7 +500,8 @@ def main() -> None:
                     ("csv, columnar, cold cache", mx_csv, []),
                     ("csv, columnar, warm cache", mx_csv, []),
                     ("csv, --row-path, warm cache", mx_csv, ["--row-path"]),
-                    ("jsonl (row path), warm cache", mx_jsonl, [])):
+                    ("jsonl, columnar, warm cache", mx_jsonl, []),
+                    ("jsonl, --row-path, warm cache", mx_jsonl, ["--row-path"])):
                 cache = folder / "dns-cache.sqlite"
                 dns = ["--dns-server", f"127.0.0.1:{server.port}", "--dns-cache", str(cache)]
                 before = server.queries()

@@ -519,6 +519,35 @@ def test_the_long_run_generates_the_same_inputs_for_a_seed_and_counts_them(
             if line.split()[:1] in (["api"], ["http"], ["all"])] == ["20", "20", "120"]
 
 
+def test_a_call_interrupted_without_using_the_cpu_is_run_again_not_called_a_hang(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    run = _long_run()
+    monkeypatch.setattr(run.fz, "HANG_SECONDS", 0.3)
+    calls: list[int] = []
+
+    def starved_once(case: Any) -> None:
+        # A host too busy to schedule the call: the wall clock runs, the CPU does not.
+        calls.append(1)
+        with run.fz.time_limit():
+            if len(calls) == 1:
+                time.sleep(1)
+
+    def spinning(case: Any) -> None:
+        with run.fz.time_limit():
+            while True:
+                pass
+
+    tally = run.Tally()
+    assert run._run_case(starved_once, None, 0.2, tally)[0] is None
+    assert (tally.starved, tally.killed, len(calls)) == (1, 0, 2)
+    tally = run.Tally()
+    assert run._run_case(spinning, None, 0.2, tally)[0] is None
+    # Stuck for good: killed, whether or not a busy host starved its first run as well.
+    assert tally.killed == 1 and "killed" in tally.examples
+
+
 # What the 1M-input run found in user schemas, kept as cases (each raised, or answered with a
 # broken body, before its fix).
 @pytest.mark.parametrize(("schema", "value", "registered"), [
@@ -563,6 +592,33 @@ def test_forms_failing_on_size_alike_give_one_entry_with_the_widest_limits() -> 
     assert error is not None and error.code in (1003, 1004)
     context = error.to_dict()["context"]
     assert context and all("limits" in e for e in context if e["code"] == 1004), context
+
+
+_DECIMALS = [Decimal("2"), Decimal("2.0"), Decimal("2.5"), Decimal("NaN"), Decimal("sNaN"),
+             Decimal("-Infinity"), Decimal("1E+400")]
+_NUMBER_RULES: list[dict[str, Any]] = [
+    {"type": "integer"}, {"type": "number"}, {"type": "string"}, {"minimum": 3}, {"maximum": 2},
+    {"exclusiveMinimum": 2}, {"multipleOf": 2}, {"multipleOf": 0.5}, {"enum": [2, "x"]},
+    {"const": 2}, {"type": "array", "uniqueItems": True}]
+
+
+@pytest.mark.parametrize("rule", _NUMBER_RULES, ids=lambda rule: json.dumps(rule))
+def test_a_decimal_is_a_json_number_to_both_engines(rule: dict[str, Any]) -> None:
+    """`json.loads(text, parse_float=Decimal)` hands over Decimals: a number (an integer when
+    integral) for the compiled engine and the jsonschema-backed one alike, never a traceback."""
+    from validator import validate
+
+    compiled = {"properties": {"a": rule}}
+    fallback = {**compiled, "unevaluatedProperties": True}
+    for value in _DECIMALS:
+        payload = {"a": [value, 2] if "uniqueItems" in rule else value}
+        one, other = validate(payload, compiled), validate(payload, fallback)
+        assert one.ok == other.ok, (value, rule)
+        if one.error is not None and other.error is not None:
+            assert one.error.to_dict()["context"] == other.error.to_dict()["context"]
+            json.loads(one.error.to_json())  # 1E+400 stays a JSON number past the float range
+    assert validate({"a": Decimal("2")}, {"properties": {"a": {"type": "integer"}}}).ok
+    assert not validate({"a": Decimal("2.5")}, {"properties": {"a": {"maximum": 2}}}).ok
 
 
 def test_non_finite_numbers_are_no_multiple_of_anything() -> None:

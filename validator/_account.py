@@ -20,7 +20,8 @@ import orjson
 from ._exceptions import ValidatorError
 
 __all__ = ["CUSTOM_FIELD_FORMATS", "CUSTOM_FIELD_TYPES", "Account", "AccountError",
-           "CustomField"]
+           "CustomField", "NameIndex",
+           "resolve_name"]
 
 CUSTOM_FIELD_TYPES = ("string", "number", "date", "datetime", "country", "currency", "phone",
                       "gender", "ip", "url")
@@ -97,15 +98,18 @@ class Account:
     is not known: only the kinds given are checked. `source` names the data in error
     messages. `Account.load(path)` reads an account file or folder."""
 
-    __slots__ = ("_campaigns", "_custom_fields", "_fingerprint", "_folder", "_raw", "_tags",
-                 "source")
+    __slots__ = ("_by_name", "_campaigns", "_custom_fields", "_fingerprint", "_folder",
+                 "_named_copy", "_raw", "_tags", "source")
 
     def __init__(self, *, campaigns: Iterable[Mapping[str, Any]] | None = None,
                  custom_fields: Iterable[Mapping[str, Any]] | None = None,
                  tags: Iterable[Mapping[str, Any]] | None = None,
-                 source: str = "the account data", _folder: bool = False) -> None:
+                 source: str = "the account data", _folder: bool = False,
+                 _by_name: bool = False) -> None:
         self.source = source
         self._folder = _folder
+        self._by_name = _by_name
+        self._named_copy: Account | None = None
         raw: dict[str, list[Any]] = {}
         self._campaigns = self._names(campaigns, "campaigns", "campaignId", raw)
         self._tags = self._names(tags, "tags", "tagId", raw)
@@ -113,7 +117,8 @@ class Account:
                                                                               raw)
         self._raw = raw
         self._fingerprint = hashlib.sha256(
-            orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)).hexdigest()
+            orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+            + (b"\x00by-name" if _by_name else b"")).hexdigest()
 
     # -- building ------------------------------------------------------------------------
 
@@ -242,13 +247,35 @@ class Account:
             return fields[name]
         return next((f for f in fields.values() if f.name == name), None)
 
-    def campaign_named(self, name: str) -> str | None:
-        """The ID of the campaign of this name (or ID)."""
-        return _named(self._campaigns, name)
+    def campaign_named(self, name: str) -> str | tuple[str, ...] | None:
+        """The ID of the campaign of this name or ID (`resolve_name`)."""
+        return resolve_name(self.id_names("campaign") or (), name)
 
-    def tag_named(self, name: str) -> str | None:
-        """The ID of the tag of this name (or ID)."""
-        return _named(self._tags, name)
+    def tag_named(self, name: str) -> str | tuple[str, ...] | None:
+        """The ID of the tag of this name or ID (`resolve_name`)."""
+        return resolve_name(self.id_names("tag") or (), name)
+
+    def id_names(self, kind: str) -> tuple[tuple[str, str | None], ...] | None:
+        """(ID, name) of each campaign (``kind`` "campaign") or tag ("tag"), in the order
+        given; None when that kind is not known."""
+        table = self._campaigns if kind == "campaign" else self._tags
+        return None if table is None else tuple(table.items())
+
+    @property
+    def by_name(self) -> bool:
+        """Whether campaign and tag cells may hold names (`taking_names`)."""
+        return self._by_name
+
+    def taking_names(self) -> Account:
+        """The same account for a batch run whose campaign and tag columns may hold names
+        (mapped to IDs as they are read): a campaign or tag value that is not one of the
+        account's IDs is then 1001 however it is written, or 1003 where it names several.
+        The API itself takes IDs only, so `validate()` keeps to them."""
+        if self._by_name:
+            return self
+        if self._named_copy is None:
+            self._named_copy = _rebuild(self._raw, self.source, self._folder, True)
+        return self._named_copy
 
     @property
     def fingerprint(self) -> str:
@@ -271,20 +298,50 @@ class Account:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Rebuilt from its items in a worker process, where it is checked again (cheaply).
-        return _rebuild, (self._raw, self.source, self._folder)
+        return _rebuild, (self._raw, self.source, self._folder, self._by_name)
 
 
-def _rebuild(raw: dict[str, list[Any]], source: str, folder: bool) -> Account:
+def _rebuild(raw: dict[str, list[Any]], source: str, folder: bool, by_name: bool = False
+             ) -> Account:
     return Account(campaigns=raw.get("campaigns"), custom_fields=raw.get("customFields"),
-                   tags=raw.get("tags"), source=source, _folder=folder)
+                   tags=raw.get("tags"), source=source, _folder=folder, _by_name=by_name)
 
 
-def _named(table: dict[str, str | None] | None, name: str) -> str | None:
-    if not table:
-        return None
-    if name in table:
-        return name
-    return next((ident for ident, own in table.items() if own == name), None)
+class NameIndex:
+    """What campaign or tag cells stand for, among (ID, name) items: an ID of the items is
+    itself; otherwise the ID of the one item of exactly that name, then of the one item of
+    that name in another case (``casefold``: "Promo" finds "promo"). Several items of the
+    name (at the first of those two steps that finds any): their IDs, for the caller to
+    refuse. None: no item has that ID or name.
+
+    The one place names become IDs: the plan's converters and the engine's rule both ask it,
+    so the row path, the columnar precheck and the rule cannot disagree."""
+
+    __slots__ = ("_exact", "_folded", "_ids")
+
+    def __init__(self, items: Iterable[tuple[str, str | None]] | Iterable[list[Any]]) -> None:
+        self._ids: set[str] = set()
+        self._exact: dict[str, list[str]] = {}
+        self._folded: dict[str, list[str]] = {}
+        for ident, name in items:
+            self._ids.add(ident)
+            if isinstance(name, str):
+                self._exact.setdefault(name, []).append(ident)
+                self._folded.setdefault(name.casefold(), []).append(ident)
+
+    def resolve(self, text: str) -> str | tuple[str, ...] | None:
+        if text in self._ids:
+            return text
+        found = self._exact.get(text) or self._folded.get(text.casefold())
+        if not found:
+            return None
+        return found[0] if len(found) == 1 else tuple(found)
+
+
+def resolve_name(items: Iterable[tuple[str, str | None]] | Iterable[list[Any]], text: str
+                 ) -> str | tuple[str, ...] | None:
+    """``NameIndex(items).resolve(text)``, for one look-up."""
+    return NameIndex(items).resolve(text)
 
 
 def _read(path: Path) -> Any:

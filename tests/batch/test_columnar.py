@@ -39,7 +39,8 @@ _TAGS = ["", "vip", "a|b", "a||b", " a | b", "bad tag", "x" * 70, "|", "ok1|ok2|
 _CUSTOM = ["", "Berlin", "18-35|36-50", " spaced ", "|", "Zürich"]
 _WARNED = ["u.{i}@gmail.com", "u{i}@gmail.com", "U{i}+news@GMail.com", "info@example.com",
            "sales+{i}@example.com", "u{i}@mailinator.com", "u{i}@gmaill.com", "İnfo@example.com",
-           "dot.ted@gmail.com", "dotted@gmail.com", "Dotted+x@gmail.com"]
+           "dot.ted@gmail.com", "dotted@gmail.com", "Dotted+x@gmail.com", "D.otted@GoogleMail.com",
+           "Info+{i}@gmial.com", "+x@gmail.com"]
 _CAMPAIGNS = ["pV3r", "pV3r", "kL6Nh", "", "bad id", "x" * 65]
 
 
@@ -295,3 +296,146 @@ def test_a_precheck_that_folds_to_a_constant_still_judges_every_row(tmp_path: Pa
     source.write_text(text, encoding="utf-8", newline="")
     reference = _outputs(tmp_path, source, "row", options=OFF, columnar=False)
     assert _outputs(tmp_path, source, "col", options=OFF) == reference
+
+
+# --------------------------------------------------------------------------------------------
+# List-hygiene notes in columns: equal to RowNotes.warn, row by row, on tricky addresses
+# --------------------------------------------------------------------------------------------
+_TRICKY = ["J.Smith+news@GMail.com", "jsmith@gmail.com", "j.smith@GOOGLEMAIL.COM.",
+           "INFO@example.com", "Info+News@Example.com", "info.@example.com", "+info@gmail.com",
+           "sales@gmial.com", "x@mailinator.com", "X.Y@Mailinator.COM", "İnfo@example.com",
+           "\u0131nfo@gmail.com", "ΣΑΣ@gmail.com", "Straße@gmail.com", '"a.b"@gmail.com',
+           '"info"@example.com', "a@b@gmail.com", "@gmail.com", "nobody", "", " info@x.com",
+           "info\x1c@x.com", "info @x.com", "a..b@gmail.com", "...@gmail.com", ".+@gmail.com",
+           "a+@hotmail.com", "a.b+c+d@outlook.com", "ü@bücher.de", "u@gmaill.com",
+           "role@icloud.com", "Postmaster@ME.com", "a@b.com.", "a@...", "hello@proton.me",
+           "\ufeffinfo@example.com", "noreply@gmail.com", "No-Reply+x@gmail.com",
+           " Info+x@example.com", " a.b@gmail.com", "\x1cinfo+x@x.com", "a.b\x1f@gmail.com"]
+
+
+def _hygiene_cases(seed: int) -> list[tuple[str, str]]:
+    rnd = random.Random(seed)
+    return [(rnd.choice(_TRICKY), rnd.choice(["pV3r", "", "kL6Nh"])) for _ in range(400)]
+
+
+@pytest.mark.parametrize(("seed", "campaign_id"), [(1, None), (2, "Cmp1")])
+def test_notes_in_columns_equal_row_notes_warn(seed: int, campaign_id: str | None) -> None:
+    import numpy as np
+
+    from validator.batch._dedupe import dedupe_keys
+    from validator.batch._hygiene import RowNotes, valid_rows_notes
+
+    cases = _hygiene_cases(seed)
+    emails = [e for e, _ in cases]
+    campaigns = [c for _, c in cases]
+    lines = np.arange(10, 10 + len(cases), dtype=np.int64) * 3
+    keys = dedupe_keys([f"{e}\x00{c}" for e, c in cases])
+    reference = RowNotes(None, campaign_id, True, True)
+    reference.result.statuses.extend(bytes(len(cases)))
+    for index, (email, campaign) in enumerate(cases):
+        reference.warn(index, int(lines[index]), email, campaign or campaign_id, True,
+                       int(keys[index]))
+    reference.exact_keys(None)
+    got = valid_rows_notes(pl.Series(emails), pl.Series(campaigns), campaign_id, lines, keys,
+                           True, 0)
+    want = reference.result
+    assert got.statuses == want.statuses
+    assert got.counts == want.counts and set(want.counts) == {"typo", "disposable", "role"}
+    assert got.rows == want.rows and len(want.rows) > 60
+    assert got.provider.tolist() == want.provider.tolist() and len(want.provider) > 100
+    # Without a campaign column every row takes the default campaign.
+    alone = valid_rows_notes(pl.Series(emails), None, campaign_id, lines, keys, True, 0)
+    assert len(alone.provider) == (0 if campaign_id is None else len(want.provider))
+
+
+def test_provider_normalised_in_columns_is_python_s() -> None:
+    from validator.batch._hygiene import provider_normalised_column
+    from validator.hygiene import provider_normalised
+
+    emails = [*_TRICKY, "A.B+x@GMAIL.COM", "a.b@googlemail.com", "x@.", "x@gmail.com..."]
+    got = provider_normalised_column(pl.Series(emails)).to_list()
+    assert [g for g in got if g is None] != []  # (Unicode and spaces: Python makes those)
+    assert [g for g, e in zip(got, emails, strict=True) if g is not None
+            and g != provider_normalised(e)] == []
+    assert sum(g is not None for g in got) > 25
+
+
+def test_provider_repeats_find_what_a_dict_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from validator.batch import _hygiene
+    from validator.batch._hygiene import ProviderRepeats
+
+    monkeypatch.setattr(_hygiene, "PROVIDER_INDEX_CAP", 1_500)
+    rnd = random.Random(7)
+    repeats = ProviderRepeats()
+    first: dict[int, tuple[int, int, int]] = {}
+    files = {0: "a.csv", 1: "b.csv"}
+    line = 0
+    warned = 0
+    for block in range(120):
+        size = rnd.randint(0, 60)
+        index = sorted(rnd.sample(range(size * 2), size))
+        digests = [rnd.randrange(1, 2_500) for _ in range(size)]
+        exact = [d * 10 + rnd.randrange(3) for d in digests]
+        lines = list(range(line, line + size))
+        line += size
+        provider = np.array(list(zip(index, lines, digests, exact, strict=True)),
+                            np.uint64).reshape(-1, 4)
+        dropped = [i for i in index if rnd.random() < 0.05]
+        file_index = block % 2
+        want = []
+        for row, at, key, same in zip(index, lines, digests, exact, strict=True):
+            if row in dropped:
+                continue
+            earlier = first.get(key)
+            if earlier is None:
+                if len(first) < 1_500:
+                    first[key] = (same, file_index, at)
+                continue
+            if earlier[0] != same:
+                where = f"line {earlier[2]}" + (f" of {files[earlier[1]]}"
+                                                 if earlier[1] != file_index else "")
+                want.append((row, f"duplicate: reaches the same mailbox as the address on "
+                                  f"{where} (provider rules: dots, +tags)"))
+        warned += len(want)
+        assert repeats.take(file_index, provider, np.array(dropped, np.int64), files) == want
+    assert len(first) == repeats.size == 1_500 and warned > 500
+
+
+def test_candidates_in_order_sort_as_tuples_do() -> None:
+    from array import array
+
+    from validator.batch._outputs import candidates_in_order, rows_without
+
+    rnd = random.Random(5)
+    # Rows of one line (a JSON array on one line) share lines, and some their keys.
+    valid_lines = array("Q", sorted(rnd.randrange(50) for _ in range(200)))
+    valid_keys = array("Q", [rnd.randrange(1, 30) for _ in valid_lines])
+    unverified = [(rnd.randrange(50), rnd.randrange(1, 30), b"", b"") for _ in range(60)]
+    checks = array("Q", [rnd.randrange(2**64) for _ in range(len(valid_lines) + 60)])
+    want = sorted([(line, key, i, checks[i]) for i, (line, key) in
+                   enumerate(zip(valid_lines, valid_keys, strict=True))]
+                  + [(line, key, -1 - i, checks[len(valid_lines) + i])
+                     for i, (line, key, _, _) in enumerate(unverified)])
+    lines, keys, indexes, ordered = candidates_in_order(valid_lines, valid_keys, unverified,
+                                                        checks)
+    assert list(zip(lines, keys, indexes.tolist(), ordered, strict=True)) == want
+    assert set(candidates_in_order(valid_lines, valid_keys, unverified)[3]) == {0}
+    data = b"".join(b"r%d\n" % i for i in range(40))
+    ends = array("Q", [data.index(b"r%d\n" % i) + len(b"r%d\n" % i) for i in range(40)])
+    kept, kept_ends = rows_without(data, ends, [0, 7, 39, 8])
+    rows = [r for i, r in enumerate(data.splitlines(keepends=True)) if i not in (0, 7, 8, 39)]
+    assert kept == b"".join(rows)
+    assert list(kept_ends) == [sum(map(len, rows[:n + 1])) for n in range(len(rows))]
+
+
+def test_warning_counts_break_ties_in_kinds_order() -> None:
+    from collections import Counter
+
+    from validator.batch._hygiene import warning_counts
+
+    # The row path counts kinds in row order, the columnar way engine rows first.
+    counts = Counter({"typo": 2, "duplicate": 5, "role": 2, "disposable": 1})
+    assert list(warning_counts(counts).items()) == [("duplicate", 5), ("role", 2), ("typo", 2),
+                                                    ("disposable", 1)]

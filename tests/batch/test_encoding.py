@@ -130,3 +130,54 @@ def test_bytes_no_encoding_explains_are_read_as_utf8_and_their_rows_refused(
     assert "the encoding could not be recognised; read as UTF-8" in result.stderr
     (reject,) = (json.loads(line) for line in (tmp_path / "bad.jsonl").read_text().splitlines())
     assert reject["error"]["code"] == 1000
+
+
+# Names as list owners' Windows tools write them, in the code page of each language. The
+# guess must read them back exactly: on such small samples charset-normalizer alone takes a
+# Spanish cp1252 file for cp1250 ("Núńez"), a French one for cp1250 ("Crčme"), a Turkish
+# cp1254 one for cp1252 ("Ayþe"), a repetitive Polish cp1250 one for cp1251, a Greek one for
+# cp1251.
+_LANGUAGES = {
+    "es": ("cp1252", ["José", "María", "Iñigo", "Núria", "Óscar", "Ángel"],
+           ["Peña", "Núñez", "Muñoz", "Ibáñez", "García"], ["Córdoba", "Málaga", "León"]),
+    "fr": ("cp1252", ["François", "Hélène", "Jérôme", "Zoé", "Noël", "Marc"],
+           ["Lefèvre", "Bézier", "Château", "Crème", "Dubois"], ["Besançon", "Orléans"]),
+    "de": ("cp1252", ["Jürgen", "Björn", "Günther", "Käthe", "Hans"],
+           ["Müller", "Groß", "Schäfer", "Köhler", "Weiß"], ["München", "Köln"]),
+    "pl": ("cp1250", FIRST, LAST, CITIES),
+    "cz": ("cp1250", ["Jiří", "Tomáš", "Šárka", "Zdeněk"], ["Dvořák", "Černý", "Kučera"],
+           ["Plzeň", "Ústí"]),
+    "hu": ("iso8859-2", ["Ödön", "Győző", "Ágnes", "Éva"], ["Kovács", "Szőke", "Fülöp"],
+           ["Győr", "Pécs"]),
+    "tr": ("cp1254", ["Şükrü", "Çağlar", "Gökhan", "Ayşe", "İsmail"],
+           ["Öztürk", "Yılmaz", "Şahin", "Doğan"], ["İzmir", "Muğla"]),  # noqa: RUF001 (Turkish dotless i)
+    "gr": ("cp1253", ["Γιώργος", "Μαρία", "Νίκος", "Ελένη"], ["Παπαδόπουλος", "Οικονόμου"],
+           ["Αθήνα", "Πάτρα"]),
+    "ru": ("cp1251", ["Иван", "Александр", "Ольга", "Наталья"], ["Петров", "Смирнов"],
+           ["Москва", "Казань"]),
+}
+
+
+@pytest.mark.parametrize("rows", [20, 300])
+@pytest.mark.parametrize("language", sorted(_LANGUAGES))
+def test_each_languages_code_page_reads_its_names_back(language: str, rows: int) -> None:
+    encoding, first, last, cities = _LANGUAGES[language]
+    rng = random.Random(rows)
+    text = "email,firstName,lastName,city\r\n" + "".join(
+        f"u{i}@example.com,{rng.choice(first)},{rng.choice(last)},{rng.choice(cities)}\r\n"
+        for i in range(rows))
+    data = text.encode(encoding)
+    guess = detect(data)
+    assert data.decode(guess.encoding) == text, (language, guess)
+    assert guess.confidence is not None and 0.0 < guess.confidence <= 1.0
+
+
+def test_one_name_repeated_is_read_in_its_code_page() -> None:
+    text = "email,name\n" + "".join(f"u{i}@example.com,Łukasz Żółć {i}\n" for i in range(50))
+    assert detect(text.encode("cp1250")).encoding == "cp1250"  # was cp1251: "Ѓukasz"
+
+
+def test_code_pages_reading_a_file_alike_are_named_by_the_most_common() -> None:
+    # cp1250, cp1252 and ISO 8859-1/-15 read äöüß alike: a German export is named cp1252.
+    text = "email,name\n" + "".join(f"u{i}@example.de,Jürgen Müller-Groß {i}\n" for i in range(50))
+    assert detect(text.encode("cp1252")).encoding == "cp1252"

@@ -93,3 +93,50 @@ def test_warnings_on_a_result_leave_the_verdict_and_body_alone() -> None:
     with_warnings(plain, {"email": "ab@gmail.com"}, seen, "row 1")
     again = with_warnings(plain, {"email": "a.b@gmail.com"}, seen, "row 2")
     assert [w.kind for w in again.warnings] == ["duplicate"]
+
+
+def _every_provider_suggestion(domain: str) -> str | None:
+    """``typo_suggestion`` as first written: the distance to every provider."""
+    from validator.hygiene._checks import _PROVIDER_SET, PROVIDERS, _distance
+
+    domain = domain.lower().rstrip(".")
+    if domain in _PROVIDER_SET or len(domain) < 6:
+        return None
+    best: tuple[int, str] | None = None
+    for provider in PROVIDERS:
+        bound = 2 if len(provider) >= 11 else 1 if len(provider) >= 7 else 0
+        found = _distance(domain, provider, bound) if bound else 1
+        if found <= bound and (best is None or found < best[0]):
+            best = (found, provider)
+    return best[1] if best is not None else None
+
+
+def test_typo_suggestions_skip_far_providers_without_missing_one() -> None:
+    import random
+
+    from validator.hygiene import PROVIDERS
+
+    rnd = random.Random(11)
+    letters = "abcdefghijklmnopqrstuvwxyz.-0123456789"
+
+    def edited(text: str) -> str:
+        chars = list(text)
+        for _ in range(rnd.randint(0, 3)):
+            at = rnd.randrange(len(chars) + 1)
+            kind = rnd.randrange(4)
+            if kind == 0:
+                chars.insert(at, rnd.choice(letters))
+            elif kind == 1 and at < len(chars):
+                del chars[at]
+            elif kind == 2 and at < len(chars):
+                chars[at] = rnd.choice(letters)
+            elif at + 1 < len(chars):
+                chars[at], chars[at + 1] = chars[at + 1], chars[at]
+        return "".join(chars)
+
+    domains = [edited(rnd.choice(PROVIDERS)) for _ in range(6000)]
+    domains += ["acme2.com", "umbrella84.eu", "wonka3.fr.", "no-such-domain-089143.com"]
+    typo_suggestion.cache_clear()
+    got = [typo_suggestion(d) for d in domains]
+    assert got == [_every_provider_suggestion(d) for d in domains]
+    assert sum(g is not None for g in got) > 1500

@@ -214,7 +214,7 @@ def test_payloads_that_are_not_plain_json_go_to_the_engine() -> None:
                                                           "l": {"type": "array"}}})
     assert quick is not None
     assert quick({"n": 1.5, "l": []}, False)
-    # jsonschema-rs would take these for a number and an array; the engine does not.
+    # jsonschema-rs would take these for a number and an array: the engine judges them.
     for odd in ({"n": Decimal("1.5")}, {"l": ("x",)}, {1: "a"}, {"a": object()}):
         assert not quick(odd, False)
         validator = Validator({"type": "object", "properties": {"n": {"type": "number"},

@@ -36,7 +36,8 @@ from .._results import ApiError, Failure, Result, only_unverifiable
 from ..dns import DNSOptions
 from ..rules import MXPath, email_ascii_domain, values_at
 from ._columnar import check_columnar, columnar_domains, precheck_for
-from ._dedupe import dedupe_keys, dedupe_text
+from ._columnar_jsonl import check_columnar_jsonl, json_precheck_for
+from ._dedupe import dedupe_pairs, dedupe_text
 from ._hygiene import RowNotes
 from ._options import BatchOptions
 from ._plan import CsvPlan
@@ -134,7 +135,7 @@ def check_chunk(rows: Sequence[Any], schema_name: str, options: ValidationOption
 
     A row is a JSON value, or with a ``plan`` the cells of a CSV record (mapped here, in the
     worker, rather than in the process that reads), or ``Malformed``."""
-    validator = validator_for(schema_name, options, batch)
+    validator = validator_for(schema_name, plan.options(options) if plan else options, batch)
     catalog = validator.catalog
     suppress = batch.suppresses
     outcomes: list[RowOutcome] = []
@@ -228,7 +229,7 @@ def _plain_outcomes(rows: Sequence[Any], schema_name: str, options: ValidationOp
                     verdicts: Mapping[str, DomainVerdict]) -> list[str | RowOutcome | None]:
     """What ``check_chunk`` says when there is no suppression list, without an object per
     valid row: a valid row is its ``dedupe_text`` (None without --dedupe)."""
-    validator = validator_for(schema_name, options, batch)
+    validator = validator_for(schema_name, plan.options(options) if plan else options, batch)
     catalog = validator.catalog
     outcomes: list[str | RowOutcome | None] = []
     append = outcomes.append
@@ -275,7 +276,7 @@ def block_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[MXPath]) -> 
     """The ASCII domains of the e-mails a block's rows have at the MX-checked paths: the first
     pass of a run with MX checks, so that the run can resolve each domain once for all blocks
     before the rows are judged."""
-    if block.records is None and spec.columnar:
+    if block.records is None and spec.columnar and spec.plan is not None:
         found_columnar = columnar_domains(block, spec, mx_paths)
         if found_columnar is not None:
             return found_columnar
@@ -403,12 +404,18 @@ def check_block(block: Block, spec: BlockSpec, schema_name: str, options: Valida
     collect = gc.isenabled()
     gc.disable()
     try:
-        if block.records is None and spec.columnar:
-            assert spec.plan is not None
+        if block.records is None and spec.columnar and spec.plan is not None:
             precheck = precheck_for(schema_name, options, batch, spec.plan, spec.mx_paths)
             if precheck is not None:
                 result = check_columnar(block, spec, schema_name, options, batch, verdicts,
                                         precheck, judge_rows)
+                if result is not None:
+                    return result
+        elif block.records is None and spec.columnar:
+            checker = json_precheck_for(schema_name, options, batch, spec.mx_paths)
+            if checker is not None:
+                result = check_columnar_jsonl(block, spec, schema_name, options, batch,
+                                              verdicts, checker, judge_rows)
                 if result is not None:
                     return result
         lines, raws, rows = parse_block(block, spec)
@@ -479,17 +486,19 @@ def judge_rows(lines: list[int], raws: list[Any], rows: list[Any], spec: BlockSp
         reject_lines.append(line)
         count_invalid(outcome, by_code, by_field, by_domain, reasons, examples, line)
     valid_keys = array("Q")
+    checks: array[int] | None = None
     if dedupe:
-        valid_keys.frombytes(dedupe_keys(valid_texts).tobytes())
+        keys, found = dedupe_pairs(valid_texts + unverified_texts)
+        valid_keys.frombytes(keys[:len(valid_texts)].tobytes())
+        checks = array("Q", found.tobytes())
         if unverified:
-            keys = dedupe_keys(unverified_texts).tolist()
-            unverified = [(line, key, data, entry)
-                          for (line, _, data, entry), key in zip(unverified, keys, strict=True)]
+            unverified = [(line, key, data, entry) for (line, _, data, entry), key
+                          in zip(unverified, keys[len(valid_texts):].tolist(), strict=True)]
     notes.exact_keys(valid_keys)
     return BlockResult(len(lines), b"".join(valid_parts), valid_ends, valid_lines, valid_keys,
                        b"".join(reject_parts), reject_ends, reject_lines, unverified,
                        by_code, by_field, by_domain, reasons, examples,
-                       notes.result)
+                       notes.result, checks)
 
 
 # --------------------------------------------------------------------------------------------

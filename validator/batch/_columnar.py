@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 from array import array
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +28,15 @@ import polars as pl
 
 from .._options import ValidationOptions
 from .._registry import default_registry
-from ..hygiene import ROLE_ACCOUNTS
 from ..rules import email_ascii_domain
-from ._dedupe import dedupe_keys
-from ._hygiene import BlockNotes, RowNotes, interesting_domain, merge_notes
+from ._dedupe import dedupe_pairs
+from ._hygiene import (
+    BlockNotes,
+    merge_notes,
+    no_provider,
+    provider_normalised_column,
+    valid_rows_notes,
+)
 from ._options import BatchOptions
 from ._plan import CsvPlan
 from ._precheck import Precheck, build_precheck, cell, quick_email
@@ -52,8 +58,6 @@ _precheck_cache: dict[tuple[Any, ...], Precheck | None] = {}
 def precheck_for(schema_name: str, options: ValidationOptions, batch: BatchOptions,
                  plan: CsvPlan, mx_paths: tuple[Any, ...]) -> Precheck | None:
     """The precheck of a run's schema under a plan, built once per process."""
-    if options.account is not None:
-        return None  # the account's rules (1001, custom-field values) have no expressions
     key = (schema_name, options.key(), plan._key(), batch.campaign_id, mx_paths)
     if key not in _precheck_cache:
         if len(_precheck_cache) > 64:
@@ -67,7 +71,7 @@ def precheck_for(schema_name: str, options: ValidationOptions, batch: BatchOptio
 def columnar(spec: BlockSpec) -> bool:
     """Whether blocks of this spec can take the columnar way (CSV cut as UTF-8 bytes)."""
     delimiter = spec.dialect.delimiter
-    if spec.plan is None or spec.plan.joins or not isinstance(spec.reader, CsvReader) \
+    if spec.plan is None or not isinstance(spec.reader, CsvReader) \
             or len(spec.dialect.header) > MAX_COLUMNS \
             or len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\r\n':
         return False
@@ -179,16 +183,17 @@ def _dedupe_texts(frame: pl.DataFrame, precheck: Precheck, campaign_id: str | No
     if precheck.email_column is None:
         return [None] * frame.height
     email = pl.col(cell(precheck.email_column))
-    campaign = (pl.col(cell(precheck.campaign_column)) if precheck.campaign_column is not None
-                else pl.lit(""))
+    campaign = precheck.campaign_text
     if campaign_id is not None:
         campaign = pl.when(campaign != "").then(campaign).otherwise(pl.lit(campaign_id))
     both = (email != "") & (campaign != "")
     plain = email.str.contains(_PLAIN_ADDRESS)
-    texts = frame.select(
-        text=pl.when(both & plain).then(email.str.to_lowercase() + "\x00" + campaign),
-        # --dedupe-normalised: the provider rules are Python's (``hygiene``), for every row.
-        odd=both & (pl.lit(True) if normalised else ~plain))
+    # --dedupe-normalised: the provider rules in columns (``provider_normalised_column``),
+    # null where only Python's own case mapping and strip can make the form.
+    address = pl.lit(provider_normalised_column(frame[cell(precheck.email_column)])) \
+        if normalised else pl.when(plain).then(email.str.to_lowercase())
+    texts = frame.select(text=pl.when(both).then(address + "\x00" + campaign),
+                         odd=both & address.is_null())
     if not texts["odd"].any():
         return texts["text"]
     column = texts["text"].to_list()
@@ -257,18 +262,26 @@ def check_columnar(block: Block, spec: BlockSpec, schema_name: str, options: Val
     judged = judge_rows(row_lines, raws, rows, spec, schema_name, options, batch, verdicts)
     if not passed.any():
         return judged
-    # Merge the passed rows (bytes as read) with the row path's valid ones, in line order.
-    good = simple_index[passed]
-    good_lines = good + first
-    lengths = lines.ends[good] - lines.starts[good]
-    newline = spec.newline.encode()
-    ends_without_newline = data[-1:] != b"\n"
-    if ends_without_newline and good[-1] == len(lines.ends) - 1:
-        lengths[-1] += len(newline)
     passed_frame = frame.filter(pl.Series(passed))
-    keys = (dedupe_keys(_dedupe_texts(passed_frame, precheck, batch.campaign_id,
-                                      batch.dedupe_normalised))
-            if spec.dedupe else np.zeros(0, np.uint64))
+    return merge_passed(judged, data, lines.starts, lines.ends, simple_index[passed], first,
+                        spec.newline.encode(), passed_frame, precheck, spec, batch, row_lines)
+
+
+def merge_passed(judged: BlockResult, data: bytes, starts: np.ndarray, ends: np.ndarray,
+                 good: np.ndarray, first: int, newline: bytes, passed_frame: pl.DataFrame,
+                 precheck: Precheck, spec: BlockSpec, batch: BatchOptions,
+                 row_lines: Sequence[int]) -> BlockResult:
+    """The block's result: the row path's ``judged`` with the passed rows merged in, in line
+    order (``good``: the passed lines' indexes into ``starts``/``ends``, the bytes of the
+    block's lines, each written as read; ``passed_frame``: their cells)."""
+    good_lines = good + first
+    lengths = ends[good] - starts[good]
+    ends_without_newline = data[-1:] != b"\n"
+    if ends_without_newline and good[-1] == len(ends) - 1:
+        lengths[-1] += len(newline)
+    keys, checks = (dedupe_pairs(_dedupe_texts(passed_frame, precheck, batch.campaign_id,
+                                               batch.dedupe_normalised))
+                    if spec.dedupe else (np.zeros(0, np.uint64), np.zeros(0, np.uint64)))
     engine_lines = np.frombuffer(judged.valid_lines, np.uint64).astype(np.int64) \
         if len(judged.valid_lines) else np.zeros(0, np.int64)
     engine_ends = np.frombuffer(judged.valid_ends, np.uint64).astype(np.int64) \
@@ -290,8 +303,8 @@ def check_columnar(block: Block, spec: BlockSpec, schema_name: str, options: Val
             pieces.append(judged.valid[engine_ends_list[engine_at - 1] if engine_at else 0:
                                        engine_ends_list[engine_at]])
             engine_at += 1
-        pieces.append(data[lines.starts[good[a]]:lines.ends[good[b - 1]]])
-        if ends_without_newline and stop_line - first == len(lines.ends) - 1:
+        pieces.append(data[starts[good[a]]:ends[good[b - 1]]])
+        if ends_without_newline and stop_line - first == len(ends) - 1:
             pieces.append(newline)
     pieces.append(judged.valid[engine_ends_list[engine_at - 1] if engine_at else 0:])
     valid = b"".join(pieces)
@@ -300,6 +313,11 @@ def check_columnar(block: Block, spec: BlockSpec, schema_name: str, options: Val
         engine_keys = np.frombuffer(judged.valid_keys, np.uint64) \
             if len(judged.valid_keys) else np.zeros(0, np.uint64)
         all_keys = np.concatenate((keys, engine_keys))[order]
+        # The checks: the valid rows', in the same order, then the unverified rows' as judged.
+        engine_checks = np.frombuffer(judged.checks, np.uint64) if judged.checks \
+            else np.zeros(len(engine_keys) + len(judged.unverified), np.uint64)
+        all_checks = np.concatenate((np.concatenate((checks, engine_checks[:len(engine_keys)]))
+                                     [order], engine_checks[len(engine_keys):]))
     notes = judged.notes
     if notes is not None:
         notes = _merged_notes(notes, row_lines, passed_frame, good_lines, keys, precheck,
@@ -307,50 +325,31 @@ def check_columnar(block: Block, spec: BlockSpec, schema_name: str, options: Val
     return judged._replace(
         rows=judged.rows + len(good), valid=valid, valid_ends=_array(valid_ends),
         valid_lines=_array(all_lines[order]),
-        valid_keys=_array(all_keys) if spec.dedupe else array("Q"), notes=notes)
+        valid_keys=_array(all_keys) if spec.dedupe else array("Q"), notes=notes,
+        checks=_array(all_checks) if spec.dedupe else None)
 
 
 def _merged_notes(judged: BlockNotes, judged_lines: Sequence[int], passed: pl.DataFrame,
                   passed_lines: np.ndarray, keys: np.ndarray, precheck: Precheck,
                   spec: BlockSpec, batch: BatchOptions) -> BlockNotes:
     """The block's notes (``_hygiene``): the row path's on its rows, and the passed rows' —
-    all valid — in line order. Only passed rows that can have a warning are looked at one by
-    one: those at a domain with warnings or provider rules, and those whose local part may be
-    a role account."""
+    all valid — in line order, made in columns (``valid_rows_notes``)."""
     size = len(judged_lines) + len(passed_lines)
     places = np.argsort(np.concatenate((np.asarray(judged_lines, np.int64),
                                         passed_lines.astype(np.int64))), kind="stable")
     place_of = np.empty(size, np.int64)
     place_of[places] = np.arange(size)
     duplicates = spec.dedupe and not batch.dedupe_normalised
-    own = RowNotes(None, batch.campaign_id, batch.warnings, duplicates)
-    own.result.statuses.extend(bytes([VALID]) * len(passed_lines))
     if batch.warnings and precheck.email_column is not None and passed.height:
-        email = pl.col(cell(precheck.email_column))
-        parts = passed.select(domain=email.str.extract(r"@([^@]*)$", 1),
-                              local=email.str.extract(r"^(.*)@[^@]*$", 1).str.to_lowercase())
-        domains = parts["domain"].unique().drop_nulls().to_list()
-        interesting = [d for d in domains if interesting_domain(d)]
-        flags = parts.select(
-            pl.col("domain").is_in(interesting)
-            | pl.col("local").str.contains("+", literal=True)
-            | pl.col("local").is_in(list(ROLE_ACCOUNTS))
-            # (Unicode case mappings are Python's in ``warn``: such local parts go there.)
-            | ~pl.col("local").str.contains(r"^[\x00-\x7f]*$"))["domain"]
-        look = flags.fill_null(True).to_numpy()
-        indexes = np.flatnonzero(look)
-        if len(indexes):
-            emails = passed[cell(precheck.email_column)].gather(indexes).to_list()
-            campaigns = (passed[cell(precheck.campaign_column)].gather(indexes).to_list()
-                         if precheck.campaign_column is not None else [""] * len(indexes))
-            lines = passed_lines[indexes].tolist()
-            exact = keys[indexes].tolist() if spec.dedupe else [0] * len(indexes)
-            for index, line, address, campaign, key in zip(
-                    indexes.tolist(), lines, emails, campaigns, exact, strict=True):
-                own.warn(index, line, address, campaign or batch.campaign_id, True, key)
-    judged_places = place_of[:len(judged_lines)].tolist()
-    passed_places = place_of[len(judged_lines):].tolist()
-    return merge_notes(judged, judged_places, own.result, passed_places, size)
+        own = valid_rows_notes(
+            passed[cell(precheck.email_column)],
+            passed[cell(precheck.campaign_column)] if precheck.campaign_column is not None
+            else None, batch.campaign_id, passed_lines, keys if spec.dedupe else None,
+            duplicates, VALID)
+    else:
+        own = BlockNotes(bytearray([VALID]) * len(passed_lines), Counter(), {}, no_provider())
+    return merge_notes(judged, place_of[:len(judged_lines)], own, place_of[len(judged_lines):],
+                       size)
 
 
 def _runs_of(indexes: np.ndarray) -> list[tuple[int, int]]:
@@ -400,6 +399,8 @@ def columnar_domains(block: Block, spec: BlockSpec, mx_paths: Sequence[Any]) -> 
     the same step, the few others one by one. None: take the row path's way."""
     plan = spec.plan
     assert plan is not None
+    if any(c.index >= len(spec.dialect.header) for c in plan.columns if c.path in mx_paths):
+        return None  # an address joined from several columns: the row path's way
     data = block.data
     read = _read(data, spec)
     if read is None:

@@ -1,25 +1,65 @@
 """Which encoding a CSV file is in, from its first 64 KiB.
 
 UTF-8 (with or without a BOM) and UTF-16/32 with a BOM are recognised here at once; anything
-else is charset-normalizer's guess, which the run reports (``Guess.warning``) because a wrong
-guess does not fail: it garbles names ("Łukasz" read as cp1252 is "£ukasz") and the rows pass.
+else is a guess, which the run reports (``Guess.warning``) because a wrong guess does not fail:
+it garbles names ("Łukasz" read as cp1252 is "£ukasz") and the rows pass.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
+import re
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
-# Of the candidates charset-normalizer finds nearly as clean as its best (within this much
-# "chaos", its measure of how garbled a decoding looks), the one that decodes the most non-ASCII
-# characters to letters is taken: contact files are names and addresses, and on short or
-# repetitive samples its best for a Polish cp1250 file is cp1252, which makes Ł, ż and ł the
-# symbols £, ¿ and ³ — text that looks no messier to it, but is not a name.
-_CHAOS_MARGIN = 0.08
-# Among decodings equally made of letters, the code pages contact exports are written in win
-# (ISO 8859-10 and 8859-2 both read Polish as letters, but only 8859-2 as Polish ones).
-_COMMON = frozenset({*(f"cp{n}" for n in range(1250, 1259)), "iso8859-1", "iso8859-2",
-                     "iso8859-15"})
+# charset-normalizer alone misreads short or repetitive contact files: a Polish cp1250 export
+# comes out as cp1252 ("£ukasz") or cp1251, a Spanish cp1252 one as cp1250 ("Núńez"). Names
+# and addresses tell the code page apart better than its measure of chaos does: read right, the
+# non-ASCII letters of a file are those of one language, and no word mixes scripts. So each
+# candidate decoding is scored by the share of its non-ASCII characters that one language's
+# alphabet explains, and charset-normalizer's order (chaos, then coherence) only breaks ties.
+_LATIN_ALPHABETS = (
+    "ąćęłńóśźż",  # Polish
+    "áčďéěíňóřšťúůýž",  # Czech
+    "áäčďéíĺľňóôŕšťúýž",  # Slovak
+    "čćđšž",  # Croatian, Bosnian, Slovene
+    "áéíóöőúüű",  # Hungarian
+    "ăâîșțşţ",  # Romanian (with the cedilla forms cp1250 has)
+    "äöüß",  # German
+    "àâæçéèêëîïôœùûüÿ",  # French
+    "áéíñóúü",  # Spanish
+    "ãõáâàçéêíóôú",  # Portuguese
+    "àèéìíòóùú",  # Italian
+    "àçèéíïòóúü",  # Catalan
+    "áéëèíïóöúü",  # Dutch
+    "æøåéó",  # Danish, Norwegian
+    "åäöé",  # Swedish, Finnish
+    "áðéíóúýþæö",  # Icelandic
+    "äõöüšž",  # Estonian
+    "āčēģīķļņšūž",  # Latvian
+    "ąčęėįšųūž",  # Lithuanian
+    "çğıöşüİ",  # Turkish
+    "ëç",  # Albanian
+    "ċġħżàèìòù",  # Maltese
+)
+_ALPHABETS = tuple(frozenset(a) | frozenset(a.upper()) for a in _LATIN_ALPHABETS)
+# Punctuation that Windows tools write into names and addresses in any language.
+_NEUTRAL = frozenset("\u2019\u2018\u201c\u201d\u201e\u2026\u20ac\u00a0")
+# Greek read as a Cyrillic code page (and the other way round) is all letters of one script,
+# but hardly a vowel among them: in real text about two letters in five are vowels.
+_VOWELS = {"CYRILLIC": frozenset("аеёиоуыэюяіїєАЕЁИОУЫЭЮЯІЇЄ"),
+           "GREEK": frozenset("αεηιουωάέήίόύώϊϋΐΰΑΕΗΙΟΥΩΆΈΉΊΌΎΏ")}
+_FEWEST_VOWELS = 0.25
+# Code pages tried besides charset-normalizer's candidates (it leaves out the right one on some
+# samples), in the order taken among equals: the ones contact exports are written in first.
+_COMMON = ("cp1252", "cp1250", "iso8859-2", "cp1251", "iso8859-15", "iso8859-1", "cp1254",
+           "cp1253", "cp1257", "cp1255", "cp1256", "cp1258", "koi8-r", "koi8-u", "iso8859-5",
+           "iso8859-7", "iso8859-9", "iso8859-13", "iso8859-16", "mac-roman", "cp850", "cp852",
+           "cp866")
+_READS_AS_NAMES = 0.9
+_WORD = re.compile(r"[^\W\d_]+")
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: its BOM starts with UTF-16 LE's
@@ -67,22 +107,74 @@ def detect(sample: bytes) -> Guess:
 def _guess(sample: bytes) -> Guess:
     # Imported here: most files are UTF-8 and never need it.
     from charset_normalizer import from_bytes
+    from charset_normalizer.md import mess_ratio
 
-    matches = list(from_bytes(sample))
-    if not matches:
+    found = {_name(m.encoding): m for m in from_bytes(sample)}
+    texts: dict[str, str] = {name: str(match) for name, match in found.items()}
+    scores = {name: _explained(text) for name, text in texts.items()}
+    for name in _COMMON:
+        if name not in texts:
+            with contextlib.suppress(UnicodeDecodeError):
+                text = sample.decode(name)
+                # One charset-normalizer left out is taken only when it reads as names do;
+                # nearly any bytes decode in a single-byte code page.
+                if (score := _explained(text)) >= _READS_AS_NAMES:
+                    texts[name], scores[name] = text, score
+    if not texts:
         return Guess("utf-8", 0.0)
-    best = min(match.chaos for match in matches)
-    close = [m for m in matches if m.chaos <= best + _CHAOS_MARGIN]
-    chosen = max(close, key=lambda m: (_letters(str(m)), _name(m.encoding) in _COMMON,
-                                       m.coherence))  # max keeps the first of equals
-    return Guess(_name(chosen.encoding), round(1.0 - chosen.chaos, 2))
+    top = max(scores.values())
+    best = [name for name, score in scores.items() if score >= top - 0.01]
+
+    def order(name: str) -> tuple[bool, float, float, int]:
+        match = found.get(name)
+        rank = _COMMON.index(name) if name in _COMMON else len(_COMMON)
+        if match is None:
+            return (False, 0.0, 0.0, -rank)
+        return (True, -match.chaos, match.coherence, -rank)
+
+    winner = max(best, key=order)
+    # Code pages that read the sample alike are one answer: name the most common of them
+    # (a German file is cp1252, though cp1250 reads its äöüß the same).
+    alike = [name for name in _COMMON if texts.get(name) == texts[winner]]
+    chosen = alike[0] if alike else winner
+    match = found.get(winner)
+    chaos = match.chaos if match is not None else mess_ratio(texts[winner], 1.0)
+    return Guess(chosen, round(1.0 - chaos, 2))
 
 
 def _name(encoding: str) -> str:
     return codecs.lookup(encoding).name
 
 
-def _letters(text: str) -> float:
-    """The share of the non-ASCII characters of ``text`` that are letters."""
-    wide = [c for c in text if c > "\x7f"]
-    return sum(c.isalpha() for c in wide) / len(wide) if wide else 1.0
+def _explained(text: str) -> float:
+    """The share of the non-ASCII characters of ``text`` that read as a name or an address
+    would: letters of one language's alphabet (Latin scripts), letters of one other script in
+    words that do not mix scripts (Cyrillic, Greek, Hebrew, Arabic...), or common punctuation."""
+    wide = Counter(c for c in text if c > "\x7f")
+    total = sum(wide.values())
+    if not total:
+        return 1.0
+    mixed: Counter[str] = Counter()
+    for word in _WORD.findall(text):
+        if not word.isascii() and len({_script(c) for c in word}) > 1:
+            mixed.update(c for c in word if c > "\x7f")
+    neutral = sum(n for c, n in wide.items() if c in _NEUTRAL)
+    scripts: Counter[str] = Counter()
+    vowels: Counter[str] = Counter()
+    for c, n in wide.items():
+        script = _script(c)
+        if c.isalpha() and script != "LATIN":
+            scripts[script] += n - mixed[c]
+            vowels[script] += (n - mixed[c]) if c in _VOWELS.get(script, ()) else 0
+    other = sum(n for script, n in scripts.items()
+                if script not in _VOWELS or vowels[script] >= _FEWEST_VOWELS * n)
+    latin = max((sum(n - mixed[c] for c, n in wide.items() if c in alphabet)
+                 for alphabet in _ALPHABETS), default=0)
+    return (neutral + other + latin) / total
+
+
+def _script(char: str) -> str:
+    if char.isascii():
+        return "LATIN"
+    name = unicodedata.name(char, "")
+    return name.partition(" ")[0]

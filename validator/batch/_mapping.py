@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from .._account import Account
+from .._account import Account, NameIndex
 from .._exceptions import InputError
 from .._registry import default_registry
 from ..rules import SchemaView
@@ -214,13 +214,87 @@ def guess(header: str, view: SchemaView, account: Account | None) -> str | None:
     return target if is_field(view, target.split(".")) else None
 
 
-def suggest_mapping(header: Sequence[str], schema_name: str, account: Account | None
+def suggest_mapping(header: Sequence[str], schema_name: str, account: Account | None,
+                    rows: Sequence[Sequence[str]] = (), list_separator: str = "|"
                     ) -> tuple[dict[str, MappingEntry], list[str]]:
     """A mapping guessed from a header for a registered schema (every column, null where
-    nothing fits), and notes on what the guess could not settle."""
+    nothing fits), and notes on what the guess could not settle. With an account, ``rows``
+    (the first rows' cells) find the campaign and tag columns by their values too, names
+    included, and the notes say which values the account does not have."""
     registry = default_registry()
     document, base_uri = registry.get(schema_name)
-    return _suggest(header, SchemaView(document, base_uri, registry.resources()), account)
+    view = SchemaView(document, base_uri, registry.resources())
+    mapping, notes = _suggest(header, view, account)
+    if account is not None and rows:
+        notes += _by_values(mapping, header, rows, account, view, list_separator)
+    return mapping, notes
+
+
+_TARGETS = {"campaign": "campaign.campaignId", "tag": "tags"}
+
+
+def _by_values(mapping: dict[str, MappingEntry], header: Sequence[str],
+               rows: Sequence[Sequence[str]], account: Account, view: SchemaView,
+               separator: str) -> list[str]:
+    """Campaign and tag columns found (or checked) by their values: a column left unmapped
+    whose values are mostly the account's campaigns (or tags), by name or ID, is mapped to
+    them; for the columns mapped so, notes on names (they become IDs as the file is read),
+    and on values the account does not have or has several of."""
+    notes: list[str] = []
+    names = [h.strip() for h in header]
+    for kind, target in _TARGETS.items():
+        items = account.id_names(kind)
+        if items is None or not is_field(view, target.split(".")):
+            continue
+        index = NameIndex(items)
+
+        def values(column: int, kind: str = kind) -> list[str]:
+            cells = [r[column] for r in rows if column < len(r) and r[column]]
+            if kind == "tag":
+                return [p.strip() for c in cells for p in c.split(separator) if p.strip()]
+            return cells
+
+        mapped = [i for i, name in enumerate(names) if mapping.get(name) == target]
+        if not mapped:
+            for column, name in enumerate(names):
+                found = values(column)
+                if mapping.get(name) is None and found and sum(
+                        isinstance(index.resolve(v), str) for v in found) \
+                        >= 0.8 * len(found):
+                    mapping[name] = target
+                    mapped = [column]
+                    notes.append(f"the column {name!r} holds the account's {kind}s: mapped to "
+                                 f"{target}")
+                    break
+        for column in mapped:
+            notes += _value_notes(names[column], kind, values(column), index,
+                                  {ident for ident, _ in items})
+    return notes
+
+
+def _value_notes(name: str, kind: str, values: Sequence[str], index: NameIndex,
+                 ids: set[str]) -> list[str]:
+    resolved = {v: index.resolve(v) for v in values}
+    by_name = sorted(v for v, found in resolved.items()
+                     if v not in ids and isinstance(found, str))
+    unknown = sorted(v for v, found in resolved.items() if found is None)
+    several = sorted(v for v, found in resolved.items() if isinstance(found, tuple))
+
+    def shown(found: list[str]) -> str:
+        return ", ".join(repr(v) for v in found[:5]) + (f" and {len(found) - 5} more"
+                                                         if len(found) > 5 else "")
+
+    notes = []
+    if by_name:
+        notes.append(f"the column {name!r} names {kind}s ({shown(by_name)}): with --account "
+                     "they become their IDs as the file is read")
+    if unknown:
+        notes.append(f"values of the column {name!r} in the first rows that are no {kind} "
+                     f"of the account: {shown(unknown)} (their rows will be 1001)")
+    if several:
+        notes.append(f"values of the column {name!r} that name several {kind}s of the "
+                     f"account: {shown(several)} (write the ID; their rows will be 1003)")
+    return notes
 
 
 def _suggest(header: Sequence[str], view: SchemaView, account: Account | None

@@ -8,8 +8,11 @@ import os
 import shutil
 import sys
 import tempfile
+from array import array
 from collections.abc import Sequence
 from typing import IO
+
+import numpy as np
 
 from .._exceptions import InputError
 from ._readers import Dialect, Reader, Source, output_mismatch
@@ -167,3 +170,48 @@ class ValidWriter:
         # No input was opened: an empty file is still the honest answer.
         if self.reader is not None:
             self.reader.end_output(self.out, self._count)
+
+
+def rows_without(data: bytes, ends: array[int], dropped: list[int]) -> tuple[bytes, array[int]]:
+    """The rows of ``data`` (``ends``: their end offsets) but those at the ``dropped`` indexes
+    (few: the run's 1008 repeats), with their ends; in bulk, not row by row."""
+    parts: list[bytes] = []
+    start = 0
+    for index in sorted(dropped):
+        parts.append(data[start:ends[index - 1] if index else 0])
+        start = ends[index]
+    parts.append(data[start:])
+    stops = np.frombuffer(ends, np.uint64)
+    lengths = np.diff(stops, prepend=np.uint64(0))
+    keep = np.ones(len(stops), bool)
+    keep[dropped] = False
+    kept = array("Q")
+    kept.frombytes(np.cumsum(lengths[keep], dtype=np.uint64).tobytes())
+    return b"".join(parts), kept
+
+
+def candidates_in_order(valid_lines: array[int], valid_keys: array[int],
+                        unverified: Sequence[tuple[int, int, bytes, bytes]],
+                        checks: array[int] | None = None
+                        ) -> tuple[array[int], array[int], np.ndarray, array[int]]:
+    """The valid and the unverified rows of a block as candidates for 1008, in the order of
+    their lines (rows of one line: by key, then by that code): their lines, keys, which rows
+    they are (a valid row's index, or ``-1 -`` an unverified row's) and their checks (``checks``
+    holds the valid rows' then the unverified rows'; none: all 0). In bulk: with MX checks most
+    rows of a block are valid."""
+    lines = np.concatenate((np.frombuffer(valid_lines, np.uint64) if len(valid_lines)
+                            else np.zeros(0, np.uint64),
+                            np.array([row[0] for row in unverified], np.uint64)))
+    keys = np.concatenate((np.frombuffer(valid_keys, np.uint64) if len(valid_keys)
+                           else np.zeros(0, np.uint64),
+                           np.array([row[1] for row in unverified], np.uint64)))
+    indexes = np.concatenate((np.arange(len(valid_lines), dtype=np.int64),
+                              -1 - np.arange(len(unverified), dtype=np.int64)))
+    check_of = (np.frombuffer(checks, np.uint64) if checks is not None and len(checks)
+                else np.zeros(len(lines), np.uint64))
+    order = np.lexsort((indexes, keys, lines))
+    ordered_lines, ordered_keys, ordered_checks = array("Q"), array("Q"), array("Q")
+    ordered_lines.frombytes(lines[order].tobytes())
+    ordered_keys.frombytes(keys[order].tobytes())
+    ordered_checks.frombytes(check_of[order].tobytes())
+    return ordered_lines, ordered_keys, indexes[order], ordered_checks

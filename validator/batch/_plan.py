@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .._account import Account
+from .._account import Account, NameIndex
 from .._exceptions import InputError
+from .._options import ValidationOptions
 from ..rules import INTEGER_TEXT as _INTEGER
 from ..rules import NUMBER_TEXT as _NUMBER
 from ..rules import SchemaView
@@ -67,13 +68,47 @@ class ScalarConverter:
         return text
 
 
+@dataclass(frozen=True)
+class NameConverter:
+    """A campaign or tag cell, as list owners write it (a name or an ID) → the account's ID
+    (``NameIndex``: the ID, the one exact name, the one name in another case). A name the
+    account does not have, or has several of, is kept as written: the account's rule (taking
+    names) makes it the row's 1001, or 1003 for a name of several."""
+
+    kind: str
+    items: tuple[tuple[str, str | None], ...]
+    index: NameIndex = field(init=False, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", NameIndex(self.items))
+
+    def __call__(self, text: str) -> str:
+        found = self.index.resolve(text)
+        return found if isinstance(found, str) else text
+
+    def table(self) -> dict[str, str]:
+        """Text → ID for every name and ID the account has that resolves to one ID: what the
+        converter does to those texts (a text outside it may still be a name in another
+        case, which only the converter finds)."""
+        found: dict[str, str] = {}
+        for ident, name in self.items:
+            for text in (ident, name):
+                if isinstance(text, str):
+                    resolved = self.index.resolve(text)
+                    if isinstance(resolved, str):
+                        found[text] = resolved
+        return found
+
+
 @dataclass(frozen=True, slots=True)
 class ArrayConverter:
-    """A cell of separated values → an array; ``wrap`` makes each value ``{wrap: value}``."""
+    """A cell of separated values → an array; ``wrap`` makes each value ``{wrap: value}``,
+    ``names`` maps each (a tag's name) to its ID."""
 
     separator: str
     wrap: str | None
     item: ScalarConverter | None
+    names: NameConverter | None = None
 
     def __call__(self, text: str) -> Any:
         separator = self.separator
@@ -82,6 +117,8 @@ class ArrayConverter:
             pieces: list[Any] = [piece] if piece else []
         else:
             pieces = [p for p in (piece.strip() for piece in text.split(separator)) if p]
+        if self.names is not None:
+            pieces = [self.names(p) for p in pieces]
         if self.item is not None:
             pieces = [self.item(p) for p in pieces]
         wrap = self.wrap
@@ -146,6 +183,21 @@ class CsvPlan:
         if not self.joins:
             return cells
         return [*cells, *(_joined(cells, j.indexes, j.separator) for j in self.joins)]
+
+    @property
+    def takes_names(self) -> bool:
+        """Whether campaign or tag cells may hold names (mapped to the account's IDs)."""
+        return any(isinstance(c.convert, NameConverter)
+                   or (isinstance(c.convert, ArrayConverter) and c.convert.names is not None)
+                   for c in self.columns)
+
+    def options(self, options: ValidationOptions) -> ValidationOptions:
+        """The run's options for this plan's rows: where cells may hold names, the account
+        `taking_names`, so that a name it does not have is 1001 as written."""
+        account = options.account
+        if account is None or not self.takes_names or account.by_name:
+            return options
+        return replace(options, account=account.taking_names())
 
     @property
     def reached(self) -> list[tuple[str, ...]]:
@@ -306,15 +358,24 @@ def _split(text: str, separator: str) -> list[str]:
     return [piece.strip() for piece in text.split(separator)]
 
 
-def _array_converter(view: SchemaView, path: tuple[str, ...], separator: str
-                     ) -> ArrayConverter:
+def _array_converter(view: SchemaView, path: tuple[str, ...], separator: str,
+                     account: Account | None) -> ArrayConverter:
     items = view.node((*path, 0)) or {}
     required = items.get("required")
     wrap: str | None = None
     if items.get("type") == "object" and isinstance(required, list) and len(required) == 1:
         wrap = str(required[0])
     item_types = view.types((*path, 0, wrap)) if wrap else view.types((*path, 0))
-    return ArrayConverter(separator, wrap, scalar_converter(item_types))
+    item = scalar_converter(item_types)
+    names = _names(account, "tag") if path == ("tags",) and wrap == "tagId" and item is None \
+        else None
+    return ArrayConverter(separator, wrap, item, names)
+
+
+def _names(account: Account | None, kind: str) -> NameConverter | None:
+    """Names → IDs for a column of campaigns or tags, where the account gives that kind."""
+    items = account.id_names(kind) if account is not None else None
+    return None if items is None else NameConverter(kind, items)
 
 
 def build_plan(header: Sequence[str], view: SchemaView, mapping: Mapping[str, MappingEntry],
@@ -358,7 +419,9 @@ def _add_column(plan: CsvPlan, view: SchemaView, index: int, name: str, target: 
     types = view.types(parts)
     converter: Converter | None
     if "array" in types and "string" not in types:
-        converter = _array_converter(view, parts, list_separator)
+        converter = _array_converter(view, parts, list_separator, account)
     else:
         converter = scalar_converter(types)
+        if converter is None and parts == ("campaign", "campaignId"):
+            converter = _names(account, "campaign")
     plan.columns.append(_Column(index, parts, converter))

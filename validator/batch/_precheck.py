@@ -17,6 +17,14 @@ plan leaves out of the payload). Conversions mirror ``_plan``'s converters on a 
 their inputs: integers and decimals without signs, spaces or exponents, ``null`` as written;
 list cells only when no piece has whitespace at its ends (so Python's ``strip`` and splitting
 agree with polars'); booleans and anything else go to the engine.
+
+With an account, its rules are written into the schema first (``with_account``, as the engine
+does), so the translation holds them too: known IDs as ``enum``s (``is_in`` here) and each
+custom field's values as exact or stricter patterns; a type without one (phone, url) makes its
+non-empty cells go to the engine. Campaign and tag names become IDs through the converter's
+own table (exact for the account's spellings; another case goes to the engine). A field joined
+from several columns is built with ``concat_str`` where no cell has whitespace at its ends
+(else the row goes to the engine), exactly as ``_plan._joined`` builds it.
 """
 
 from __future__ import annotations
@@ -29,9 +37,9 @@ from typing import Any
 import polars as pl
 
 from .._options import ValidationOptions
-from ..rules import is_query_schema, stricter_schema
+from ..rules import is_query_schema, stricter_schema, with_account
 from ._mapping import CUSTOM_FIELDS
-from ._plan import ArrayConverter, CsvPlan, ScalarConverter
+from ._plan import ArrayConverter, CsvPlan, NameConverter, ScalarConverter
 
 TRUE = pl.lit(True)
 FALSE = pl.lit(False)
@@ -155,20 +163,48 @@ def _escape(text: str) -> str:
     return "".join(f"\\x{{{ord(c):x}}}" for c in text)
 
 
-def _payload(plan: CsvPlan, campaign_id: str | None) -> _Object:
+def _joined(plan: CsvPlan, index: int) -> tuple[pl.Expr, pl.Expr]:
+    """The text of a column, a cell or one joined from several (``_plan._joined``: the cells
+    stripped, the empty ones left out, the rest joined by the separator), and the condition
+    under which polars makes it exactly so: no cell with whitespace at its ends, where
+    Python's strip() would change it."""
+    width = len(plan.header)
+    if index < width:
+        return pl.col(cell(index)), TRUE
+    join = plan.joins[index - width]
+    cells = [pl.col(cell(i)) for i in join.indexes]
+    edges = rf"^{_SPACE}|{_SPACE}$"
+    safe = _all([~c.str.contains(edges) for c in cells])
+    text = pl.concat_str([pl.when(c != "").then(c) for c in cells], separator=join.separator,
+                         ignore_nulls=True).fill_null("")
+    return text, safe
+
+
+def _payload(plan: CsvPlan, campaign_id: str | None, guards: list[pl.Expr]) -> _Object:
+    """The payload's nodes; ``guards`` gets the conditions every passing row must meet
+    besides the schema's (joined texts polars makes exactly)."""
     root: dict[str, Any] = {}
     for column in plan.columns:
-        text = pl.col(cell(column.index))
+        text, safe = _joined(plan, column.index)
+        if column.index >= len(plan.header):
+            guards.append(safe)
         present = text != ""
         node: _Node
-        if column.convert is None:
+        convert = column.convert
+        if convert is None:
             node = _Text(present, text)
-        elif isinstance(column.convert, ScalarConverter):
-            node = _Scalar(present, text, column.convert)
-        elif isinstance(column.convert, ArrayConverter) and column.convert.item is None:
-            items, safe = _pieces(text, column.convert.separator, True)
+        elif isinstance(convert, NameConverter):
+            # Exact for the account's own names and IDs; a name in another case stays as
+            # written here, is no ID, and so goes to the engine, whose converter finds it.
+            node = _Text(present, text.replace(convert.table()))
+        elif isinstance(convert, ScalarConverter):
+            node = _Scalar(present, text, convert)
+        elif isinstance(convert, ArrayConverter) and convert.item is None:
+            items, safe = _pieces(text, convert.separator, True)
+            if convert.names is not None:
+                items = items.list.eval(pl.element().replace(convert.names.table()))
             # An unsafe cell is present (for `required`) but its list is null: it never passes.
-            node = _List(present, pl.when(safe).then(items), column.convert.wrap)
+            node = _List(present, pl.when(safe).then(items), convert.wrap)
         else:
             node = _Opaque(present)
         _insert(root, column.path, node)
@@ -448,6 +484,9 @@ class Precheck:
     email_column: int | None
     """The cell the payload's ``email`` comes from (for MX, suppression and 1008), if one."""
     campaign_column: int | None
+    campaign_text: pl.Expr
+    """The campaign cell as the payload has it (a name mapped to its ID) for the rows that
+    pass (for 1008), or "" without a campaign column."""
 
 
 def build_precheck(document: Any, plan: CsvPlan,
@@ -457,24 +496,39 @@ def build_precheck(document: Any, plan: CsvPlan,
     then all go to the engine, as they did before)."""
     if is_query_schema(document):
         return None
+    options = plan.options(options)
+    if options.account is not None:
+        # The account's rules as engine keywords, which the translation below turns into
+        # `enum`s of the known IDs and each custom field's values as far as they can promise.
+        document = with_account(document, options.account, options.phone_region)
     custom = frozenset(options.formats) if options.formats else frozenset()
     translated = stricter_schema(document, assert_formats=options.assert_formats,
                                  custom_formats=custom)
     if translated is None or translated is False:
         return None
+    guards: list[pl.Expr] = []
     try:
-        payload = _payload(plan, campaign_id)
+        payload = _payload(plan, campaign_id, guards)
     except _Unsupported:
         return None
     by_path = {c.path: c for c in plan.columns}
     identity = [by_path.get(("email",)), by_path.get(("campaign", "campaignId"))]
-    if any(c is not None and c.convert is not None for c in identity):
-        return None  # a converted e-mail or campaign: its 1008 identity is the engine path's
+    if any(c is not None and (c.index >= len(plan.header)
+                              or not (c.convert is None or isinstance(c.convert, NameConverter)))
+           for c in identity):
+        return None  # a converted or joined e-mail or campaign: 1008 is the engine path's
     email, campaign = (c.index if c is not None else None for c in identity)
     if options.check_mx and any(tuple(path) != ("email",) for path in mx_paths):
         return None  # the addresses to look up are not only the e-mail column's
-    expression = _Compiler(translated).check(translated, payload).fill_null(False)
-    return Precheck(expression, email, campaign)
+    expression = _Compiler(translated).check(translated, payload)
+    expression = _all([expression, *guards]).fill_null(False)
+    campaign_text = pl.lit("")
+    if campaign is not None:
+        campaign_text = pl.col(cell(campaign))
+        convert = by_path[("campaign", "campaignId")].convert
+        if isinstance(convert, NameConverter):
+            campaign_text = campaign_text.replace(convert.table())
+    return Precheck(expression, email, campaign, campaign_text)
 
 
 _EMAIL_FORMAT = {"type": "string", "format": "email"}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import multiprocessing
+import multiprocessing.forkserver as forkserver
 import os
 import time
 import zlib
@@ -20,6 +21,7 @@ from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -48,12 +50,13 @@ from ._blocks import (
     with_campaign,
 )
 from ._columnar import columnar
+from ._columnar_jsonl import columnar_jsonl
 from ._dedupe import FirstRows
 from ._html import check_html_support, is_html, render_html
-from ._hygiene import ProviderRepeats, rows_of
+from ._hygiene import ProviderRepeats, rows_of, warning_counts
 from ._mapping import MappingEntry, mapping_notes
 from ._options import BatchOptions
-from ._outputs import AtomicOutput, ValidWriter
+from ._outputs import AtomicOutput, ValidWriter, candidates_in_order, rows_without
 from ._plan import CsvPlan, build_plan
 from ._readers import (
     MAX_RECORD,
@@ -73,11 +76,17 @@ if TYPE_CHECKING:
 # After this many failed lookups without one answer in between, DNS is taken to be down: a run
 # over a million rows must not wait out a timeout for each of its domains.
 DNS_GIVE_UP = 64
-# Bytes per block of the columnar way (about 25,000 contacts): a few MiB of frames per block in
-# flight, while the fixed cost of each polars call is spread over many rows.
-COLUMNAR_BLOCK = 2 * 2**20
+# Bytes per block of the columnar way (about 6,500 contacts). What a worker holds grows with
+# its block (~75 MiB at 2 MiB: the frames, and what polars' allocator keeps of them), while the
+# fixed cost of each polars call shrinks with it: 512 KiB keeps the whole run under 300 MB for
+# a few % more CPU a row (benchmarks/README.md, issue 11).
+COLUMNAR_BLOCK = 2**19
 ROW_CHUNK = 2000
+WORKER_ENV = {"POLARS_MAX_THREADS": "1"}
+"""Set where the workers import polars (it reads them once): the workers are parallel by
+process, and each further polars thread would add its stack and allocator caches to each."""
 
+T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 
@@ -111,7 +120,7 @@ class RunConfig:
     batch: BatchOptions = field(default_factory=BatchOptions)
     jobs: int = 1
     chunk_size: int | None = None
-    """Rows per block; None: 2,000 on the row path, about 25,000 (2 MiB) the columnar way."""
+    """Rows per block; None: 2,000 on the row path, about 6,500 (512 KiB) the columnar way."""
     columnar: bool = True
     """UTF-8 CSV blocks take the columnar way (a generated precheck decides most rows in
     bulk); False keeps every row on the row path, the reference the columnar way is held to."""
@@ -180,7 +189,7 @@ class RunSummary:
                               in self.examples.get((code, name, text), [])]}
                 for (code, name, text), n in self.reasons.most_common(top)
             ],
-            "warnings": {kind: n for kind, n in self.warnings.most_common()},
+            "warnings": warning_counts(self.warnings),
             "dns": {"domainsLookedUp": self.dns_domains,
                     "domainsUnknown": sum(self.dns_unknown.values()),
                     "unknownReasons": dict(self.dns_unknown.most_common(10)),
@@ -209,8 +218,8 @@ class Engine(Protocol):
     domain once, 1008, writing in order); an engine only maps the unit of work over blocks."""
 
     in_process_first: bool
-    """Whether the first block is judged in this process (an input of one block then never
-    waits for workers to start)."""
+    """Whether an input of one block is judged in this process (it then never waits for
+    workers to start)."""
 
     def window(self, mx: bool) -> int:
         """Blocks to keep in flight."""
@@ -295,11 +304,16 @@ class _Run:
             if self.on_notice is not None:
                 self.on_notice(self.engine.describe())
 
-    def get_engine(self) -> Engine | None:
-        """The engine for the next block, None to judge it in this process."""
-        if self.engine is None and self.config.jobs > 1 and self.blocks_seen:
+    def get_engine(self, last: bool) -> Engine | None:
+        """The engine for the next block, None to judge it in this process; ``last``: the
+        block is the last of its input."""
+        # An input of one block is judged here and never waits for workers to start. A bigger
+        # one goes to the workers from its first block: this process then never holds a
+        # block's frames (polars' allocator keeps what it once took), only their outcomes.
+        alone = last and not self.blocks_seen
+        if self.engine is None and self.config.jobs > 1 and not alone:
             self.engine = _PoolEngine(self.config, tuple(self.mx_paths))
-        if self.engine is not None and self.engine.in_process_first and not self.blocks_seen:
+        if self.engine is not None and self.engine.in_process_first and alone:
             return None
         return self.engine
 
@@ -355,7 +369,7 @@ class _Run:
                          self.valid.newline if self.valid is not None else "\n",
                          self.config.batch.dedupe, False,
                          tuple(self.mx_paths) if self.config.options.check_mx else ())
-        if self.config.columnar and columnar(spec):
+        if self.config.columnar and (columnar(spec) or columnar_jsonl(spec)):
             spec = replace(spec, columnar=True)
         return spec
 
@@ -484,22 +498,19 @@ class _Run:
         # Rows that repeat an earlier one: (line, index into the valid rows, or -1 - index into
         # the unverified ones, the first row's file and line).
         found: list[tuple[int, int, int, int]] = []
+        checks = result.checks
         if spec.dedupe and unverified:
             # With unverified rows (MX on, DNS failing) both kinds are candidates, in the
             # order of their lines.
-            candidates = sorted(
-                [(line, key, i) for i, (line, key) in
-                 enumerate(zip(valid_lines, result.valid_keys, strict=True))]
-                + [(line, key, -1 - i) for i, (line, key, _, _) in enumerate(unverified)])
-            for at, first_file, first_line in self.first_rows.repeats(
-                    file_index, array("Q", [key for _, key, _ in candidates]),
-                    array("Q", [line for line, _, _ in candidates])):
-                line, _, index = candidates[at]
-                found.append((line, index, first_file, first_line))
+            lines, keys, indexes, ordered_checks = candidates_in_order(
+                valid_lines, result.valid_keys, unverified, checks)
+            for at, first_file, first_line in self.first_rows.repeats(file_index, keys, lines,
+                                                                      ordered_checks):
+                found.append((lines[at], int(indexes[at]), first_file, first_line))
         elif spec.dedupe:
             found = [(valid_lines[index], index, first_file, first_line)
                      for index, first_file, first_line in self.first_rows.repeats(
-                         file_index, result.valid_keys, valid_lines)]
+                         file_index, result.valid_keys, valid_lines, checks)]
         for line, index, first_file, first_line in found:
             if index >= 0:
                 data = valid[valid_ends[index - 1] if index else 0:valid_ends[index]]
@@ -538,7 +549,7 @@ class _Run:
             self.annotated.write_block(spec, result, repeated, row_warnings)
         if self.valid is not None:
             if dropped_valid:
-                self.valid.write_rows(*_without(valid, valid_ends, dropped_valid))
+                self.valid.write_rows(*rows_without(valid, valid_ends, dropped_valid))
             else:
                 self.valid.write_rows(valid, valid_ends)
         if self.unverified is not None:
@@ -573,9 +584,9 @@ class _Run:
         if notes is None:
             return {}
         self.summary.warnings.update(notes.counts)
-        if not notes.provider:
+        if not len(notes.provider):
             return notes.rows
-        dropped = set(rows_of(notes.statuses, VALID, dropped_valid)) if dropped_valid else set()
+        dropped = rows_of(notes.statuses, VALID, dropped_valid)
         found = self.provider_repeats.take(file_index, notes.provider, dropped, self.files)
         if not found:
             return notes.rows
@@ -596,25 +607,6 @@ def block_spec(config: RunConfig, source: Source) -> BlockSpec:
 def _merge(counter: Counter[Any], more: Counter[Any]) -> None:
     for key, n in more.items():
         bump(counter, key, n)
-
-
-def _without(data: bytes, ends: array[int], dropped: list[int]) -> tuple[bytes, array[int]]:
-    """The rows of ``data`` but those at the ``dropped`` indexes (few), with their ends."""
-    parts: list[bytes] = []
-    start = 0
-    for index in sorted(dropped):
-        parts.append(data[start:ends[index - 1] if index else 0])
-        start = ends[index]
-    parts.append(data[start:])
-    drop = set(dropped)
-    kept = array("Q")
-    size = start = 0
-    for index, end in enumerate(ends):
-        if index not in drop:
-            size += end - start
-            kept.append(size)
-        start = end
-    return b"".join(parts), kept
 
 
 def _write_merged(out: AtomicOutput, data: bytes, ends: array[int], lines: array[int],
@@ -642,6 +634,16 @@ def _block_bytes() -> int:
         return 0
 
 
+def _with_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:
+    """Each item, and whether it is the last (known by reading one item ahead)."""
+    ahead = iter(items)
+    for current in ahead:
+        for following in ahead:
+            yield current, False
+            current = following
+        yield current, True
+
+
 def _record_blocks(records: Iterator[Record], size: int) -> Iterator[Block]:
     batch: list[tuple[int, str, Any, str | None]] = []
     for record in records:
@@ -655,14 +657,31 @@ def _record_blocks(records: Iterator[Record], size: int) -> Iterator[Block]:
         yield Block(batch[0][0], records=batch)
 
 
+@contextmanager
+def _environment(settings: dict[str, str]) -> Iterator[None]:
+    """``settings`` in this process's environment for a while, but those the user set."""
+    added = {name: value for name, value in settings.items() if name not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
 def _pool(config: RunConfig, mx_paths: tuple[MXPath, ...]) -> ProcessPoolExecutor:
     # forkserver: workers start from a clean process, not a fork of one that may already run
-    # DNS threads; the engine is imported once in the server and inherited by every worker.
+    # DNS threads; the engine is imported once in the server and its pages are shared by
+    # every worker forked from it.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         # The module the workers run from (named, so that a move cannot leave it stale).
         context.set_forkserver_preload([_blocks.__name__])
+        # Started here, so that it imports polars under WORKER_ENV (a server already running
+        # for an earlier run of this process was started so too).
+        with _environment(WORKER_ENV):
+            forkserver.ensure_running()
     return ProcessPoolExecutor(max_workers=config.jobs, mp_context=context,
                                initializer=_blocks.init_worker,
                                initargs=(config.schema_name, config.options, config.batch,
@@ -820,10 +839,8 @@ def _run_source(state: _Run, source: Source, spec: BlockSpec, file_index: int) -
         pending.popleft()
         settle(result)
 
-    for block in state.blocks(source, spec.columnar):
-        # The first block is checked here: an input that fits in one block never pays for
-        # starting worker processes.
-        pool = state.get_engine()
+    for block, last in _with_last(state.blocks(source, spec.columnar)):
+        pool = state.get_engine(last)
         state.blocks_seen += 1
         if pool is None:
             began = time.perf_counter()

@@ -77,3 +77,6 @@ class BlockResult(NamedTuple):
     body."""
     notes: BlockNotes | None = None
     """Each row's status in order, and the rows' list-hygiene warnings."""
+    checks: array[int] | None = None
+    """The 1008 check (``dedupe_pairs``: a second hash, which confirms a repeat the keys find)
+    of each valid row, then of each unverified row; None: no checks (every row's is 0)."""

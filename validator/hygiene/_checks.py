@@ -97,14 +97,37 @@ def typo_suggestion(domain: str) -> str | None:
     if domain in _PROVIDER_SET or len(domain) < 6:
         return None
     best: tuple[int, str] | None = None
-    for provider in PROVIDERS:
-        bound = 2 if len(provider) >= 11 else 1 if len(provider) >= 7 else 0
-        if not bound:
+    size = len(domain)
+    for provider, bound, pieces in _TYPO_TARGETS:
+        if abs(size - len(provider)) > bound:
+            continue
+        # A distance within the bound leaves one of the 2 x bound + 1 pieces untouched (an
+        # edit touches at most two: a swap across their border), in place but for the
+        # shift of at most ``bound`` insertions or deletions before it. A domain with none
+        # of them (most domains of a list) needs no distance; a cheap test a pair.
+        for piece, start in pieces:
+            if domain.find(piece, max(0, start - bound), start + bound + len(piece)) >= 0:
+                break
+        else:
             continue
         found = _distance(domain, provider, bound)
         if found <= bound and (best is None or found < best[0]):
             best = (found, provider)
     return best[1] if best is not None else None
+
+
+def _typo_target(provider: str) -> tuple[str, int, tuple[tuple[str, int], ...]] | None:
+    bound = 2 if len(provider) >= 11 else 1 if len(provider) >= 7 else 0
+    if not bound:
+        return None
+    count = 2 * bound + 1
+    cuts = [round(i * len(provider) / count) for i in range(count + 1)]
+    return provider, bound, tuple((provider[cuts[i]:cuts[i + 1]], cuts[i])
+                                  for i in range(count))
+
+
+_TYPO_TARGETS = tuple(t for p in PROVIDERS if (t := _typo_target(p)) is not None)
+"""The providers a typo can be of, in order, with their bounds and pieces."""
 
 
 def provider_normalised(email: str) -> str:

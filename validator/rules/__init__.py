@@ -8,6 +8,7 @@ read-only facts about schemas and addresses that other rooms (batch mapping and 
 routes) may use; everything else here is private to the room.
 """
 
+from ._account_rules import with_account
 from ._email import email_ascii_domain, email_syntax_error
 from ._mx_paths import EVERY_ITEM, MXPath, values_at
 from ._query import QueryShape, is_query_schema
@@ -26,4 +27,5 @@ __all__ = [
     "is_query_schema",
     "stricter_schema",
     "values_at",
+    "with_account",
 ]

@@ -12,6 +12,11 @@ The keywords' values are plain JSON, so they can be read (and written) like any 
 
 * ``accountIds: {"kind": "campaign", "ids": [...]}`` on a string: a well-formed ID that is not
   among `ids` is 1001. An ID that is not well-formed is left to the schema's `format`.
+  With ``"names": [[id, name], ...]`` (an account `taking_names`, for batch cells that may
+  hold names, which the plan has already turned into IDs where it could) the rule stands in
+  for the `resource-id` format: any non-blank value not among `ids` is 1001 with the value
+  as written, or 1003 when it names several items; a known ID that is not well-formed is
+  still the format's 1003.
 * ``accountCustomFields: {"fields": {id: {name, type, format, values}}, "phoneRegion": r}`` on
   a ``customFieldValues`` item: the item's `customFieldId` must be one of `fields`, and its
   `value` must fit that field.
@@ -24,11 +29,22 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .._account import Account, CustomField
+from .._account import Account, CustomField, NameIndex
 from .._catalog import Code
 from .._results import Failure, Path
 from . import _keywords as kw
-from ._formats import RESOURCE_ID_RE, check_date, check_date_time, check_ip, check_phone, check_url
+from ._formats import (
+    QUICK_DATE,
+    QUICK_DAY,
+    QUICK_IP,
+    RESOURCE_ID_RE,
+    check_date,
+    check_date_time,
+    check_ip,
+    check_phone,
+    check_resource_id,
+    check_url,
+)
 from ._nodes import Cell, Node, flat
 from ._query import is_query_schema
 from ._schema_view import NUMBER_TEXT
@@ -72,18 +88,30 @@ def with_account(schema: Any, account: Account, phone_region: str | None) -> Any
             for target in (_property(_property(node, "campaign"), "campaignId"),
                            _property(node, "campaignId")):
                 if target is not None:
-                    target[IDS] = {"kind": "campaign", "ids": sorted(campaigns)}
+                    _put_ids(target, "campaign", campaigns, account)
         if tags is not None:
             # `tags[].tagId`, or `tags.ids[]` (`contacts.create-batch`).
             for target in (_property(_items(_property(node, "tags")), "tagId"),
                            _items(_property(_property(node, "tags"), "ids"))):
                 if target is not None:
-                    target[IDS] = {"kind": "tag", "ids": sorted(tags)}
+                    _put_ids(target, "tag", tags, account)
         if field_rule is not None:
             item = _items(_property(node, "customFieldValues"))
             if item is not None and _property(item, "customFieldId") is not None:
                 item[CUSTOM_FIELDS] = field_rule
     return schema
+
+
+def _put_ids(target: dict[str, Any], kind: str, ids: frozenset[str], account: Account) -> None:
+    if IDS in target:
+        return  # reached again, as the bare `campaignId` of the `campaign` object itself
+    rule: dict[str, Any] = {"kind": kind, "ids": sorted(ids)}
+    if account.by_name and target.get("format") == "resource-id":
+        # The rule says what is wrong with a value that is no ID of the account (one entry:
+        # 1001, or 1003 for a name of several), so the format would only say it twice.
+        del target["format"]
+        rule["names"] = [list(pair) for pair in account.id_names(kind) or ()]
+    target[IDS] = rule
 
 
 def _property(node: Any, name: str) -> dict[str, Any] | None:
@@ -126,34 +154,75 @@ def unknown_id(path: Path, value: str, kind: str) -> Failure:
                    "the account", keyword=IDS)
 
 
+def _id_failure(rule: dict[str, Any], known: frozenset[str], value: str,
+                names: NameIndex | None = None) -> Callable[[Path], Failure] | None:
+    """What is wrong with a string at an account ID, as a failure once its path is known."""
+    kind = rule["kind"]
+    if rule.get("names") is None:
+        if value in known or not _checked_id(value):
+            return None
+        return lambda path: unknown_id(path, value, kind)
+    # Taking names: the rule stands in for the `resource-id` format it replaced.
+    if value in known:
+        message = check_resource_id(value)
+        if message is None:
+            return None
+        return lambda path: kw.bad_format(path, value, message, "format")
+    if not value or value.isspace():
+        return None  # empty or blank: `notBlank`'s 1005
+    found = (names or NameIndex(rule["names"])).resolve(value)
+    if isinstance(found, tuple):
+        word = _KIND_WORDS.get(kind, kind.capitalize())
+        shown = ", ".join(repr(i) for i in found)
+        return lambda path: kw.bad_format(
+            path, value, f"{word} name {value!r} is ambiguous: the account has "
+            f"{len(found)} {kind}s of that name ({shown}); write the ID", IDS)
+    return lambda path: unknown_id(path, value, kind)
+
+
 def ids_node(rule: dict[str, Any]) -> Node:
     known = frozenset(rule["ids"])
-    kind = rule["kind"]
+    if rule.get("names") is None:
+        kind = rule["kind"]
 
-    def node(value: Any, path: Cell, out: list[Failure]) -> None:
-        if value.__class__ is str and value not in known and _checked_id(value):
-            out.append(unknown_id(flat(path), value, kind))
+        def node(value: Any, path: Cell, out: list[Failure]) -> None:
+            if value.__class__ is str and value not in known and _checked_id(value):
+                out.append(unknown_id(flat(path), value, kind))
 
-    return node
+        return node
+
+    names = NameIndex(rule["names"])
+
+    def named(value: Any, path: Cell, out: list[Failure]) -> None:
+        if value.__class__ is str:
+            build = _id_failure(rule, known, value, names)
+            if build is not None:
+                out.append(build(flat(path)))
+
+    return named
 
 
 def ids_failure(rule: dict[str, Any], value: str) -> Callable[[Path], Failure] | None:
     """The fallback engine's form: the failure once its path is known."""
-    if value in rule["ids"] or not _checked_id(value):
-        return None
-    return lambda path: unknown_id(path, value, rule["kind"])
+    return _id_failure(rule, frozenset(rule["ids"]), value)
 
 
 def ids_quick(rule: dict[str, Any]) -> dict[str, Any]:
-    return {"enum": list(rule["ids"])} if rule["ids"] else {"not": {}}
+    # Only well-formed IDs: a known one that is not is still the format's 1003.
+    ids = [i for i in rule["ids"] if _checked_id(i)]
+    return {"enum": ids} if ids else {"not": {}}
 
 
 def check_ids_rule(rule: Any) -> str | None:
+    names = rule.get("names", []) if isinstance(rule, dict) else None
     if isinstance(rule, dict) and isinstance(rule.get("kind"), str) \
             and isinstance(rule.get("ids"), list) \
-            and all(isinstance(i, str) for i in rule["ids"]):
+            and all(isinstance(i, str) for i in rule["ids"]) \
+            and isinstance(names, list) \
+            and all(isinstance(n, list) and len(n) == 2 and isinstance(n[0], str)
+                    and isinstance(n[1], str | None) for n in names):
         return None
-    return f"expected {{'kind': ..., 'ids': [strings]}}, got {rule!r}"
+    return f"expected {{'kind': ..., 'ids': [strings]}}, got {rule!r}"[:200]
 
 
 # -- custom-field values ----------------------------------------------------------------------
@@ -300,13 +369,26 @@ def custom_fields_failures(rule: dict[str, Any], item: Any
     return [placed(f) for f in found]
 
 
-# Stricter-or-equal translations of one value of a type; None: the quick test cannot say.
-_QUICK_NOT_BLANK = {"pattern": r"[\p{L}\p{N}]"}
+# Stricter-or-equal translations of one value of a type (read by the quick test and the batch
+# precheck); None: they cannot say, and the value goes to the engine (phone: phonenumbers'
+# verdict has no pattern; url: the RFC 3986 grammar is left to the engine).
+
+# Not blank, exactly: a character that is not `str.isspace()`, written out rather than as
+# `\s` (regex engines differ on it: ECMA-262's leaves out U+0085 and adds U+FEFF).
+_SPACES = "".join(sorted({chr(c) for c in range(0x3001) if chr(c).isspace()}))
+_QUICK_NOT_BLANK = {"pattern": "[^" + _SPACES.replace("\\", "\\\\").replace("]", "\\]")
+                    .replace("^", "\\^").replace("-", "\\-") + "]"}
+# Seconds up to 59 exist in every minute (and days up to 28 in every month).
+_QUICK_DATE_TIME = (f"^{QUICK_DAY}[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:[.][0-9]+)?"
+                    "(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])$")
+
+
 _QUICK_VALUE: dict[str, Callable[[], dict[str, Any]]] = {
     "string": lambda: _QUICK_NOT_BLANK,
     "number": lambda: {"pattern": "^[+-]?(?:[0-9]+[.]?[0-9]*|[.][0-9]+)(?:[eE][+-]?[0-9]+)?$"},
-    # Days up to 28 exist in every month of every year.
-    "date": lambda: {"pattern": "^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])$"},
+    "date": lambda: {"pattern": QUICK_DATE},
+    "datetime": lambda: {"pattern": _QUICK_DATE_TIME},
+    "ip": lambda: {"pattern": QUICK_IP},
     "country": lambda: {"enum": sorted(_codes("country"))},
     "currency": lambda: {"enum": sorted(_codes("currency"))},
     "gender": lambda: {"enum": list(GENDERS)},

@@ -45,19 +45,27 @@ class Unsupported(Exception):
     """The schema uses a keyword that only the fallback engine implements."""
 
 
+# A Decimal (from `json.loads(..., parse_float=Decimal)`, as money-minded callers parse) is a
+# JSON number like a float: both engines and the quick test (jsonschema-rs) must agree on it.
+_NUMBER_CLASSES = (int, float, Decimal)
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, _NUMBER_CLASSES) and not isinstance(value, bool)
 
 
-def _is_integer(value: Any) -> bool:
+def is_integer(value: Any) -> bool:
     if isinstance(value, bool):
         return False
+    if isinstance(value, Decimal):
+        # JSON Schema's integer is any number with a zero fractional part (2.0, Decimal("2")).
+        return value.is_finite() and value == value.to_integral_value()
     return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
 _TYPE_PREDICATES: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str),
-    "integer": _is_integer,
+    "integer": is_integer,
     "number": _is_number,
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
@@ -73,6 +81,10 @@ def json_key(value: Any) -> Any:
         return ("b", value)
     if isinstance(value, int | float):
         return ("n", value)
+    if isinstance(value, Decimal):
+        # Equal numbers hash alike across int, float and Decimal; a signalling NaN cannot be
+        # hashed and equals nothing anyway.
+        return ("?", id(value)) if value.is_snan() else ("n", value)
     if isinstance(value, str):
         return ("s", value)
     if value is None:
@@ -665,7 +677,9 @@ def _range_node(minimum: Any, exclusive_min: Any, maximum: Any, exclusive_max: A
     high = exclusive_max if exclusive_max is not None else maximum
 
     def node(value: Any, path: Cell, out: list[Failure]) -> None:
-        if isinstance(value, int | float) and not isinstance(value, bool) and (
+        if isinstance(value, Decimal) and value.is_nan():
+            return  # as a float NaN: no bound fails (comparing it raises InvalidOperation)
+        if isinstance(value, _NUMBER_CLASSES) and not isinstance(value, bool) and (
             (minimum is not None and value < minimum)
             or (exclusive_min is not None and value <= exclusive_min)
             or (maximum is not None and value > maximum)

@@ -31,6 +31,10 @@ from . import _keywords as kw
 from ._email import email_syntax_error
 from ._formats import (
     IPV4_RE,
+    QUICK_DATE,
+    QUICK_IP,
+    QUICK_IPV4,
+    QUICK_IPV6,
     RESOURCE_ID_RE,
     check_date,
     check_date_time,
@@ -260,18 +264,6 @@ def _account_custom_fields(validator: Any, value: Any, instance: Any, schema: An
 
 # -- the quick test's translations ----------------------------------------------------------
 
-_DEC = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-QUICK_IPV4 = rf"^{_DEC}\.{_DEC}\.{_DEC}\.{_DEC}$"
-# IPv6 in hexadecimal groups only (no embedded IPv4 tail, no zone): a subset of what
-# ipaddress.IPv6Address accepts, every way of placing one "::" spelled out.
-_H = "[0-9A-Fa-f]{1,4}"
-_IPV6_FORMS = (rf"(?:{_H}:){{7}}{_H}", rf"(?:{_H}:){{1,7}}:", rf"(?:{_H}:){{1,6}}:{_H}",
-               *(rf"(?:{_H}:){{1,{n}}}(?::{_H}){{1,{7 - n}}}" for n in range(5, 0, -1)),
-               rf":(?:(?::{_H}){{1,7}}|:)")
-QUICK_IPV6 = "^(?:" + "|".join(_IPV6_FORMS) + ")$"
-QUICK_IP = f"^(?:{QUICK_IPV4[1:-1]}|{QUICK_IPV6[1:-1]})$"
-# Days 01-28 exist in every month of every year: no calendar needed.
-QUICK_DATE = r"^[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])$"
 _ATEXT = r"a-zA-Z0-9_!#$%&'*+/=?^`{|}~-"
 # Labels of at most 20 + 2 * 21 = 62 characters (under the 63 limit), hyphens only between
 # alphanumerics (so never "--"), and a top-level label of letters only.

@@ -23,7 +23,7 @@ from .._options import ValidationOptions
 from .._registry import dialect_of
 from .._results import Failure, Path
 from . import _keywords as kw
-from ._compile import failed_multiple, json_key
+from ._compile import failed_multiple, is_integer, json_key
 from ._dialect import FORMATS, KEYWORDS, EngineError
 from ._patterns import cached_pattern
 
@@ -197,6 +197,27 @@ def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any
         yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
 
 
+# enum, const and uniqueItems by the compiled engine's notion of JSON equality: jsonschema's
+# own `==` raises on a signalling-NaN Decimal, and the two engines must agree on what is equal.
+def _enum(validator: Any, allowed: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    key = json_key(instance)
+    if isinstance(allowed, list) and all(json_key(each) != key for each in allowed):
+        yield ValidationError(f"{instance!r} is not one of {allowed!r}")
+
+
+def _const(validator: Any, const: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if json_key(const) != json_key(instance):
+        yield ValidationError(f"{const!r} was expected")
+
+
+def _unique_items(validator: Any, unique: Any, instance: Any, schema: Any
+                  ) -> Iterator[ValidationError]:
+    if unique and isinstance(instance, list):
+        keys = [json_key(item) for item in instance]
+        if len(set(keys)) != len(keys):
+            yield ValidationError(f"{instance!r} has non-unique elements")
+
+
 def _nan_as_float(original: Callable[..., Any]) -> Callable[..., Any]:
     """A bound keyword that compares a NaN Decimal as the float NaN (it fails no bound, as a
     float NaN does); comparing the Decimal itself raises InvalidOperation."""
@@ -222,11 +243,14 @@ class FallbackEngine:
             if entry.fallback is not None and entry.enabled(options)}
         keywords.update(pattern=_pattern, patternProperties=_pattern_properties,
                         additionalProperties=_additional_properties,
-                        unevaluatedProperties=_unevaluated_properties, multipleOf=_multiple_of)
+                        unevaluatedProperties=_unevaluated_properties, multipleOf=_multiple_of,
+                        enum=_enum, const=_const, uniqueItems=_unique_items)
         for name in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
             if name in base.VALIDATORS:
                 keywords.setdefault(name, _nan_as_float(base.VALIDATORS[name]))
-        cls = extend(base, keywords)  # type: ignore[no-untyped-call]
+        # The same integers as the compiled engine: jsonschema's own check refuses Decimal("2").
+        types = base.TYPE_CHECKER.redefine("integer", lambda _checker, value: is_integer(value))
+        cls = extend(base, keywords, type_checker=types)  # type: ignore[no-untyped-call]
         checker = _format_checker(options) if options.assert_formats else None
         self._validator: JsonschemaValidator = cls(
             schema, registry=registry, format_checker=checker,

@@ -26,6 +26,22 @@ _DATE_TIME = re.compile(
 )
 RESOURCE_ID_RE = re.compile(r"[A-Za-z0-9]{1,64}", re.ASCII)
 
+# The quick test's stricter-or-equal patterns for addresses (here, beside the rules they stand
+# for, so that the dialect and the account's custom-field types share them).
+_DEC = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+QUICK_IPV4 = rf"^{_DEC}\.{_DEC}\.{_DEC}\.{_DEC}$"
+# IPv6 in hexadecimal groups only (no embedded IPv4 tail, no zone): a subset of what
+# ipaddress.IPv6Address accepts, every way of placing one "::" spelled out.
+_H = "[0-9A-Fa-f]{1,4}"
+_IPV6_FORMS = (rf"(?:{_H}:){{7}}{_H}", rf"(?:{_H}:){{1,7}}:", rf"(?:{_H}:){{1,6}}:{_H}",
+               *(rf"(?:{_H}:){{1,{n}}}(?::{_H}){{1,{7 - n}}}" for n in range(5, 0, -1)),
+               rf":(?:(?::{_H}){{1,7}}|:)")
+QUICK_IPV6 = "^(?:" + "|".join(_IPV6_FORMS) + ")$"
+QUICK_IP = f"^(?:{QUICK_IPV4[1:-1]}|{QUICK_IPV6[1:-1]})$"
+# Days 01-28 exist in every month of every year: no calendar needed.
+QUICK_DAY = "[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+QUICK_DATE = f"^{QUICK_DAY}$"
+
 # RFC 3986 `URI` (absolute, with optional fragment), built from its ABNF.
 _UNRESERVED = r"A-Za-z0-9\-._~"
 _SUB_DELIMS = r"!$&'()*+,;="

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from .._catalog import Code
@@ -17,7 +18,7 @@ from ._patterns import PATTERN_TIMEOUT_MS
 
 _JSON_TYPE_NAMES = {
     bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
-    dict: "object", type(None): "null",
+    dict: "object", type(None): "null", Decimal: "number",
 }
 
 # Rules whose failure on an empty value means "a value was needed" (1005). Rules about what

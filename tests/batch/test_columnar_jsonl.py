@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from dns_server import ZoneServer
-from test_columnar import OFF, _outputs
+from test_columnar import OFF, _outputs, assert_batch_options_agree
 
 from validator import DNSOptions, ValidationOptions, Validator
 from validator._registry import default_registry
@@ -202,13 +202,7 @@ def test_columnar_jsonl_outputs_equal_the_row_path_with_two_jobs(
 def test_campaign_default_suppression_and_no_dedupe_agree_on_jsonl(tmp_path: Path) -> None:
     source = tmp_path / "random.jsonl"
     source.write_bytes(_random_jsonl(5, 500))
-    batch = BatchOptions(suppressed_addresses=frozenset({"u3@example.com", "u8@gmail.com"}),
-                         suppressed_domains=frozenset({"gmail.com"}), campaign_id="Cmp1")
-    for options in (batch, BatchOptions(dedupe=False), BatchOptions(dedupe_normalised=True),
-                    BatchOptions(warnings=False)):
-        reference = _outputs(tmp_path, source, "row", options=OFF, batch=options,
-                             columnar=False)
-        assert _outputs(tmp_path, source, "col", options=OFF, batch=options) == reference
+    assert_batch_options_agree(tmp_path, source)
 
 
 def test_every_untrusted_line_goes_to_the_exact_reader() -> None:

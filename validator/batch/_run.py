@@ -78,8 +78,8 @@ if TYPE_CHECKING:
 DNS_GIVE_UP = 64
 # Bytes per block of the columnar way (about 6,500 contacts). What a worker holds grows with
 # its block (~75 MiB at 2 MiB: the frames, and what polars' allocator keeps of them), while the
-# fixed cost of each polars call shrinks with it: 512 KiB keeps the whole run under 300 MB for
-# a few % more CPU a row (benchmarks/README.md, issue 11).
+# fixed cost of each polars call (~25 queries a block) shrinks with it: 512 KiB keeps a 1M-row
+# run near 300 MB, for ~20 % more CPU a row than 2 MiB (benchmarks/README.md, issue 11).
 COLUMNAR_BLOCK = 2**19
 ROW_CHUNK = 2000
 WORKER_ENV = {"POLARS_MAX_THREADS": "1"}

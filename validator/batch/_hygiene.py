@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from ..hygiene import KINDS, ROLE_ACCOUNTS, domain_profile, is_role_account, mailbox
-from ._dedupe import dedupe_keys
+from ._dedupe import LINE_BITS, LINE_MASK, SortedRuns, dedupe_keys
 from ._plan import CsvPlan
 from ._readers import Malformed
 
@@ -333,22 +333,21 @@ def _placed(provider: np.ndarray, order: np.ndarray) -> np.ndarray:
     return placed
 
 
-_LINE_BITS = 40
-"""Where a first row is, in one int64: its input's index above these bits, its line below."""
-
-
 class ProviderRepeats:
     """The run's index of addresses at providers with rules: a valid row whose address
     reaches the same mailbox (in the same campaign) as an earlier one, written differently,
     gets a "duplicate" warning. Exact repeats are 1008 already.
 
-    Kept as sorted runs of mailbox digests, each beside its first row's exact key and place
-    (24 bytes a mailbox); a block is looked up in each run with one vectorised search, and
-    runs of like size are merged (as ``_dedupe.FirstRows`` keeps its runs)."""
+    Mailbox digests in ``_dedupe.SortedRuns``, each beside its first row's exact key and place
+    (24 bytes a mailbox): a block is looked up in each run with one vectorised search."""
 
     def __init__(self) -> None:
-        self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.size = 0
+        self.index = SortedRuns(2)
+        """digest → (the first row's exact key as int64 bits, file << LINE_BITS | line)."""
+
+    @property
+    def size(self) -> int:
+        return len(self.index)
 
     def take(self, file_index: int, provider: np.ndarray, dropped: np.ndarray,
              files: dict[int, str]) -> list[tuple[int, str]]:
@@ -358,18 +357,11 @@ class ProviderRepeats:
             provider = provider[~np.isin(provider[:, 0], dropped.astype(np.uint64))]
         if not len(provider):
             return []
-        digests, exact = provider[:, 2], provider[:, 3]
+        digests, exact = provider[:, 2], provider[:, 3].view(np.int64)
         distinct, first, inverse = np.unique(digests, return_index=True, return_inverse=True)
         inverse = inverse.reshape(-1)
-        known = np.zeros(len(distinct), bool)
-        first_exact = np.zeros(len(distinct), np.uint64)
-        where = np.zeros(len(distinct), np.int64)
-        for run_keys, run_exact, run_where in self.runs:
-            at = np.minimum(np.searchsorted(run_keys, distinct), len(run_keys) - 1)
-            hit = run_keys[at] == distinct
-            known |= hit
-            first_exact[hit] = run_exact[at[hit]]
-            where[hit] = run_where[at[hit]]
+        known, held = self.index.find(distinct)
+        first_exact, where = held[:, 0], held[:, 1]
         # New mailboxes are remembered in the order of their first rows, up to the cap: a row
         # of one past it is compared with nothing, as the first row of its mailbox is.
         fresh = np.flatnonzero(~known)
@@ -377,7 +369,7 @@ class ProviderRepeats:
         if len(fresh) > room:
             fresh = np.sort(fresh[np.argsort(first[fresh], kind="stable")[:room]])
         first_exact[fresh] = exact[first[fresh]]
-        where[fresh] = (np.int64(file_index) << _LINE_BITS) \
+        where[fresh] = (np.int64(file_index) << LINE_BITS) \
             | provider[first[fresh], 1].astype(np.int64)
         remembered = known.copy()
         remembered[fresh] = True
@@ -385,12 +377,11 @@ class ProviderRepeats:
                                           | (first[inverse] != np.arange(len(provider))))
         warned = np.flatnonzero(compared & (exact != first_exact[inverse]))
         if len(fresh):
-            self._add(distinct[fresh], first_exact[fresh], where[fresh])
+            self.index.add(distinct[fresh], held[fresh])  # np.unique gave them sorted
         found: list[tuple[int, str]] = []
-        mask = (1 << _LINE_BITS) - 1
         for index, place in zip(provider[warned, 0].tolist(),
                                 where[inverse[warned]].tolist(), strict=True):
-            at_file, at_line = place >> _LINE_BITS, place & mask
+            at_file, at_line = place >> LINE_BITS, place & LINE_MASK
             text = f"line {at_line}"
             if at_file != file_index:
                 text += f" of {files[at_file]}"
@@ -398,17 +389,6 @@ class ProviderRepeats:
                 "duplicate", f"reaches the same mailbox as the address on {text} "
                              "(provider rules: dots, +tags)")))
         return found
-
-    def _add(self, keys: np.ndarray, exact: np.ndarray, where: np.ndarray) -> None:
-        runs = self.runs
-        runs.append((keys, exact, where))  # np.unique gave them sorted
-        self.size += len(keys)
-        while len(runs) > 1 and len(runs[-1][0]) * 2 >= len(runs[-2][0]):
-            (a_keys, a_exact, a_where), (b_keys, b_exact, b_where) = runs[-2], runs.pop()
-            merged = np.concatenate((a_keys, b_keys))
-            order = np.argsort(merged, kind="stable")
-            runs[-1] = (merged[order], np.concatenate((a_exact, b_exact))[order],
-                        np.concatenate((a_where, b_where))[order])
 
 
 def rows_of(statuses: bytearray, status: int, picked: list[int]) -> np.ndarray:

@@ -677,9 +677,11 @@ def _range_node(minimum: Any, exclusive_min: Any, maximum: Any, exclusive_max: A
     high = exclusive_max if exclusive_max is not None else maximum
 
     def node(value: Any, path: Cell, out: list[Failure]) -> None:
-        if isinstance(value, Decimal) and value.is_nan():
+        if not isinstance(value, _NUMBER_CLASSES) or isinstance(value, bool):
+            return
+        if value.__class__ is Decimal and value.is_nan():
             return  # as a float NaN: no bound fails (comparing it raises InvalidOperation)
-        if isinstance(value, _NUMBER_CLASSES) and not isinstance(value, bool) and (
+        if (
             (minimum is not None and value < minimum)
             or (exclusive_min is not None and value <= exclusive_min)
             or (maximum is not None and value > maximum)
